@@ -1,0 +1,833 @@
+"""Turn a news page (HTML or plain text) into a CleanedArticle.
+
+Who does what, lxml or BeautifulSoup:
+
+* Bytes are decoded with bs4's ``EncodingDetector`` (BOM, then the declared
+  ``<meta charset>``/``http-equiv``), falling back to UTF-8 and then
+  windows-1252.  bs4 knows the sniffing rules; there is no reason to redo them.
+* The page is parsed by ``lxml.html`` and every later step (metadata, junk
+  removal, content scoring, text rendering) walks lxml's own tree.  A
+  BeautifulSoup tree costs about 8x lxml's to build and walk, and extraction
+  runs on every indexed page, so the hot path stays on lxml.
+* BeautifulSoup (``html.parser``) is the repair fallback when lxml fails: it
+  raises, or libxml2 gives up on a document nested deeper than its limit and
+  drops the text.  The soup is then copied into an lxml tree, iteratively and
+  with nesting capped, so the rest of the pipeline is the same.
+
+Every walk over the tree is iterative: pages nested 100,000 deep must not hit
+Python's recursion limit.  No rule here names a site; the signals are general
+ones (JSON-LD, semantic tags, class/id vocabulary, text and link density).
+"""
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
+from bs4.dammit import EncodingDetector
+from lxml import etree
+from lxml import html as lxml_html
+
+__all__ = ["CleanedArticle", "extract_article", "extract_plain_text", "parse_date", "decode_html"]
+
+
+@dataclass
+class CleanedArticle:
+    title: str = ""
+    text: str = ""
+    published: datetime | None = None
+    author: str | None = None
+    source: str | None = None
+    url: str | None = None
+
+
+# ---------------------------------------------------------------- decoding
+
+# WHATWG: these labels mean windows-1252 in HTML; a declared UTF-16 on a byte
+# stream without a BOM is a lie and means UTF-8.
+_ENCODING_ALIASES = {
+    "iso-8859-1": "windows-1252", "iso8859-1": "windows-1252", "latin-1": "windows-1252",
+    "latin1": "windows-1252", "l1": "windows-1252", "ascii": "windows-1252",
+    "us-ascii": "windows-1252", "cp1252": "windows-1252",
+    "utf-16": "utf-8", "utf-16le": "utf-8", "utf-16be": "utf-8",
+}
+
+
+def decode_html(data: bytes) -> str:
+    """Decode page bytes: BOM, then declared charset, else UTF-8, else windows-1252."""
+    if isinstance(data, str):
+        return data
+    data = bytes(data or b"")
+    stripped, bom_encoding = EncodingDetector.strip_byte_order_mark(data)
+    if bom_encoding:
+        return stripped.decode(bom_encoding, errors="replace")
+    declared = EncodingDetector.find_declared_encoding(data, is_html=True, search_entire_document=False)
+    if declared:
+        declared = _ENCODING_ALIASES.get(declared.lower(), declared.lower())
+        try:
+            return data.decode(declared)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("windows-1252", errors="replace")
+
+
+# ---------------------------------------------------------------- parsing
+
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_DEPTH = 200  # nesting kept when repairing with BeautifulSoup
+
+
+def _parse_tree(text: str):
+    """lxml tree of the page, or a BeautifulSoup repair when lxml fails; None if empty."""
+    text = _CONTROL_CHARS.sub(" ", _XML_DECLARATION.sub("", text, count=1))
+    if not text.strip():
+        return None
+    parser = lxml_html.HTMLParser(remove_comments=True, remove_pis=True, default_doctype=False)
+    try:
+        root = lxml_html.document_fromstring(text, parser=parser)
+    except (etree.ParserError, ValueError, TypeError):
+        root = None
+    too_deep = any("depth" in (err.message or "").lower() for err in parser.error_log)
+    if root is None or too_deep:
+        root = _repair_with_soup(text)
+    return root
+
+
+def _repair_with_soup(text: str):
+    """Parse with bs4's forgiving html.parser and copy the soup into lxml, capping depth."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        soup = BeautifulSoup(text, "html.parser")
+    root = lxml_html.Element("html")
+    body = etree.SubElement(root, "body")
+    # (bs4 node, lxml parent, depth); children pushed in reverse to keep order
+    stack = [(child, body, 1) for child in reversed(list(soup.children))]
+    last_in = {}  # lxml parent -> last lxml child appended (for tails)
+    while stack:
+        node, parent, depth = stack.pop()
+        name = getattr(node, "name", None)
+        if name is None:  # a string
+            if type(node).__name__ in ("Comment", "Doctype", "Declaration", "ProcessingInstruction", "CData"):
+                continue
+            _append_text(parent, last_in.get(parent), str(node))
+            continue
+        if name in ("html", "body", "head") or depth > MAX_DEPTH or not _valid_tag(name):
+            target = parent  # flatten: keep the content, drop the element
+            children_depth = depth
+        else:
+            target = etree.SubElement(parent, name)
+            for key, value in node.attrs.items():
+                if isinstance(value, list):
+                    value = " ".join(value)
+                if _valid_tag(key):
+                    try:
+                        target.set(key, _CONTROL_CHARS.sub(" ", str(value)))
+                    except ValueError:
+                        pass
+            last_in[parent] = target
+            children_depth = depth + 1
+        stack.extend((child, target, children_depth) for child in reversed(list(node.children)))
+    return root
+
+
+_TAG_NAME = re.compile(r"^[A-Za-z_][\w.\-]*$")
+
+
+def _valid_tag(name: str) -> bool:
+    return bool(_TAG_NAME.match(name or ""))
+
+
+def _append_text(parent, last_child, text: str) -> None:
+    if last_child is None:
+        parent.text = (parent.text or "") + text
+    else:
+        last_child.tail = (last_child.tail or "") + text
+
+
+# ---------------------------------------------------------------- text helpers
+
+_WS = re.compile(r"\s+")
+
+
+def _norm(text: str | None) -> str:
+    return _WS.sub(" ", text or "").strip()
+
+
+def _text_of(el) -> str:
+    """Whitespace-normalised text of an element (iterative, unlike some lxml helpers)."""
+    return _norm(" ".join(el.itertext()))
+
+
+# ---------------------------------------------------------------- metadata
+
+_ARTICLE_TYPES = {"newsarticle", "article", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
+                  "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle", "scholarlyarticle",
+                  "techarticle", "report", "liveblogposting", "posting", "socialmediaposting", "webpage"}
+
+
+def _json_ld_objects(root) -> list[dict]:
+    """Every dict in the page's JSON-LD blocks (lists and @graph flattened); bad JSON skipped."""
+    found = []
+    for script in root.iter("script"):
+        if (script.get("type") or "").strip().lower() != "application/ld+json":
+            continue
+        raw = (script.text or "").strip()
+        if not raw:
+            continue
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            try:  # common breakage: raw newlines/tabs inside strings
+                data = json.loads(re.sub(r"[\r\n\t]+", " ", raw))
+            except ValueError:
+                continue
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(reversed(item))
+            elif isinstance(item, dict):
+                found.append(item)
+                if isinstance(item.get("@graph"), list):
+                    stack.extend(reversed(item["@graph"]))
+    return found
+
+
+def _types_of(obj: dict) -> set[str]:
+    types = obj.get("@type")
+    if isinstance(types, str):
+        types = [types]
+    return {t.lower() for t in types or [] if isinstance(t, str)}
+
+
+def _json_ld_article(objects: list[dict]) -> dict:
+    """The article object of the JSON-LD (a NewsArticle/Article/BlogPosting...), else {}."""
+    best = {}
+    for obj in objects:
+        types = _types_of(obj)
+        if types & _ARTICLE_TYPES or any(t.endswith("article") for t in types):
+            if "webpage" in types and best:
+                continue
+            if not best or "webpage" in _types_of(best):
+                best = obj
+    return best
+
+
+def _name_of(value) -> str | None:
+    """A person's or organisation's name from a JSON-LD string, object or list."""
+    if isinstance(value, str):
+        return _norm(value) or None
+    if isinstance(value, dict):
+        return _name_of(value.get("name"))
+    if isinstance(value, list):
+        names = [n for n in (_name_of(v) for v in value) if n]
+        return ", ".join(dict.fromkeys(names)) or None
+    return None
+
+
+def _meta_map(root) -> dict[str, str]:
+    """First content of each <meta name|property|itemprop>, keys lower-cased."""
+    metas = {}
+    for meta in root.iter("meta"):
+        content = meta.get("content")
+        if content is None or not content.strip():
+            continue
+        for attr in ("property", "name", "itemprop"):
+            key = (meta.get(attr) or "").strip().lower()
+            if key and key not in metas:
+                metas[key] = content.strip()
+    return metas
+
+
+_DATE_META = ("article:published_time", "date", "pubdate", "publish-date", "publish_date", "publishdate",
+              "dc.date", "dc.date.issued", "dcterms.created", "dc.date.created", "sailthru.date",
+              "parsely-pub-date", "datepublished", "og:published_time", "article.published",
+              "published_time", "original-publish-date", "citation_publication_date")
+_SITE_SEPARATORS = re.compile(r"\s+[|\-–—:·•»]\s+")
+
+
+def _split_title(title: str) -> tuple[str, str | None]:
+    """'Headline | Site' -> ('Headline', 'Site'); the longer side is the headline."""
+    parts = _SITE_SEPARATORS.split(title)
+    if len(parts) < 2:
+        return title, None
+    head, tail = " - ".join(parts[:-1]), parts[-1]
+    if len(tail) > len(head):  # 'Site | Headline'
+        head, tail = " - ".join(parts[1:]), parts[0]
+        match = _SITE_SEPARATORS.search(title)
+        return title[match.end():].strip(), tail.strip()
+    cut = list(_SITE_SEPARATORS.finditer(title))[-1]
+    return title[:cut.start()].strip(), tail.strip()
+
+
+def _first_h1(root) -> str:
+    for h1 in root.iter("h1"):
+        text = _text_of(h1)
+        if text:
+            return text
+    return ""
+
+
+def _page_title(root) -> str:
+    for el in root.iter("title"):
+        return _text_of(el)
+    return ""
+
+
+def _author_from_page(root, metas: dict) -> str | None:
+    author = metas.get("author") or metas.get("article:author") or metas.get("dc.creator")
+    if author and not re.match(r"https?://", author):
+        return _norm(author)
+    for link in root.iter("a", "link"):
+        if "author" in (link.get("rel") or "").lower().split():
+            text = _text_of(link) if link.tag == "a" else ""
+            if text:
+                return text
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        marks = f"{el.get('class') or ''} {el.get('itemprop') or ''}".lower()
+        if re.search(r"\b(byline|author)\b", marks):
+            text = re.sub(r"^(by|von|par|por)\s+", "", _text_of(el), flags=re.I)
+            if 0 < len(text) <= 80:
+                return text
+    return None
+
+
+def _metadata(root, url: str | None) -> CleanedArticle:
+    """Title, date, author, source and url from JSON-LD, meta tags and the page."""
+    objects = _json_ld_objects(root)
+    article = _json_ld_article(objects)
+    metas = _meta_map(root)
+    page_title = _page_title(root)
+    stripped_title, title_site = _split_title(page_title) if page_title else ("", None)
+
+    headline = article.get("headline") or article.get("name") if article else None
+    title = (_norm(headline) if isinstance(headline, str) else "") or metas.get("og:title") \
+        or metas.get("twitter:title") or _first_h1(root) or stripped_title
+    title = _norm(title)
+
+    published = None
+    if isinstance(article.get("datePublished"), str):
+        published = parse_date(article["datePublished"])
+    for key in _DATE_META:
+        if published is None and key in metas:
+            published = parse_date(metas[key])
+    if published is None:
+        for el in root.iter("time"):
+            published = parse_date(el.get("datetime") or "")
+            if published is not None:
+                break
+
+    author = _name_of(article.get("author")) if article else None
+    author = author or _author_from_page(root, metas)
+
+    publisher = article.get("publisher") if article else None
+    source = _name_of(publisher) if publisher is not None else None
+    if not source:
+        for obj in objects:
+            if _types_of(obj) & {"newsmediaorganization", "organization"}:
+                source = _name_of(obj.get("name"))
+                if source:
+                    break
+    source = source or metas.get("og:site_name") or metas.get("application-name") or title_site
+
+    canonical = None
+    for link in root.iter("link"):
+        if "canonical" in (link.get("rel") or "").lower().split() and (link.get("href") or "").strip():
+            canonical = link.get("href").strip()
+            break
+    page_url = canonical or metas.get("og:url") or url
+    return CleanedArticle(title=title, published=published, author=author or None,
+                          source=_norm(source) or None, url=page_url or None)
+
+
+# ---------------------------------------------------------------- junk removal
+
+# Elements that never hold article prose.
+_DROP_TAGS = {"script", "style", "noscript", "template", "svg", "math", "iframe", "object", "embed",
+              "canvas", "video", "audio", "source", "picture", "img", "button", "input", "select",
+              "textarea", "option", "label", "nav", "aside", "footer", "head", "figure", "figcaption",
+              "dialog", "menu", "link", "meta", "map", "area", "frame", "frameset"}
+
+_BOILERPLATE_WORDS = (
+    "nav", "navbar", "navigation", "menu", "footer", "share", "sharing", "social", "related",
+    "recommend", "recommended", "recommendations", "promo", "newsletter", "subscribe", "subscription",
+    "cookie", "cookies", "consent", "gdpr", "banner", "ad", "ads", "advert", "advertisement",
+    "adslot", "sponsor", "sponsored", "comment", "comments", "disqus", "popup", "modal", "breadcrumb",
+    "breadcrumbs", "tags", "sidebar", "widget", "masthead", "header", "toolbar", "outbrain",
+    "taboola", "signup", "paywall", "more-stories", "trending", "popular", "caption", "credit",
+    "byline", "dateline", "timestamp", "author", "hidden", "print", "skip", "jump", "inline-ad",
+    "rail", "newsletters", "follow", "login", "register", "pagination", "pager",
+)
+_BOILERPLATE_CLASS = re.compile(
+    r"(?:^|[\s_\-])(?:%s)(?:$|[\s_\-\d])" % "|".join(re.escape(w) for w in _BOILERPLATE_WORDS), re.I)
+_CONTENT_CLASS = re.compile(r"article|body|content|entry|main|post|story|text|prose", re.I)
+_STRONG_CONTENT = re.compile(r"article[-_]?body|articlebody|story[-_]?body|post[-_]?body|entry[-_]?content"
+                             r"|article[-_]?content|article[-_]?text|story[-_]?text", re.I)
+
+# Short blocks made of this vocabulary are prompts and furniture, not prose.
+_BOILERPLATE_TEXT = re.compile(
+    r"^(?:advertisement|ad|sponsored|leave a (?:comment|reply)|\d+\s+comments?|comments?|"
+    r"(?:sign up|subscribe)\b.*|.*\bnewsletter\b.*|share(?: this)?(?: article| story| on \w+)?|"
+    r"(?:read|see) (?:more|also|next)\b.*|related(?: articles| stories| coverage)?:?.*|"
+    r"follow us\b.*|click here\b.*|(?:copyright|©).*|all rights reserved\.?|"
+    r"we use cookies\b.*|.*\baccept (?:all )?cookies\b.*|continue reading.*|"
+    r"this (?:article|story) (?:was|has been) (?:updated|corrected).{0,40}|"
+    r"(?:photo|image|video|graphic)s?(?: credit)?:.*|advertisement\s*-\s*scroll to continue.*)$",
+    re.I)
+
+
+def _marks(el) -> str:
+    return f"{el.get('class') or ''} {el.get('id') or ''}"
+
+
+def _is_hidden(el) -> bool:
+    style = (el.get("style") or "").replace(" ", "").lower()
+    return (el.get("hidden") is not None or "display:none" in style or "visibility:hidden" in style
+            or (el.get("aria-hidden") or "").lower() == "true" and el.tag not in ("span", "i", "b", "em"))
+
+
+def _remove(el) -> None:
+    """Drop an element but keep its tail text in place."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail
+    if tail and tail.strip():
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(el)
+
+
+def _drop_junk(root) -> None:
+    """Remove elements that never hold article prose (scripts, nav, hidden...)."""
+    doomed = []
+    for el in root.iter():
+        tag = el.tag if isinstance(el.tag, str) else None
+        if tag is None:
+            doomed.append(el)
+        elif tag.lower() in _DROP_TAGS or _is_hidden(el):
+            doomed.append(el)
+        elif tag == "header" and not _has_ancestor(el, "article"):
+            doomed.append(el)
+    for el in doomed:
+        _remove(el)
+
+
+def _has_ancestor(el, tag: str) -> bool:
+    parent = el.getparent()
+    while parent is not None:
+        if parent.tag == tag:
+            return True
+        parent = parent.getparent()
+    return False
+
+
+# ---------------------------------------------------------------- content scoring
+
+_BLOCK_TAGS = {"p", "div", "section", "article", "main", "blockquote", "pre", "ul", "ol", "li", "dl",
+               "dt", "dd", "table", "tr", "td", "th", "thead", "tbody", "h1", "h2", "h3", "h4", "h5",
+               "h6", "header", "address", "center", "hr", "br", "figure", "form", "fieldset", "body",
+               "html", "caption", "details", "summary", "hgroup"}
+_PARAGRAPH_TAGS = {"p", "pre", "blockquote", "h2", "h3", "h4", "li", "td", "dd"}
+
+
+@dataclass
+class _Stats:
+    text: int = 0      # characters of text under the element
+    links: int = 0     # characters of that text inside <a>
+    paragraphs: int = 0  # <p> descendants with prose-like text
+    score: float = 0.0
+
+
+def _element_stats(root) -> dict:
+    """Text, link-text and paragraph counts for every element, bottom-up in one pass."""
+    stats = {}
+    for el in reversed(list(root.iter())):
+        st = stats.get(el)
+        if st is None:
+            st = stats[el] = _Stats()
+        own = len(_norm(el.text))
+        st.text += own
+        if el.tag == "a":
+            st.links = st.text
+        if el.tag == "p" and st.text - st.links >= 40:
+            st.paragraphs += 1
+        parent = el.getparent()
+        if parent is not None:
+            pst = stats.get(parent)
+            if pst is None:
+                pst = stats[parent] = _Stats()
+            tail = len(_norm(el.tail))
+            pst.text += st.text + tail
+            pst.links += st.links
+            pst.paragraphs += st.paragraphs
+    return stats
+
+
+def _class_weight(el) -> float:
+    marks = _marks(el)
+    weight = 0.0
+    if el.get("itemprop", "").lower() == "articlebody" or _STRONG_CONTENT.search(marks):
+        weight += 50
+    elif _CONTENT_CLASS.search(marks):
+        weight += 15
+    if _BOILERPLATE_CLASS.search(marks):
+        weight -= 30
+    return weight
+
+
+def _best_container(root, stats: dict):
+    """The element that holds the article prose (readability-style paragraph voting)."""
+    scores: dict = {}
+    for el in root.iter("p", "pre", "blockquote", "td", "div", "section", "li"):
+        st = stats[el]
+        direct = _direct_text_len(el)
+        if el.tag in ("div", "section", "td", "li") and direct < 80:
+            continue
+        plain = (st.text - st.links) if el.tag in ("p", "pre", "blockquote") else direct
+        if plain < 25:
+            continue
+        text = _text_of(el) if el.tag in ("p", "pre", "blockquote") else _norm(el.text)
+        value = 1 + text.count(",") + text.count("，") + min(plain / 100, 3)
+        parent = el.getparent()
+        level = 0
+        while parent is not None and level < 3:
+            scores[parent] = scores.get(parent, 0.0) + value / (1, 2, 3)[level]
+            parent = parent.getparent()
+            level += 1
+    if not scores:
+        return None
+    best, best_score = None, 0.0
+    for el, score in scores.items():
+        st = stats[el]
+        density = st.links / st.text if st.text else 1.0
+        total = (score + _class_weight(el) / 5) * (1 - density)
+        stats[el].score = total
+        if total > best_score:
+            best, best_score = el, total
+    return best
+
+
+def _direct_text_len(el) -> int:
+    """Characters of text directly inside el (its text and its children's tails)."""
+    size = len(_norm(el.text))
+    for child in el:
+        size += len(_norm(child.tail))
+    return size
+
+
+def _widen(best, stats: dict):
+    """Climb to the parent when the prose is split over several sibling blocks."""
+    node = best
+    while True:
+        parent = node.getparent()
+        if parent is None or parent.tag in ("body", "html"):
+            return node
+        pst, nst = stats[parent], stats[node]
+        siblings_prose = pst.paragraphs - nst.paragraphs
+        if nst.paragraphs and siblings_prose >= max(2, 0.3 * nst.paragraphs) and \
+                pst.links / max(pst.text, 1) < 0.35:
+            node = parent
+            continue
+        if pst.text and nst.text / pst.text > 0.85:
+            node = parent
+            continue
+        return node
+
+
+# ---------------------------------------------------------------- in-container cleaning
+
+def _prune(container, stats: dict, title: str) -> None:
+    """Remove boilerplate blocks inside the chosen container."""
+    container_text = max(stats[container].text, 1)
+    doomed = []
+    for el in container.iter():
+        if el is container or not isinstance(el.tag, str):
+            continue
+        st = stats.get(el)
+        if st is None:
+            continue
+        marks = _marks(el)
+        if marks.strip() and _BOILERPLATE_CLASS.search(marks) and not _STRONG_CONTENT.search(marks) \
+                and st.text < 0.4 * container_text:
+            doomed.append(el)
+            continue
+        if el.tag in ("ul", "ol", "div", "section", "table", "dl") and st.text:
+            density = st.links / st.text
+            if density > 0.5 and st.text < 0.4 * container_text:
+                doomed.append(el)
+                continue
+        if el.tag in _BLOCK_TAGS and st.text < 300 and _BOILERPLATE_TEXT.match(_text_of(el)):
+            doomed.append(el)
+            continue
+        if el.tag in ("h1", "h2") and title and _same_text(_text_of(el), title):
+            doomed.append(el)
+    for el in doomed:
+        _remove(el)
+
+
+def _same_text(a: str, b: str) -> bool:
+    squash = lambda s: re.sub(r"\W+", "", s).lower()
+    return bool(a) and squash(a) == squash(b)
+
+
+# ---------------------------------------------------------------- rendering
+
+def _render(container) -> list[str]:
+    """Paragraphs of text under container: block elements start new paragraphs."""
+    paragraphs: list[str] = []
+    buffer: list[str] = []
+
+    def flush():
+        text = _norm("".join(buffer))
+        if text:
+            paragraphs.append(text)
+        buffer.clear()
+
+    stack = [(container, False)]
+    while stack:
+        el, closing = stack.pop()
+        tag = el.tag if isinstance(el.tag, str) else ""
+        block = tag in _BLOCK_TAGS
+        if closing:
+            if block:
+                flush()
+            if el is not container and el.tail:
+                buffer.append(el.tail)
+            continue
+        if block:
+            flush()
+        if el.text:
+            buffer.append(el.text)
+        stack.append((el, True))
+        stack.extend((child, False) for child in reversed(el))
+    flush()
+    return paragraphs
+
+
+def _drop_title_repeat(paragraphs: list[str], title: str) -> list[str]:
+    """A copy of the headline at the top of the body is not body text."""
+    while paragraphs and title and _same_text(paragraphs[0], title):
+        paragraphs = paragraphs[1:]
+    return paragraphs
+
+
+def _trim_trailing_boilerplate(paragraphs: list[str]) -> list[str]:
+    while paragraphs and len(paragraphs[-1]) < 200 and _BOILERPLATE_TEXT.match(paragraphs[-1]):
+        paragraphs = paragraphs[:-1]
+    while paragraphs and len(paragraphs[0]) < 200 and _BOILERPLATE_TEXT.match(paragraphs[0]):
+        paragraphs = paragraphs[1:]
+    return paragraphs
+
+
+# ---------------------------------------------------------------- public API
+
+def extract_article(html: str | bytes, url: str | None = None) -> CleanedArticle:
+    """Article text and metadata from an HTML page; never raises on bad markup."""
+    try:
+        return _extract_article(html, url)
+    except RecursionError:
+        return CleanedArticle(url=url)
+
+
+def _extract_article(html: str | bytes, url: str | None) -> CleanedArticle:
+    text = decode_html(html) if isinstance(html, (bytes, bytearray, memoryview)) else (html or "")
+    root = _parse_tree(text)
+    if root is None:
+        return CleanedArticle(url=url)
+    meta = _metadata(root, url)
+    body = _article_body(root, meta.title)
+    meta.text = body
+    return meta
+
+
+def _article_body(root, title: str) -> str:
+    """Body text: score containers, prune boilerplate inside the best one, render paragraphs."""
+    body = root.find("body")
+    if body is None:
+        body = root
+    _drop_junk(body)
+    stats = _element_stats(body)
+    best = _best_container(body, stats)
+    if best is None:
+        return ""
+    container = _widen(best, stats)
+    _prune(container, stats, title)
+    paragraphs = _render(container)
+    paragraphs = _drop_title_repeat(paragraphs, title)
+    paragraphs = _trim_trailing_boilerplate(paragraphs)
+    return "\n\n".join(paragraphs)
+
+
+# ---------------------------------------------------------------- plain text
+
+_TRAILING_BOILERPLATE = re.compile(
+    r"^(?:copyright\b.*|©.*|\(c\)\s*\d{4}.*|all rights reserved\.?|follow us\b.*|share this\b.*|"
+    r"subscribe\b.*|sign up\b.*|read more\b.*|related:?.*|advertisement|click here\b.*)$", re.I)
+
+
+def extract_plain_text(text: str) -> CleanedArticle:
+    """A .txt article: first non-empty line is the title, the rest is the body."""
+    if isinstance(text, (bytes, bytearray)):
+        text = decode_html(bytes(text))
+    text = (text or "").replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    index = 0
+    while index < len(lines) and not lines[index].strip():
+        index += 1
+    if index == len(lines):
+        return CleanedArticle()
+    title = _norm(lines[index])
+    rest = lines[index + 1:]
+    paragraphs = _blocks(rest)
+    if paragraphs and paragraphs[0].split("\n")[0].strip() == title:
+        first = paragraphs[0].split("\n")[1:]
+        paragraphs = ([ "\n".join(first)] if any(l.strip() for l in first) else []) + paragraphs[1:]
+    paragraphs = _drop_trailing_lines(paragraphs)
+    body = "\n\n".join(_norm(p) for p in paragraphs if _norm(p))
+    return CleanedArticle(title=title, text=body)
+
+
+def _blocks(lines: list[str]) -> list[str]:
+    """Blank-line separated blocks, each kept with its inner newlines."""
+    blocks, current = [], []
+    for line in lines:
+        if line.strip():
+            current.append(line.strip())
+        elif current:
+            blocks.append("\n".join(current))
+            current = []
+    if current:
+        blocks.append("\n".join(current))
+    return blocks
+
+
+def _drop_trailing_lines(paragraphs: list[str]) -> list[str]:
+    """Strip site boilerplate lines (copyright, follow us...) from the end of the body."""
+    paragraphs = list(paragraphs)
+    while paragraphs:
+        lines = paragraphs[-1].split("\n")
+        if not _TRAILING_BOILERPLATE.match(lines[-1].strip()):
+            break
+        lines.pop()
+        if lines:
+            paragraphs[-1] = "\n".join(lines)
+        else:
+            paragraphs.pop()
+    return paragraphs
+
+
+# ---------------------------------------------------------------- dates
+
+_MONTHS = {name: i for i, names in enumerate(
+    [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
+     ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
+     ("oct", "october"), ("nov", "november"), ("dec", "december")], start=1) for name in names}
+_ZONES = {"utc": 0, "gmt": 0, "z": 0, "ut": 0, "est": -5, "edt": -4, "cst": -6, "cdt": -5,
+          "mst": -7, "mdt": -6, "pst": -8, "pdt": -7, "bst": 1, "cet": 1, "cest": 2}
+_WEEKDAY = re.compile(r"^(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?,?\s+", re.I)
+_TIME = (r"(?:,?\s*(?:at\s+)?(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?"
+         r"\s*(?P<ampm>[ap]\.?m\.?)?)?"
+         r"(?:\s*(?P<zone>[a-z]{1,4}|[+-]\d{2}:?\d{2}))?")
+_MONTH_FIRST = re.compile(r"^(?P<month>[a-z]+)\.?\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<year>\d{4})"
+                          + _TIME + r"$", re.I)
+_DAY_FIRST = re.compile(r"^(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<month>[a-z]+)\.?,?\s+(?P<year>\d{4})"
+                        + _TIME + r"$", re.I)
+_SLASHED = re.compile(r"^(?P<year>\d{4})[/.](?P<month>\d{1,2})[/.](?P<day>\d{1,2})"
+                      r"(?:[ T](?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?)?$")
+
+
+def parse_date(value: str) -> datetime | None:
+    """A naive UTC datetime from the common page date formats; None rather than a guess."""
+    if not isinstance(value, str):
+        return None
+    text = _norm(value.replace("\x00", ""))
+    if not text or len(text) > 80:
+        return None
+    for parser in (_parse_iso, _parse_rfc2822, _parse_slashed, _parse_words):
+        try:
+            parsed = parser(text)
+        except (ValueError, TypeError, OverflowError, IndexError):
+            parsed = None
+        if parsed is not None:
+            return _to_naive_utc(parsed) if 1000 <= parsed.year <= 9999 else None
+    return None
+
+
+def _to_naive_utc(value: datetime) -> datetime:
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def _parse_iso(text: str) -> datetime | None:
+    if not re.match(r"^\d{4}-?\d{2}-?\d{2}(?:$|[T ])", text):
+        return None
+    candidate = re.sub(r"(\.\d{6})\d+", r"\1", text.replace(" ", "T", 1) if "T" not in text else text)
+    candidate = re.sub(r"[zZ]$", "+00:00", candidate)
+    candidate = re.sub(r"\s*(UTC|GMT)$", "+00:00", candidate)
+    return datetime.fromisoformat(candidate)
+
+
+def _parse_rfc2822(text: str) -> datetime | None:
+    if not re.search(r"\d{1,2}\s+[a-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}", text, re.I):
+        return None
+    return email.utils.parsedate_to_datetime(text)
+
+
+def _parse_slashed(text: str) -> datetime | None:
+    match = _SLASHED.match(text)
+    if not match:
+        return None
+    return _build(match, int(match["month"]))
+
+
+def _parse_words(text: str) -> datetime | None:
+    text = _WEEKDAY.sub("", text)
+    for pattern in (_MONTH_FIRST, _DAY_FIRST):
+        match = pattern.match(text)
+        if match:
+            month = _MONTHS.get(match["month"].lower())
+            if month is None:
+                return None
+            return _build(match, month)
+    return None
+
+
+def _build(match, month: int) -> datetime | None:
+    """datetime from a regex match with year/day and optional time, am/pm and zone groups."""
+    groups = match.groupdict()
+    hour = int(groups.get("hour") or 0)
+    minute = int(groups.get("minute") or 0)
+    second = int(groups.get("second") or 0)
+    ampm = (groups.get("ampm") or "").replace(".", "").lower()
+    if ampm:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if ampm == "pm" else 0)
+    value = datetime(int(match["year"]), month, int(match["day"]), hour, minute, second)
+    zone = (groups.get("zone") or "").lower()
+    if zone:
+        if zone[0] in "+-":
+            digits = zone[1:].replace(":", "")
+            offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+            value = value.replace(tzinfo=timezone(offset if zone[0] == "+" else -offset))
+        elif zone in _ZONES:
+            value = value.replace(tzinfo=timezone(timedelta(hours=_ZONES[zone])))
+        else:
+            return None
+    return value
