@@ -447,32 +447,86 @@ _PARAGRAPH_TAGS = {"p", "pre", "blockquote", "h2", "h3", "h4", "li", "td", "dd"}
 
 @dataclass
 class _Stats:
-    text: int = 0      # characters of text under the element
-    links: int = 0     # characters of that text inside <a>
-    paragraphs: int = 0  # <p> descendants with prose-like text
+    text: int = 0        # characters of text under the element
+    links: int = 0       # characters of that text inside <a>
+    paragraphs: int = 0  # prose-like text runs under the element
     score: float = 0.0
 
 
-def _element_stats(root) -> dict:
+@dataclass
+class _Run:
+    """A stretch of text between two block boundaries: what a reader sees as a paragraph."""
+    owner: object
+    chars: int
+    links: int
+    commas: int
+
+
+def _text_runs(root) -> list[_Run]:
+    """Paragraph-like text runs, each with the block element that holds it."""
+    runs: list[_Run] = []
+    blocks = [root]
+    pieces: list[str] = []
+    link_chars = 0
+    in_link = 0
+
+    def flush():
+        nonlocal link_chars
+        text = _norm("".join(pieces))
+        if text:
+            runs.append(_Run(blocks[-1], len(text), min(link_chars, len(text)),
+                             text.count(",") + text.count("\uff0c") + text.count("\u060c")))
+        pieces.clear()
+        link_chars = 0
+
+    def add(text):
+        nonlocal link_chars
+        if text:
+            pieces.append(text)
+            if in_link:
+                link_chars += len(_norm(text))
+
+    stack = [(root, False)]
+    while stack:
+        el, closing = stack.pop()
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if closing:
+            if tag == "a":
+                in_link -= 1
+            if tag in _BLOCK_TAGS:
+                flush()
+                if el is blocks[-1] and len(blocks) > 1:
+                    blocks.pop()
+            if el is not root:
+                add(el.tail)
+            continue
+        if tag in _BLOCK_TAGS:
+            flush()
+            if tag != "br" and tag != "hr":
+                blocks.append(el)
+        if tag == "a":
+            in_link += 1
+        add(el.text)
+        stack.append((el, True))
+        stack.extend((child, False) for child in reversed(el))
+    flush()
+    return runs
+
+
+def _element_stats(root, runs: list[_Run]) -> dict:
     """Text, link-text and paragraph counts for every element, bottom-up in one pass."""
-    stats = {}
-    for el in reversed(list(root.iter())):
-        st = stats.get(el)
-        if st is None:
-            st = stats[el] = _Stats()
-        own = len(_norm(el.text))
-        st.text += own
-        if el.tag == "a":
-            st.links = st.text
-        if el.tag == "p" and st.text - st.links >= 40:
+    stats = {el: _Stats() for el in root.iter()}
+    for run in runs:
+        st = stats[run.owner]
+        st.text += run.chars
+        st.links += run.links
+        if run.chars - run.links >= 40:
             st.paragraphs += 1
+    for el in reversed(list(root.iter())):
         parent = el.getparent()
-        if parent is not None:
-            pst = stats.get(parent)
-            if pst is None:
-                pst = stats[parent] = _Stats()
-            tail = len(_norm(el.tail))
-            pst.text += st.text + tail
+        if parent is not None and parent in stats:
+            st, pst = stats[el], stats[parent]
+            pst.text += st.text
             pst.links += st.links
             pst.paragraphs += st.paragraphs
     return stats
@@ -481,7 +535,7 @@ def _element_stats(root) -> dict:
 def _class_weight(el) -> float:
     marks = _marks(el)
     weight = 0.0
-    if el.get("itemprop", "").lower() == "articlebody" or _STRONG_CONTENT.search(marks):
+    if (el.get("itemprop") or "").lower() == "articlebody" or _STRONG_CONTENT.search(marks):
         weight += 50
     elif _CONTENT_CLASS.search(marks):
         weight += 15
@@ -490,44 +544,59 @@ def _class_weight(el) -> float:
     return weight
 
 
-def _best_container(root, stats: dict):
+_OFF_TOPIC_AREA = re.compile(
+    r"(?:^|[\s_\-])(?:comments?|disqus|footer|sidebar|related|recommend\w*|outbrain|taboola|"
+    r"newsletter|promo|widgets?|respond|replies)(?:$|[\s_\-\d])", re.I)
+_STATE_PREFIX = re.compile(r"(?:^|\s)(?:no|has|with|show|hide|is|enable|disable)[-_]\S*", re.I)
+
+
+def _off_topic_areas(root) -> set:
+    """Elements inside a comments/footer/sidebar/related area (by class or id)."""
+    flagged = set()
+    for el in root.iter():
+        parent = el.getparent()
+        if parent is not None and parent in flagged:
+            flagged.add(el)
+        elif el.tag not in ("body", "html") and _OFF_TOPIC_AREA.search(_STATE_PREFIX.sub(" ", _marks(el))):
+            flagged.add(el)
+    return flagged
+
+
+def _is_paragraph_like(el) -> bool:
+    """A <p>-ish block: its votes go to the element that holds it."""
+    if el.tag in _PARAGRAPH_TAGS:
+        return True
+    return not any(isinstance(child.tag, str) and child.tag in _BLOCK_TAGS for child in el)
+
+
+def _best_container(root, stats: dict, runs: list[_Run]):
     """The element that holds the article prose (readability-style paragraph voting)."""
     scores: dict = {}
-    for el in root.iter("p", "pre", "blockquote", "td", "div", "section", "li"):
-        st = stats[el]
-        direct = _direct_text_len(el)
-        if el.tag in ("div", "section", "td", "li") and direct < 80:
+    for run in runs:
+        plain = run.chars - run.links
+        if plain < 25 or run.links > run.chars / 2:
             continue
-        plain = (st.text - st.links) if el.tag in ("p", "pre", "blockquote") else direct
-        if plain < 25:
-            continue
-        text = _text_of(el) if el.tag in ("p", "pre", "blockquote") else _norm(el.text)
-        value = 1 + text.count(",") + text.count("，") + min(plain / 100, 3)
-        parent = el.getparent()
+        value = 1 + run.commas + min(plain / 100, 3)
+        node = run.owner.getparent() if _is_paragraph_like(run.owner) else run.owner
         level = 0
-        while parent is not None and level < 3:
-            scores[parent] = scores.get(parent, 0.0) + value / (1, 2, 3)[level]
-            parent = parent.getparent()
+        while node is not None and node in stats and level < 3:
+            scores[node] = scores.get(node, 0.0) + value / (1, 2, 3)[level]
+            node = node.getparent()
             level += 1
     if not scores:
         return None
+    off_topic = _off_topic_areas(root)
     best, best_score = None, 0.0
     for el, score in scores.items():
         st = stats[el]
         density = st.links / st.text if st.text else 1.0
         total = (score + _class_weight(el) / 5) * (1 - density)
-        stats[el].score = total
+        if el in off_topic:
+            total *= 0.2
+        st.score = total
         if total > best_score:
             best, best_score = el, total
     return best
-
-
-def _direct_text_len(el) -> int:
-    """Characters of text directly inside el (its text and its children's tails)."""
-    size = len(_norm(el.text))
-    for child in el:
-        size += len(_norm(child.tail))
-    return size
 
 
 def _widen(best, stats: dict):
@@ -661,8 +730,9 @@ def _article_body(root, title: str) -> str:
     if body is None:
         body = root
     _drop_junk(body)
-    stats = _element_stats(body)
-    best = _best_container(body, stats)
+    runs = _text_runs(body)
+    stats = _element_stats(body, runs)
+    best = _best_container(body, stats, runs)
     if best is None:
         return ""
     container = _widen(best, stats)
