@@ -599,26 +599,55 @@ def _best_container(root, stats: dict, runs: list[_Run]):
     return best
 
 
-def _widen(best, stats: dict):
-    """Climb to the parent when the prose is split over several sibling blocks."""
-    node = best
-    while True:
-        parent = node.getparent()
-        if parent is None or parent.tag in ("body", "html"):
-            return node
-        pst, nst = stats[parent], stats[node]
-        siblings_prose = pst.paragraphs - nst.paragraphs
-        if nst.paragraphs and siblings_prose >= max(2, 0.3 * nst.paragraphs) and \
-                pst.links / max(pst.text, 1) < 0.35:
-            node = parent
+def _article_parts(best, stats: dict) -> list:
+    """best plus the siblings that continue the article (readability's sibling rule)."""
+    parent = best.getparent()
+    if parent is None:
+        return [best]
+    best_score = stats[best].score
+    threshold = max(3.0, best_score * 0.2)
+    best_class = (best.get("class") or "").strip()
+    parts = []
+    for sibling in parent:
+        if sibling is best:
+            parts.append(sibling)
             continue
-        if pst.text and nst.text / pst.text > 0.85:
-            node = parent
+        if not isinstance(sibling.tag, str) or sibling not in stats:
             continue
-        return node
+        st = stats[sibling]
+        if not st.text or _OFF_TOPIC_AREA.search(_STATE_PREFIX.sub(" ", _marks(sibling))):
+            continue
+        density = st.links / st.text
+        bonus = best_score * 0.2 if best_class and sibling.get("class") == best.get("class") else 0
+        if st.score + bonus >= threshold and density < 0.5:
+            parts.append(sibling)
+        elif _is_paragraph_like(sibling) and sibling.tag not in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            text = _text_of(sibling)
+            if (len(text) > 80 and density < 0.25) or (density == 0 and re.search(r"[.!?]['\"”]?$", text)):
+                parts.append(sibling)
+    return parts
 
 
 # ---------------------------------------------------------------- in-container cleaning
+
+_DATE_WORDS = re.compile(
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?|\b(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?"
+    r"|\b(?:published|updated|posted|last|first|on|at|am|pm|a\.m\.|p\.m\.|[A-Z]{2,4})\b|\d+(?:st|nd|rd|th)?|[^\w\s]", re.I)
+
+
+def _is_dateline(text: str) -> bool:
+    """Text that is only a date/time stamp, e.g. 'Published: 10:48, Tue, Nov 19, 2019'."""
+    if len(text) > 100 or not re.search(r"\b(?:19|20)\d{2}\b|\d{1,2}:\d{2}", text):
+        return False
+    return len(_DATE_WORDS.sub(" ", text).split()) <= 1
+
+
+def _is_teaser_heading(el, stats: dict) -> bool:
+    """A heading that is all link: the title of a teaser for another story."""
+    st = stats.get(el)
+    return el.tag in ("h2", "h3", "h4", "h5", "h6") and st is not None and st.text > 0 \
+        and st.links >= 0.9 * st.text
+
 
 def _prune(container, stats: dict, title: str) -> None:
     """Remove boilerplate blocks inside the chosen container."""
@@ -631,8 +660,8 @@ def _prune(container, stats: dict, title: str) -> None:
         if st is None:
             continue
         marks = _marks(el)
-        if marks.strip() and _BOILERPLATE_CLASS.search(marks) and not _STRONG_CONTENT.search(marks) \
-                and st.text < 0.4 * container_text:
+        if marks.strip() and _BOILERPLATE_CLASS.search(_split_words(marks)) \
+                and not _STRONG_CONTENT.search(marks) and st.text < 0.4 * container_text:
             doomed.append(el)
             continue
         if el.tag in ("ul", "ol", "div", "section", "table", "dl") and st.text:
@@ -640,13 +669,33 @@ def _prune(container, stats: dict, title: str) -> None:
             if density > 0.5 and st.text < 0.4 * container_text:
                 doomed.append(el)
                 continue
-        if el.tag in _BLOCK_TAGS and st.text < 300 and _BOILERPLATE_TEXT.match(_text_of(el)):
-            doomed.append(el)
+        if el.tag in _BLOCK_TAGS and st.text < 300:
+            text = _text_of(el)
+            if _BOILERPLATE_TEXT.match(text) or _is_dateline(text):
+                doomed.append(el)
+                continue
+        if _is_teaser_heading(el, stats):
+            doomed.append(_teaser_card(el, container, stats))
             continue
         if el.tag in ("h1", "h2") and title and _same_text(_text_of(el), title):
             doomed.append(el)
     for el in doomed:
         _remove(el)
+
+
+def _teaser_card(heading, container, stats: dict):
+    """The small block around a teaser heading (heading + blurb), short of the container."""
+    card = heading
+    parent = card.getparent()
+    while parent is not None and parent is not container and stats[parent].text < 350:
+        card = parent
+        parent = card.getparent()
+    return card
+
+
+def _split_words(marks: str) -> str:
+    """'newsCaption' -> 'news Caption': camelCase class names hide their words."""
+    return re.sub(r"([a-z])([A-Z])", r"\1 \2", marks)
 
 
 def _same_text(a: str, b: str) -> bool:
@@ -735,9 +784,10 @@ def _article_body(root, title: str) -> str:
     best = _best_container(body, stats, runs)
     if best is None:
         return ""
-    container = _widen(best, stats)
-    _prune(container, stats, title)
-    paragraphs = _render(container)
+    paragraphs = []
+    for part in _article_parts(best, stats):
+        _prune(part, stats, title)
+        paragraphs.extend(_render(part))
     paragraphs = _drop_title_repeat(paragraphs, title)
     paragraphs = _trim_trailing_boilerplate(paragraphs)
     return "\n\n".join(paragraphs)
