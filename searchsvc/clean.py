@@ -562,6 +562,26 @@ def _off_topic_areas(root) -> set:
     return flagged
 
 
+def _starts_with_link(el) -> bool:
+    """True when the first text inside el is a link of headline length."""
+    for node in el.iter():
+        if node is not el and node.tail and node.tail.strip():
+            return False  # text after an element came first
+        if node.text and node.text.strip():
+            link = node if node.tag == "a" else next((a for a in node.iterancestors("a")), None)
+            return link is not None and len(_text_of(link)) >= 15
+    return False
+
+
+def _is_teaser_list(el) -> bool:
+    """A list of story teasers: most children open with a headline link."""
+    children = [child for child in el if isinstance(child.tag, str)]
+    if len(children) < 3:
+        return False
+    leading = sum(1 for child in children if _starts_with_link(child))
+    return leading >= 0.6 * len(children)
+
+
 def _is_paragraph_like(el) -> bool:
     """A <p>-ish block: its votes go to the element that holds it."""
     if el.tag in _PARAGRAPH_TAGS:
@@ -570,11 +590,27 @@ def _is_paragraph_like(el) -> bool:
 
 
 def _best_container(root, stats: dict, runs: list[_Run]):
-    """The element that holds the article prose (readability-style paragraph voting)."""
+    """The element that holds the article prose (readability-style paragraph voting).
+
+    Runs inside teaser lists do not vote; comment/footer/sidebar areas score low.
+    """
+    off_topic = _off_topic_areas(root)
+    teaser_cache: dict = {}
+
+    def in_teaser_list(el) -> bool:
+        for node in (el, el.getparent()):
+            if node is None:
+                return False
+            if node not in teaser_cache:
+                teaser_cache[node] = _is_teaser_list(node)
+            if teaser_cache[node]:
+                return True
+        return False
+
     scores: dict = {}
     for run in runs:
         plain = run.chars - run.links
-        if plain < 25 or run.links > run.chars / 2:
+        if plain < 25 or run.links > run.chars / 2 or in_teaser_list(run.owner):
             continue
         value = 1 + run.commas + min(plain / 100, 3)
         node = run.owner.getparent() if _is_paragraph_like(run.owner) else run.owner
@@ -583,9 +619,6 @@ def _best_container(root, stats: dict, runs: list[_Run]):
             scores[node] = scores.get(node, 0.0) + value / (1, 2, 3)[level]
             node = node.getparent()
             level += 1
-    if not scores:
-        return None
-    off_topic = _off_topic_areas(root)
     best, best_score = None, 0.0
     for el, score in scores.items():
         st = stats[el]
@@ -597,6 +630,41 @@ def _best_container(root, stats: dict, runs: list[_Run]):
         if total > best_score:
             best, best_score = el, total
     return best
+
+
+def _ancestors(el) -> list:
+    found = []
+    parent = el.getparent()
+    while parent is not None:
+        found.append(parent)
+        parent = parent.getparent()
+    return found
+
+
+def _gather_chunks(best, stats: dict, max_levels: int = 4):
+    """Climb from best to the ancestor that also holds the article's other prose chunks.
+
+    Long articles are often split into several containers (between ads or
+    photos) that are cousins, not siblings; each is a strong candidate.
+    """
+    best_score = stats[best].score
+    lineage = _ancestors(best)[:max_levels]
+    reach = {el: i for i, el in enumerate(lineage)}
+    top = -1
+    for el, st in stats.items():
+        if st.score < 0.3 * best_score or el is best or el in reach:
+            continue
+        for ancestor in _ancestors(el):
+            if ancestor is best:
+                break
+            level = reach.get(ancestor)
+            if level is not None:
+                if ancestor.tag not in ("body", "html") and level > top:
+                    anc_st = stats[ancestor]
+                    if anc_st.links < 0.3 * max(anc_st.text, 1):
+                        top = level
+                break
+    return lineage[top] if top >= 0 else best
 
 
 def _article_parts(best, stats: dict) -> list:
@@ -785,7 +853,7 @@ def _article_body(root, title: str) -> str:
     if best is None:
         return ""
     paragraphs = []
-    for part in _article_parts(best, stats):
+    for part in _article_parts(_gather_chunks(best, stats), stats):
         _prune(part, stats, title)
         paragraphs.extend(_render(part))
     paragraphs = _drop_title_repeat(paragraphs, title)
