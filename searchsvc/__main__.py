@@ -1,0 +1,3 @@
+from searchsvc.cli import cli
+
+cli(prog_name="searchsvc")

@@ -1,0 +1,219 @@
+"""The command-line door: ``searchsvc reindex | search | serve | stats``.
+
+Each command builds one ``Settings`` (flags over ``SEARCHSVC_*`` variables),
+calls one core function, prints, and turns core errors into a one-line
+message and exit status 1.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from searchsvc.config import Settings
+from searchsvc.errors import SearchsvcError
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+
+
+def index_option(f):
+    return click.option(
+        "--index", "index", type=click.Path(file_okay=False, path_type=Path), default=None,
+        help="Index home folder [default: $SEARCHSVC_INDEX or ./index].",
+    )(f)
+
+
+def core_errors(f):
+    """Core errors become ``Error: <message>`` and exit 1, never a traceback."""
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        try:
+            return f(*args, **kwargs)
+        except SearchsvcError as exc:
+            raise click.ClickException(str(exc)) from None
+        except ValueError as exc:  # bad SEARCHSVC_* values
+            raise click.ClickException(str(exc)) from None
+    return wrapper
+
+
+def make_settings(**overrides) -> Settings:
+    return Settings.from_env(**overrides)
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(package_name="searchsvc")
+def cli():
+    """Full-text search for news articles."""
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--full", is_flag=True, help="Build a new index beside the live one and swap it in.")
+@click.option("--workers", type=click.IntRange(1, 256), default=None,
+              help="Processes that clean files [default: the machine's cores].")
+@index_option
+@core_errors
+def reindex(sources, full, workers, index):
+    """Index article files (HTML, .txt, JSON Lines) from SOURCES (files or folders).
+
+    With no SOURCES: the sources this index was last built from, or else the
+    bundled sample corpus. Unchanged files are skipped; changed ones updated;
+    files gone from a re-scanned source removed.
+
+    Example: searchsvc reindex articles/ --index /srv/ix
+    """
+    from searchsvc.indexer import reindex as run_reindex
+
+    settings = make_settings(index=index, workers=workers)
+    report = run_reindex(settings, sources or None, full=full, progress=_progress_bar)
+    for problem in report.problems:
+        click.echo(str(problem), err=True)
+    click.echo(report.summary())
+
+
+def _progress_bar(total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="file", desc="cleaning", disable=not sys.stderr.isatty() or total < 2,
+                file=sys.stderr, leave=False)
+
+
+@cli.command()
+@click.argument("query", required=False, default="")
+@click.option("--limit", type=click.IntRange(1, None), default=None,
+              help="Results per page [default: 10; 1000 per query with --batch].")
+@click.option("--page", type=click.IntRange(1, None), default=1, show_default=True, help="Page, from 1.")
+@click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True)
+@click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
+@click.option("--from", "date_from", default=None, help="Published on or after (YYYY-MM-DD).")
+@click.option("--to", "date_to", default=None, help="Published on or before (YYYY-MM-DD).")
+@click.option("--json", "as_json", is_flag=True, help="Print exactly the API's JSON response.")
+@click.option("--batch", type=click.File("r", encoding="utf-8"), default=None,
+              help="Run every 'qid<TAB>text' line of this file ('-' for stdin).")
+@click.option("--format", "fmt", type=click.Choice(["trec", "json"]), default="trec", show_default=True,
+              help="Output of --batch: a TREC run or JSON Lines.")
+@index_option
+@core_errors
+def search(query, limit, page, sort, sources, date_from, date_to, as_json, batch, fmt, index):
+    """Search the index and print the results.
+
+    Example: searchsvc search "port strike" --sort date --limit 5
+    """
+    from searchsvc.search import SearchIndex, request_from_params, search as run_search
+
+    settings = make_settings(index=index)
+    ix = SearchIndex(settings)
+    if batch is not None:
+        _run_batch(ix, batch, limit or 1000, fmt)
+        return
+    params = {"q": [query], "page": [str(page)], "sort": [sort], "source": list(sources)}
+    params["per_page"] = [str(limit or settings.per_page)]
+    if date_from:
+        params["from"] = [date_from]
+    if date_to:
+        params["to"] = [date_to]
+    req = request_from_params(params, settings.replace(max_per_page=max(settings.max_per_page, limit or 0)))
+    result = run_search(ix, req)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+        return
+    _print_results(result)
+
+
+def _run_batch(ix, lines, limit: int, fmt: str) -> None:
+    from searchsvc.search import SearchRequest, search as run_search
+
+    out = sys.stdout
+    for lineno, line in enumerate(lines, 1):
+        line = line.rstrip("\n")
+        if not line.strip():
+            continue
+        qid, sep, text = line.partition("\t")
+        if not sep:
+            raise click.ClickException(f"line {lineno} of the batch file is not 'qid<TAB>text'")
+        req = SearchRequest(q=text, per_page=limit, with_snippets=False, with_facets=False)
+        result = run_search(ix, req)
+        if fmt == "json":
+            out.write(json.dumps({"qid": qid, **result.to_dict()}, ensure_ascii=False) + "\n")
+            continue
+        for rank, hit in enumerate(result.hits, 1):
+            out.write(f"{qid} Q0 {hit.id} {rank} {hit.score:.4f} searchsvc\n")
+
+
+def _print_results(result) -> None:
+    import re
+    import html as htmlmod
+
+    def plain(snippet: str) -> str:
+        bold = click.style("\\1", bold=True) if sys.stdout.isatty() else "\\1"
+        return htmlmod.unescape(re.sub(r"<mark>(.*?)</mark>", bold, snippet))
+
+    first = (result.page - 1) * result.per_page + 1
+    click.echo(f"{result.total} result{'s' if result.total != 1 else ''} "
+               f"(page {result.page} of {max(result.pages, 1)}, {result.took_ms:.0f} ms)")
+    if result.suggestion:
+        click.echo(f"Did you mean: {result.suggestion}")
+    for n, hit in enumerate(result.hits, first):
+        meta = " · ".join(x for x in (hit.source, (hit.published or "")[:10], hit.author) if x)
+        click.echo("")
+        click.echo(f"{n}. {click.style(hit.title, bold=True) if sys.stdout.isatty() else hit.title}")
+        click.echo(f"   {hit.id}" + (f"  [{meta}]" if meta else ""))
+        if hit.snippet:
+            click.echo(f"   {plain(hit.snippet)}")
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to listen on [default: 127.0.0.1].")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port [default: 8000].")
+@click.option("--threads", type=click.IntRange(1, 256), default=None, help="Server threads [default: 8].")
+@index_option
+@core_errors
+def serve(host, port, threads, index):
+    """Serve the search page and the JSON API with a production WSGI server (waitress).
+
+    Example: searchsvc serve --port 8080
+    """
+    import waitress
+
+    from searchsvc.errors import IndexUnavailable
+    from searchsvc.store import IndexHome
+    from searchsvc.web import create_app
+
+    settings = make_settings(index=index, host=host, port=port, threads=threads)
+    home = IndexHome(settings.index)
+    if home.live_dir() is None:
+        click.echo(f"warning: no index at {settings.index} yet; run `searchsvc reindex` "
+                   "(the server answers 503 until then)", err=True)
+    else:
+        home.open_index()  # a damaged index: a clear error now, not on the first request
+    app = create_app(settings)
+    click.echo(f"Serving {settings.index} on http://{settings.host}:{settings.port}", err=True)
+    waitress.serve(app, host=settings.host, port=settings.port, threads=settings.threads,
+                   ident="searchsvc", _quiet=True)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@index_option
+@core_errors
+def stats(as_json, index):
+    """Documents, sources, last reindex and size on disk.
+
+    Example: searchsvc stats --json
+    """
+    from searchsvc.indexer import index_stats
+
+    figures = index_stats(make_settings(index=index))
+    if as_json:
+        click.echo(json.dumps(figures, ensure_ascii=False))
+        return
+    click.echo(f"index:        {figures['index']}")
+    click.echo(f"documents:    {figures['documents']}")
+    click.echo(f"files:        {figures['files']}")
+    click.echo(f"sources:      {', '.join(figures['sources']) or '-'}")
+    click.echo(f"source paths: {', '.join(figures['source_paths']) or '-'}")
+    click.echo(f"last reindex: {figures['last_reindex'] or '-'}")
+    click.echo(f"size on disk: {figures['size_bytes'] / 1024:.0f} KiB")

@@ -1,0 +1,91 @@
+"""One settings object for every door.
+
+Settings flow one way: defaults, then ``SEARCHSVC_*`` environment variables
+(read here and nowhere else), then command-line flags; the finished
+``Settings`` is handed down to the core.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+ENV_PREFIX = "SEARCHSVC_"
+
+
+def _setting(default, help):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    index: Path = _setting(Path("index"), "Index home folder (holds the live index generation).")
+    host: str = _setting("127.0.0.1", "Address `serve` listens on.")
+    port: int = _setting(8000, "Port `serve` listens on.")
+    threads: int = _setting(8, "Worker threads of the WSGI server.")
+    workers: int = _setting(os.cpu_count() or 1, "Processes that clean and index files during a reindex.")
+    per_page: int = _setting(10, "Results per page when the request does not say.")
+    max_per_page: int = _setting(100, "Largest `per_page` accepted.")
+    max_page: int = _setting(1000, "Deepest `page` accepted (deeper pages: use the `next` cursor).")
+    max_query_chars: int = _setting(2000, "Longest query accepted, in characters.")
+    max_query_terms: int = _setting(200, "Most query words used; the rest are ignored.")
+    max_prefix_terms: int = _setting(256, "Most index words a `prefix*` expands to (the most frequent).")
+    max_file_bytes: int = _setting(20 * 1024 * 1024, "Larger HTML/text files are skipped with a reason.")
+    writer_timeout: float = _setting(30.0, "Seconds a reindex waits for another reindex's lock.")
+    snippet_chars: int = _setting(240, "Approximate length of one snippet passage.")
+    recent_half_life_days: float = _setting(30.0, "Half-life of the age decay in `sort=recent`.")
+    cache_entries: int = _setting(2048, "Result-cache entries per index generation (0 turns the cache off).")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
+        """Defaults, then ``SEARCHSVC_<FIELD>`` variables, then non-None ``overrides``."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw not in (None, ""):
+                values[f.name] = _coerce(f, raw)
+        values.update({k: _coerce(cls._field(k), v) for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def replace(self, **overrides) -> "Settings":
+        """A copy with the non-None ``overrides`` applied."""
+        return dataclasses.replace(
+            self, **{k: _coerce(self._field(k), v) for k, v in overrides.items() if v is not None}
+        )
+
+    @classmethod
+    def _field(cls, name):
+        for f in dataclasses.fields(cls):
+            if f.name == name:
+                return f
+        raise TypeError(f"unknown setting {name!r}")
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, str, object, str]]:
+        """(field, environment variable, default, help) for docs and ``--help``."""
+        return [
+            (f.name, ENV_PREFIX + f.name.upper(), f.default, f.metadata["help"])
+            for f in dataclasses.fields(cls)
+        ]
+
+
+def _coerce(f, value):
+    default = f.default
+    if isinstance(default, Path):
+        return Path(value)
+    if isinstance(default, bool):
+        return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{ENV_PREFIX}{f.name.upper()} must be a whole number, not {value!r}")
+    if isinstance(default, float):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{ENV_PREFIX}{f.name.upper()} must be a number, not {value!r}")
+    return value

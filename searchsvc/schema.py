@@ -1,0 +1,97 @@
+"""The index's fields and the one analyzer shared by indexing, queries and snippets.
+
+Choices (measured in bench/relevance.py, see the README):
+- one merged ``content`` field (title + body) carries the ranking; the title
+  is indexed on its own as well and queried with a light weight, so a title
+  match lifts a document without drowning the body;
+- Snowball English stemming (PyStemmer) and accent folding;
+- a tiny stop list at index time (so phrases keep working), and the large
+  SMART list only at query time for long, natural-language questions.
+"""
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from importlib import resources
+
+import Stemmer
+from whoosh import fields
+from whoosh.analysis import (
+    CharsetFilter,
+    LowercaseFilter,
+    RegexTokenizer,
+    StemFilter,
+    StopFilter,
+)
+from whoosh.support.charset import accent_map
+
+# Words so common in news text that indexing them buys nothing, and few enough
+# that no name or phrase a person searches for is lost.
+INDEX_STOP_WORDS = frozenset(
+    "a an and are as at be by for from in is it of on or that the this to was were with".split()
+)
+
+
+@lru_cache(maxsize=1)
+def query_stop_words() -> frozenset[str]:
+    """The SMART list: dropped from long questions, where filler words would count."""
+    text = resources.files("searchsvc").joinpath("stopwords.txt").read_text("utf-8")
+    words = (w for line in text.splitlines() if not line.startswith("#") for w in line.split())
+    return frozenset(words)
+
+
+_local = threading.local()
+
+
+def stem_english(word: str) -> str:
+    """Snowball English stem (module-level so the schema pickles into the index)."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    return stemmer.stemWord(word)
+
+
+def word_analyzer():
+    """Tokens, lower-cased and accent-folded: the unstemmed words (author names, spelling)."""
+    return RegexTokenizer() | LowercaseFilter() | CharsetFilter(accent_map)
+
+
+def text_analyzer():
+    """The analyzer of every searchable text field, of queries and of snippets."""
+    return (
+        word_analyzer()
+        | StopFilter(stoplist=INDEX_STOP_WORDS, minsize=1)
+        | StemFilter(stemfn=stem_english, cachesize=100_000)
+    )
+
+
+ANALYZER = text_analyzer()
+
+# Field names, referenced by the indexer and the searcher.
+ID, TITLE, CONTENT, BODY = "id", "title", "content", "body"
+PUBLISHED, YEAR, AUTHOR, SOURCE, URL, TOPICS = "published", "year", "author", "source", "url", "topics"
+GROUP = "group"  # near-duplicate group key (see indexer)
+DATEKEY = "datekey"  # seconds since 1970 (UTC), or UNDATED: the date sort column, undated last
+UNDATED = -(2**62)
+
+
+def build_schema() -> fields.Schema:
+    return fields.Schema(
+        id=fields.ID(unique=True, stored=True),
+        title=fields.TEXT(analyzer=ANALYZER, stored=True),
+        content=fields.TEXT(analyzer=ANALYZER, spelling=True),
+        body=fields.STORED(),
+        published=fields.DATETIME(stored=True),
+        datekey=fields.NUMERIC(numtype=int, bits=64, sortable=True, signed=True),
+        year=fields.ID(stored=True, sortable=True),
+        author=fields.TEXT(analyzer=word_analyzer(), stored=True, phrase=True),
+        source=fields.ID(stored=True, sortable=True),
+        url=fields.STORED(),
+        topics=fields.KEYWORD(stored=True, commas=True, lowercase=True, scorable=False),
+        group=fields.ID(stored=True),
+    )
+
+
+def stems(text: str) -> list[str]:
+    """The index terms that ``text`` becomes (what a query word must equal to match)."""
+    return [t.text for t in ANALYZER(text)]

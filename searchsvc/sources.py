@@ -1,0 +1,215 @@
+"""Finding article files and turning each into documents.
+
+A source is a file or a folder (walked recursively, symlinked folders not
+followed, so a link loop cannot trap the walk). A document's id is its path
+relative to the folder it was found under (posix form; a file named
+directly: its name), or the ``id`` of a JSON Lines record.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path, PurePath
+from typing import Iterator
+
+KINDS = {
+    ".html": "html", ".htm": "html", ".xhtml": "html",
+    ".txt": "text",
+    ".jsonl": "jsonl", ".ndjson": "jsonl",
+}
+TEXT_KEYS = ("body", "text")
+MAX_JSONL_LINE = 20 * 1024 * 1024
+# bytes that text never holds (whitespace, form feed and escape excepted)
+CONTROL_BYTES = [c for c in range(32) if c not in (9, 10, 12, 13, 27)] + [127]
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str       # absolute path
+    root: str       # the source (folder or file) it was found under, absolute
+    rel: str        # posix path relative to root (the document id of a page)
+    kind: str       # html | text | jsonl
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class Document:
+    """A cleaned article, ready for the index."""
+
+    id: str
+    title: str
+    body: str
+    published: datetime | None = None
+    author: str | None = None
+    source: str | None = None
+    url: str | None = None
+    topics: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Problem:
+    """Something skipped, named with its reason (printed on stderr, counted in the summary)."""
+
+    name: str
+    reason: str
+
+    def __str__(self):
+        return f"skipped {self.name}: {self.reason}"
+
+
+def scan(roots: list[Path], problems: list[Problem]) -> Iterator[SourceFile]:
+    """Every indexable file under ``roots``; unreadable entries go to ``problems``."""
+    for root in roots:
+        root = Path(os.path.abspath(root))
+        if root.is_dir():
+            yield from _walk(root, problems)
+        elif root.suffix.lower() in KINDS:
+            entry = _entry(root, root, root.name, problems)
+            if entry:
+                yield entry
+
+
+def _walk(root: Path, problems: list[Problem]) -> Iterator[SourceFile]:
+    def onerror(exc: OSError):
+        problems.append(Problem(exc.filename or str(root), exc.strerror or str(exc)))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
+        dirnames.sort()
+        for name in sorted(filenames):
+            if Path(name).suffix.lower() not in KINDS:
+                continue
+            path = Path(dirpath, name)
+            entry = _entry(path, root, path.relative_to(root).as_posix(), problems)
+            if entry:
+                yield entry
+
+
+def _entry(path: Path, root: Path, rel: str, problems: list[Problem]) -> SourceFile | None:
+    try:
+        st = path.stat()  # follows a symlinked file; a dangling one fails here
+    except OSError as exc:
+        problems.append(Problem(str(path), _reason(exc)))
+        return None
+    if not path.is_file():
+        return None  # e.g. a folder named x.html: os.walk lists it among folders anyway
+    return SourceFile(str(path), str(root), rel, KINDS[path.suffix.lower()], st.st_size, st.st_mtime_ns)
+
+
+def _reason(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError) and os.path.islink(exc.filename or ""):
+        return "dangling symbolic link"
+    return exc.strerror or str(exc)
+
+
+class SkipFile(Exception):
+    """This file holds no article we can index; the message says why."""
+
+
+def read_documents(f: SourceFile, max_bytes: int) -> tuple[list[Document], list[Problem]]:
+    """The documents in one file; a bad JSON Lines record is a problem, not the file's end."""
+    from searchsvc import clean  # imported here: a no-op reindex never needs the HTML stack
+
+    if f.kind == "jsonl":
+        return _read_jsonl(f, clean)
+    if f.size > max_bytes:
+        raise SkipFile(f"larger than the {max_bytes // (1024 * 1024)} MiB limit per file ({f.size} bytes)")
+    data = _read_bytes(f.path, max_bytes)
+    if not data.strip():
+        raise SkipFile("empty file")
+    if _looks_binary(data):
+        raise SkipFile("binary content, not text")
+    data = data.replace(b"\x00", b"")
+    if f.kind == "html":
+        article = clean.extract_article(data)
+    else:
+        article = clean.extract_plain_text(decode_text(data))
+    if not article.text.strip():
+        raise SkipFile("no article text found")
+    title = article.title or _title_from_name(f.rel)
+    return [Document(f.rel, title, article.text, article.published, article.author,
+                     article.source, article.url)], []
+
+
+def _read_bytes(path: str, max_bytes: int) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(max_bytes + 1)[:max_bytes]
+
+
+def _looks_binary(data: bytes) -> bool:
+    head = data[:8192]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return False  # UTF-16 text
+    controls = sum(head.count(bytes([c])) for c in CONTROL_BYTES)
+    return controls > len(head) // 20 or b"\x00\x00\x00" in head
+
+
+def decode_text(data: bytes) -> str:
+    """Plain text: UTF-8 (with or without BOM, UTF-16 with BOM), else windows-1252."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def _title_from_name(rel: str) -> str:
+    return PurePath(rel).stem.replace("-", " ").replace("_", " ").strip()
+
+
+def _read_jsonl(f: SourceFile, clean) -> tuple[list[Document], list[Problem]]:
+    docs, problems = [], []
+    with open(f.path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            name = f"{f.rel}:{lineno}"
+            if not raw.strip():
+                continue
+            if len(raw) > MAX_JSONL_LINE:
+                problems.append(Problem(name, "record longer than 20 MiB"))
+                continue
+            try:
+                docs.append(_record_document(json.loads(raw), clean))
+            except (ValueError, SkipFile) as exc:
+                problems.append(Problem(name, str(exc) if isinstance(exc, SkipFile) else f"not JSON: {exc}"))
+    if not docs and not problems:
+        raise SkipFile("empty file")
+    return docs, problems
+
+
+def _record_document(record, clean) -> Document:
+    if not isinstance(record, dict):
+        raise SkipFile("record is not a JSON object")
+    doc_id = record.get("id")
+    if doc_id is None or str(doc_id).strip() == "":
+        raise SkipFile("record has no id")
+    title = _text(record.get("title"))
+    body = next((_text(record[k]) for k in TEXT_KEYS if _text(record.get(k))), "")
+    article = None
+    if not body and _text(record.get("html")):
+        article = clean.extract_article(record["html"], url=_text(record.get("url")) or None)
+        body = article.text
+    if not body.strip() and not title.strip():
+        raise SkipFile(f"record {doc_id} has no title and no text")
+    published = record.get("published") or record.get("date")
+    topics = record.get("topics") or []
+    return Document(
+        id=str(doc_id).strip(),
+        title=title or (article.title if article else ""),
+        body=body,
+        published=clean.parse_date(str(published)) if published else (article.published if article else None),
+        author=_text(record.get("author")) or (article.author if article else None) or None,
+        source=_text(record.get("source")) or (article.source if article else None) or None,
+        url=_text(record.get("url")) or (article.url if article else None) or None,
+        topics=[str(t) for t in topics] if isinstance(topics, list) else [str(topics)],
+    )
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = ", ".join(str(v) for v in value)
+    return str(value)

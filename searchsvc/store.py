@@ -1,0 +1,171 @@
+"""The index home: where the live index generation lives and how it is swapped.
+
+Layout of ``--index DIR``::
+
+    DIR/CURRENT          name of the live generation + a commit stamp (replaced atomically)
+    DIR/gen-*/           one Whoosh index each, with its manifest.json
+    DIR/.reindex.lock    held (flock) by the one running reindex
+
+A full rebuild writes a new ``gen-*`` beside the live one and switches
+``CURRENT`` with ``os.replace`` only after its commit, so a search never sees a
+half-built index and a crash leaves the old one serving. Incremental updates
+commit into the live generation (Whoosh's own commit is atomic: readers keep
+the last complete table of contents) and then rewrite ``CURRENT`` so servers
+notice. flock locks vanish with their process, so a killed reindex never
+leaves a stale lock behind.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+
+from searchsvc.errors import IndexBusy, IndexUnavailable, SourceError
+
+CURRENT = "CURRENT"
+LOCK = ".reindex.lock"
+MANIFEST = "manifest.json"
+GEN_PREFIX = "gen-"
+
+
+@dataclass
+class Manifest:
+    """What the live generation was built from: enough to skip unchanged files without reading them."""
+
+    sources: list[str] = field(default_factory=list)
+    # absolute file path -> [size, mtime_ns, [document ids], source root]
+    files: dict[str, list] = field(default_factory=dict)
+    last_reindex: str | None = None
+
+    @classmethod
+    def load(cls, gen_dir: Path | None) -> "Manifest":
+        if gen_dir is None:
+            return cls()
+        try:
+            data = json.loads((gen_dir / MANIFEST).read_text("utf-8"))
+        except (OSError, ValueError):
+            return cls()
+        return cls(data.get("sources", []), data.get("files", {}), data.get("last_reindex"))
+
+    def save(self, gen_dir: Path) -> None:
+        self.last_reindex = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        data = {"sources": self.sources, "files": self.files, "last_reindex": self.last_reindex}
+        write_atomically(gen_dir / MANIFEST, json.dumps(data, separators=(",", ":")))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class IndexHome:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+
+    # --- reading side -------------------------------------------------
+    def stamp(self) -> tuple | None:
+        """Changes whenever a reindex commits; cheap enough to check on every request."""
+        try:
+            st = os.stat(self.path / CURRENT)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def live_dir(self) -> Path | None:
+        try:
+            name = (self.path / CURRENT).read_text("utf-8").split()[0]
+        except (OSError, IndexError):
+            return None
+        gen = self.path / name
+        return gen if gen.is_dir() else None
+
+    def open_index(self):
+        """The live Whoosh index; ``IndexUnavailable`` with a reason a person can act on."""
+        gen = self.live_dir()
+        if gen is None:
+            raise IndexUnavailable(
+                f"no index at {self.path}: build one with `searchsvc reindex --index {self.path}`"
+            )
+        try:
+            return whoosh_index.open_dir(str(gen))
+        except Exception as exc:  # Whoosh raises many kinds for a damaged index
+            raise IndexUnavailable(
+                f"the index at {self.path} cannot be opened ({type(exc).__name__}: {exc}); "
+                f"rebuild it with `searchsvc reindex --full --index {self.path}`"
+            ) from None
+
+    # --- writing side -------------------------------------------------
+    def ensure_writable(self) -> None:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            probe = self.path / f".probe-{os.getpid()}"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise SourceError(f"index folder {self.path} is not writable: {exc.strerror or exc}") from None
+
+    @contextmanager
+    def reindex_lock(self, timeout: float):
+        """One reindex at a time; a second one waits up to ``timeout`` seconds, then gives up clearly."""
+        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if time.monotonic() >= deadline:
+                        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+                        raise IndexBusy(
+                            f"another reindex (pid {holder}) is running on {self.path}; "
+                            f"waited {timeout:g}s, try again when it has finished"
+                        ) from None
+                    time.sleep(0.1)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # releases the flock
+
+    def new_generation_dir(self) -> Path:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        gen = self.path / f"{GEN_PREFIX}{stamp}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+        gen.mkdir(parents=True)
+        return gen
+
+    def publish(self, gen: Path) -> None:
+        """Make ``gen`` the live generation (or announce a new commit in it) in one atomic step."""
+        write_atomically(self.path / CURRENT, f"{gen.name}\n{time.time_ns()}\n")
+
+    def remove_stale_generations(self) -> None:
+        """Delete every generation but the live one: failed builds and replaced ones.
+
+        Servers that still hold a replaced generation's files open keep reading
+        them (POSIX keeps unlinked files alive) until they switch on their next request.
+        """
+        live = self.live_dir()
+        for gen in self.path.glob(GEN_PREFIX + "*"):
+            if gen.is_dir() and (live is None or gen.name != live.name):
+                shutil.rmtree(gen, ignore_errors=True)
+
+    def size_on_disk(self) -> int:
+        gen = self.live_dir()
+        if gen is None:
+            return 0
+        return sum(p.stat().st_size for p in gen.iterdir() if p.is_file())

@@ -1,0 +1,179 @@
+"""Shared fixtures: real on-disk indexes, the real Flask app, the real CLI and server."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from searchsvc.config import Settings
+from searchsvc.indexer import bundled_sample, reindex
+from searchsvc.search import SearchIndex, SearchRequest, search
+from searchsvc.web import create_app
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+SHARED = REPO.parent / "shared"
+
+
+def make_settings(index: Path, **kw) -> Settings:
+    """Test settings: workers=1 (no forking inside pytest) and a short lock wait."""
+    kw.setdefault("workers", 1)
+    kw.setdefault("writer_timeout", 2.0)
+    return Settings.from_env({}, index=index, **kw)
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def page(title: str, body: str, *, date: str | None = None, source: str | None = None,
+         author: str | None = None, extra_head: str = "") -> str:
+    """A small news page with the usual boilerplate around one article."""
+    head = f"<title>{title}{' | ' + source if source else ''}</title>"
+    if date:
+        head += f'<meta property="article:published_time" content="{date}">'
+    if source:
+        head += f'<meta property="og:site_name" content="{source}">'
+    if author:
+        head += f'<meta name="author" content="{author}">'
+    paras = "".join(f"<p>{p}</p>" for p in body.split("\n\n"))
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'>{head}{extra_head}</head><body>"
+        "<nav><a href='/'>Home</a> <a href='/world'>World</a> <a href='/sport'>Sport</a></nav>"
+        f"<main><article><h1>{title}</h1>{paras}</article></main>"
+        "<footer>Contact us. Terms of use. All rights reserved.</footer></body></html>"
+    )
+
+
+def search_ids(index: SearchIndex, q: str, **kw) -> list[str]:
+    return [h.id for h in search(index, SearchRequest(q=q, **kw)).hits]
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    return bundled_sample()
+
+
+@pytest.fixture(scope="session")
+def expectations(sample_dir) -> dict:
+    return json.loads((HERE / "sample_expectations.json").read_text("utf-8"))
+
+
+@pytest.fixture(scope="session")
+def sample_settings(tmp_path_factory, sample_dir) -> Settings:
+    """A real index of the bundled sample corpus, built once per session (read-only in tests)."""
+    settings = make_settings(tmp_path_factory.mktemp("sample") / "index")
+    report = reindex(settings, [sample_dir])
+    assert report.documents >= 30, report.summary()
+    return settings
+
+
+@pytest.fixture(scope="session")
+def sample_index(sample_settings) -> SearchIndex:
+    return SearchIndex(sample_settings)
+
+
+@pytest.fixture()
+def app(sample_settings):
+    app = create_app(sample_settings)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture()
+def tmp_settings(tmp_path) -> Settings:
+    return make_settings(tmp_path / "index")
+
+
+def run_cli(*args, env: dict | None = None, input: str | None = None, timeout: float = 120,
+            cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``python -m searchsvc ARGS`` in a subprocess, as a person would run it."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "searchsvc", *map(str, args)],
+        capture_output=True, text=True, env=full_env, input=input, timeout=timeout, cwd=cwd,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_responds(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return  # it answered (e.g. 503 while there is no index)
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+class LiveServer:
+    def __init__(self, index: Path, *extra):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "searchsvc", "serve", "--index", str(index), "--port", str(self.port), *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        try:
+            wait_until_responds(self.url + "/api/health")
+        except TimeoutError:
+            self.stop()
+            raise
+
+    def get(self, path: str, timeout: float = 10):
+        """(status, headers, body bytes) of a GET, errors included."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=timeout) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    def json(self, path: str):
+        status, _, body = self.get(path)
+        return status, json.loads(body)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream:
+                stream.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(sample_settings):
+    """``searchsvc serve`` on a free loopback port, over the sample index."""
+    server = LiveServer(sample_settings.index)
+    yield server
+    server.stop()

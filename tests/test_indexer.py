@@ -1,0 +1,151 @@
+"""Reindexing on a real on-disk index: incremental add/update/remove, full swap, bad files."""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import make_settings, page, search_ids, write
+from searchsvc.errors import IndexBusy, SourceError
+from searchsvc.indexer import index_stats, reindex
+from searchsvc.search import SearchIndex, get_article
+from searchsvc.store import IndexHome
+
+
+@pytest.fixture()
+def corpus(tmp_path) -> Path:
+    src = tmp_path / "articles"
+    write(src / "city/budget.html", page("Council approves budget", "The council approved the budget for roads.", date="2024-03-01", source="Harbor Gazette"))
+    write(src / "city/heat.html", page("Heat wave grips the city", "Temperatures climbed as the heat wave continued.", date="2024-07-02", source="Valley Courier"))
+    write(src / "notes.txt", "Library reopens\n\nThe renovated library reopened its doors on Monday.\n")
+    write(src / "feed.jsonl", "\n".join(json.dumps(r) for r in [
+        {"id": "wire-1", "title": "Port strike ends", "text": "Dock workers ended their strike.", "published": "2023-05-01", "source": "Wire"},
+        {"id": "wire-2", "title": "Ferry timetable", "body": "The ferry adds a late sailing.", "topics": ["transport"]},
+        {"id": "wire-3", "title": "Bakery prize", "html": "<p>A bakery won the national bread prize.</p>"},
+    ]) + "\n")
+    return src
+
+
+def test_first_reindex_adds_every_document(corpus, tmp_settings):
+    report = reindex(tmp_settings, [corpus])
+    assert (report.added, report.updated, report.removed, report.skipped) == (6, 0, 0, 0)
+    assert report.documents == 6 and report.full
+    ix = SearchIndex(tmp_settings)
+    assert search_ids(ix, "council budget") == ["city/budget.html"]
+    assert search_ids(ix, "bread prize") == ["wire-3"]
+    assert get_article(ix, "notes.txt").title == "Library reopens"
+
+
+def test_ids_are_relative_paths_or_record_ids_or_file_names(corpus, tmp_settings):
+    reindex(tmp_settings, [corpus, corpus / "notes.txt"])
+    ids = set(search_ids(SearchIndex(tmp_settings), "", per_page=50))
+    assert {"city/budget.html", "city/heat.html", "notes.txt", "wire-1", "wire-2", "wire-3"} <= ids
+
+
+def test_noop_reindex_reads_nothing(corpus, tmp_settings):
+    reindex(tmp_settings, [corpus])
+    report = reindex(tmp_settings)  # no sources: the ones the index was built from
+    assert (report.added, report.updated, report.removed, report.unchanged) == (0, 0, 0, 4)
+    assert not report.full
+
+
+def test_incremental_update_add_and_remove(corpus, tmp_settings):
+    reindex(tmp_settings, [corpus])
+    ix = SearchIndex(tmp_settings)
+    assert search_ids(ix, "council") == ["city/budget.html"]  # the long-lived searcher is open
+
+    write(corpus / "city/budget.html", page("Council rejects budget", "The council rejected the tramway plan.", date="2024-03-02"))
+    write(corpus / "new/flood.html", page("Flood defences finished", "The flood wall is finished.", date="2025-01-05"))
+    (corpus / "city/heat.html").unlink()
+    lines = (corpus / "feed.jsonl").read_text().splitlines()
+    (corpus / "feed.jsonl").write_text("\n".join(lines[:2]) + "\n")  # wire-3 gone
+
+    report = reindex(tmp_settings)
+    assert (report.added, report.updated, report.removed) == (1, 3, 2)
+    assert search_ids(ix, "tramway") == ["city/budget.html"]
+    assert search_ids(ix, "heat wave") == []          # a deleted article disappears
+    assert search_ids(ix, "bread prize") == []        # so does a removed JSON Lines record
+    assert search_ids(ix, "flood defences") == ["new/flood.html"]
+    assert get_article(ix, "city/budget.html").title == "Council rejects budget"
+
+
+def test_full_rebuild_swaps_generation_and_keeps_old_one_serving_until_then(corpus, tmp_settings):
+    reindex(tmp_settings, [corpus])
+    home = IndexHome(tmp_settings.index)
+    first = home.live_dir()
+    ix = SearchIndex(tmp_settings)
+    searcher = ix.searcher()
+    write(corpus / "late.html", page("Late story", "A late arrival about archipelago ferries."))
+    report = reindex(tmp_settings, full=True)
+    assert report.full and report.added == 7
+    assert home.live_dir() != first and not first.exists()
+    assert searcher.document(id="late.html") is None    # the old snapshot stays consistent
+    assert search_ids(ix, "archipelago") == ["late.html"]  # the next search sees the new generation
+
+
+def test_bad_files_are_named_and_the_rest_goes_in(tmp_path, tmp_settings):
+    src = tmp_path / "src"
+    write(src / "good.html", page("Good story", "Solid reporting about desalination plants."))
+    write(src / "empty.html", "")
+    write(src / "binary.html", bytes(range(256)) * 40)
+    write(src / "nothing.html", "<html><body><nav>Home</nav></body></html>")
+    write(src / "bad.jsonl", '{"id": "ok-1", "title": "Fine", "text": "Fine text"}\nnot json\n{"title": "no id"}\n')
+    (src / "folder.html").mkdir()
+    os.symlink(src / "missing.html", src / "dangling.html")
+    os.symlink(src, src / "loop")
+    report = reindex(tmp_settings, [src])
+    reasons = {Path(p.name).name: p.reason for p in report.problems}
+    assert report.added == 2 and report.skipped == len(report.problems) == 6
+    assert reasons["empty.html"] == "empty file"
+    assert reasons["binary.html"] == "binary content, not text"
+    assert reasons["nothing.html"] == "no article text found"
+    assert reasons["dangling.html"] == "dangling symbolic link"
+    assert "not JSON" in reasons["bad.jsonl:2"] and reasons["bad.jsonl:3"] == "record has no id"
+    assert search_ids(SearchIndex(tmp_settings), "desalination") == ["good.html"]
+
+
+def test_oversized_file_is_skipped_with_the_limit(tmp_path):
+    settings = make_settings(tmp_path / "ix", max_file_bytes=1024)
+    write(tmp_path / "src/big.txt", "Big\n\n" + "word " * 1000)
+    write(tmp_path / "src/small.txt", "Small\n\nA short one.")
+    report = reindex(settings, [tmp_path / "src"])
+    assert report.added == 1
+    assert "limit per file" in report.problems[0].reason
+
+
+def test_missing_source_is_an_error(tmp_settings, tmp_path):
+    with pytest.raises(SourceError, match="source not found"):
+        reindex(tmp_settings, [tmp_path / "nope"])
+
+
+def test_second_reindex_waits_then_says_busy(corpus, tmp_settings):
+    reindex(tmp_settings, [corpus])
+    home = IndexHome(tmp_settings.index)
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with home.reindex_lock(5):
+            held.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    held.wait(5)
+    try:
+        with pytest.raises(IndexBusy, match="another reindex"):
+            reindex(tmp_settings.replace(writer_timeout=0.3))
+    finally:
+        release.set()
+        t.join()
+    assert reindex(tmp_settings).unchanged == 4
+
+
+def test_stats(corpus, tmp_settings):
+    reindex(tmp_settings, [corpus])
+    stats = index_stats(tmp_settings)
+    assert stats["documents"] == 6 and stats["files"] == 4
+    assert stats["sources"] == ["Harbor Gazette", "Valley Courier", "Wire"]
+    assert stats["size_bytes"] > 0 and stats["last_reindex"]
