@@ -1,0 +1,400 @@
+"""Tests for searchsvc.clean: boilerplate removal, metadata, encodings, dates, plain text.
+
+Every page here is written inline for the case it tests.
+"""
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+import pytest
+
+from searchsvc.clean import CleanedArticle, decode_html, extract_article, extract_plain_text, parse_date
+
+PARAS = [
+    "The city council voted on Tuesday to rebuild the old harbour bridge, ending a debate that "
+    "had run for more than a decade, and set aside funds for the work to start next spring.",
+    "Engineers said the new span would carry trams as well as cars, and that the existing "
+    "piers, which date from 1911, could be reused after they are reinforced with steel.",
+    "Residents who live near the bridge, many of whom had campaigned against a tunnel, said "
+    "they were relieved, although some worried about noise during the two years of building.",
+]
+BODY = "\n\n".join(PARAS)
+TITLE = "Council votes to rebuild harbour bridge"
+
+
+def article_page(inside: str = "", before: str = "", after: str = "", head: str = "",
+                 title: str = TITLE) -> str:
+    """A small news page: `inside` goes in the article after the first paragraph."""
+    return f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{title} | Harbour Times</title>{head}</head>
+<body>
+{before}
+<article>
+<h1>{title}</h1>
+<p>{PARAS[0]}</p>
+{inside}
+<p>{PARAS[1]}</p>
+<p>{PARAS[2]}</p>
+</article>
+{after}
+</body></html>"""
+
+
+# ---------------------------------------------------------------- boilerplate
+
+BOILERPLATE = {
+    "nav": dict(before='<nav><ul><li><a href="/">Home</a></li><li><a href="/world">World news '
+                       'and analysis</a></li><li><a href="/sport">Sport</a></li></ul></nav>'),
+    "menu-div": dict(before='<div class="main-menu"><a href="/">Home</a> <a href="/a">Business '
+                            'and markets today</a></div>'),
+    "header": dict(before='<header class="site-header"><div class="logo">Harbour Times</div>'
+                          '<p>Your trusted local paper since 1901, delivered every morning.</p></header>'),
+    "footer": dict(after='<footer><p>Harbour Times, 1 Quay Street. Contact the newsroom at any time, '
+                         'day or night, with tips and corrections.</p></footer>'),
+    "footer-div": dict(after='<div id="site-footer"><p>About us, careers, terms of use, privacy '
+                             'policy and accessibility statement for all readers.</p></div>'),
+    "cookie-banner": dict(before='<div class="cookie-consent"><p>We use cookies to improve your '
+                                 'experience. By continuing to browse you agree to our policy.</p>'
+                                 '<button>Accept</button></div>'),
+    "share-bar": dict(inside='<div class="share-bar"><a href="#">Facebook</a> <a href="#">Twitter'
+                             '</a> <span>Share this article</span></div>'),
+    "ad-slot": dict(inside='<div class="ad-slot"><span>Advertisement</span></div>'),
+    "advert-id": dict(inside='<div id="advert-2"><p>Sponsored: the best mattress deals of the '
+                             'year, chosen by our partners, with free delivery.</p></div>'),
+    "newsletter": dict(inside='<div class="newsletter-box"><h3>Sign up for our newsletter</h3>'
+                              '<p>Get the best stories in your inbox every morning, free of charge, '
+                              'and unsubscribe at any time.</p></div>'),
+    "related-list": dict(after='<div class="related-stories"><h2>More on this</h2><ul>'
+                               '<li><a href="/a">Tram network to reach the northern suburbs</a></li>'
+                               '<li><a href="/b">Port authority names a new chief executive</a></li>'
+                               '<li><a href="/c">Why the old ferry terminal is still empty</a></li>'
+                               '</ul></div>'),
+    "teaser-list-unclassed": dict(after='<ul><li><a href="/a">Tram network to reach the northern '
+                                        'suburbs</a> <span>The extension, long promised, will open in '
+                                        'stages, officials said on Monday...</span></li>'
+                                        '<li><a href="/b">Port authority names a new chief executive'
+                                        '</a> <span>She replaces the director who left in March after '
+                                        'a row over budgets, pay and pensions...</span></li>'
+                                        '<li><a href="/c">Why the old ferry terminal is still empty</a>'
+                                        ' <span>Plans for a market, a museum and a hotel have all come '
+                                        'and gone, and the building decays...</span></li></ul>'),
+    "comments": dict(after='<section id="comments"><h3>3 Comments</h3><div class="comment">'
+                           '<p>I have crossed that bridge every day for thirty years, and honestly, '
+                           'it was about time, although I doubt the budget will hold, as usual, '
+                           'with these projects, which always run late.</p></div></section>'),
+    "comment-prompt": dict(inside="<p>Leave a comment</p>"),
+    "subscribe-prompt": dict(inside="<p>Subscribe to read more stories like this.</p>"),
+    "script-style": dict(inside='<script>var tracking = "do not index this script";</script>'
+                                '<style>.story { color: red }</style><noscript>Enable JavaScript'
+                                '</noscript>'),
+    "hidden": dict(inside='<div style="display:none">Hidden text that nobody can read</div>'),
+    "caption": dict(inside='<figure><img src="bridge.jpg"><figcaption>The bridge at dusk. '
+                           'Photo: Harbour Times</figcaption></figure>'),
+    "sidebar": dict(after='<aside><h3>Most read</h3><p>Five things to do in the harbour district '
+                          'this weekend, from markets to music, with prices and times.</p></aside>'),
+    "dateline": dict(inside="<div class='story-meta'>Published: 10:48, Tue, Nov 19, 2019</div>"),
+}
+
+
+@pytest.mark.parametrize("parts", BOILERPLATE.values(), ids=BOILERPLATE.keys())
+def test_boilerplate_is_dropped_and_body_kept(parts):
+    assert extract_article(article_page(**parts)).text == BODY
+
+
+def test_title_repeated_at_top_of_body_is_dropped():
+    page = article_page(inside="")
+    result = extract_article(page)
+    assert result.title == TITLE
+    assert not result.text.startswith(TITLE)
+    assert result.text == BODY
+
+
+def test_title_repeated_as_first_paragraph_is_dropped():
+    page = f"""<html><head><title>{TITLE}</title></head><body><div class="story">
+    <p>{TITLE}</p><p>{PARAS[0]}</p><p>{PARAS[1]}</p><p>{PARAS[2]}</p></div></body></html>"""
+    assert extract_article(page).text == BODY
+
+
+def test_paragraphs_are_separated_by_one_blank_line():
+    page = f"""<html><body><div class="content"><p>{PARAS[0]}</p>
+    <div>{PARAS[1]}<br><br>{PARAS[2]}</div></div></body></html>"""
+    assert extract_article(page).text == BODY
+
+
+def test_article_body_split_into_sibling_blocks_is_kept_whole():
+    page = f"""<html><body><main>
+    <div class="story-part"><p>{PARAS[0]}</p><p>{PARAS[1]}</p></div>
+    <div class="ad-slot">Advertisement</div>
+    <div class="story-part"><p>{PARAS[2]}</p><p>{PARAS[0]}</p></div>
+    </main></body></html>"""
+    assert extract_article(page).text == "\n\n".join(PARAS + [PARAS[0]])
+
+
+# ---------------------------------------------------------------- metadata
+
+def ld(obj: str) -> str:
+    return f'<script type="application/ld+json">{obj}</script>'
+
+
+METADATA = [
+    ("json-ld headline", ld('{"@type": "NewsArticle", "headline": "From JSON-LD"}'),
+     "title", "From JSON-LD"),
+    ("json-ld datePublished", ld('{"@type": "NewsArticle", "datePublished": "2024-03-14T09:30:00+01:00"}'),
+     "published", datetime(2024, 3, 14, 8, 30)),
+    ("json-ld author string", ld('{"@type": "Article", "author": "Ann Writer"}'), "author", "Ann Writer"),
+    ("json-ld author object", ld('{"@type": "Article", "author": {"@type": "Person", "name": "Ann Writer"}}'),
+     "author", "Ann Writer"),
+    ("json-ld author list", ld('{"@type": "Article", "author": [{"name": "Ann Writer"}, {"name": "Bo Byline"}]}'),
+     "author", "Ann Writer, Bo Byline"),
+    ("json-ld publisher", ld('{"@type": "NewsArticle", "publisher": {"@type": "Organization", "name": "The Gazette"}}'),
+     "source", "The Gazette"),
+    ("json-ld @graph", ld('{"@context": "https://schema.org", "@graph": [{"@type": "WebSite", "name": "Site"},'
+                          '{"@type": "BlogPosting", "headline": "Graph headline", "datePublished": "2024-03-14"}]}'),
+     "title", "Graph headline"),
+    ("json-ld @graph date", ld('{"@graph": [{"@type": "WebPage"}, {"@type": ["ReportageNewsArticle"],'
+                               '"datePublished": "2024-03-14T10:00:00Z"}]}'),
+     "published", datetime(2024, 3, 14, 10, 0)),
+    ("json-ld list", ld('[{"@type": "BreadcrumbList"}, {"@type": "NewsArticle", "headline": "Listed"}]'),
+     "title", "Listed"),
+    ("json-ld malformed then og", ld('{"@type": "NewsArticle", "headline": ') +
+     '<meta property="og:title" content="OG title">', "title", "OG title"),
+    ("og:title", '<meta property="og:title" content="OG title">', "title", "OG title"),
+    ("og:site_name", '<meta property="og:site_name" content="Harbour Daily">', "source", "Harbour Daily"),
+    ("title suffix as source", "", "source", "Harbour Times"),
+    ("article:published_time", '<meta property="article:published_time" content="2024-03-14T09:30:00Z">',
+     "published", datetime(2024, 3, 14, 9, 30)),
+    ("meta name=date", '<meta name="date" content="2024-03-14">', "published", datetime(2024, 3, 14)),
+    ("meta pubdate", '<meta name="pubdate" content="Thu, 14 Mar 2024 09:30:00 +0000">',
+     "published", datetime(2024, 3, 14, 9, 30)),
+    ("meta sailthru.date", '<meta name="sailthru.date" content="2024-03-14 09:30:00">',
+     "published", datetime(2024, 3, 14, 9, 30)),
+    ("meta parsely-pub-date", '<meta name="parsely-pub-date" content="2024-03-14T09:30:00-04:00">',
+     "published", datetime(2024, 3, 14, 13, 30)),
+    ("itemprop datePublished", '<meta itemprop="datePublished" content="2024-03-14">',
+     "published", datetime(2024, 3, 14)),
+    ("meta author", '<meta name="author" content="Ann Writer">', "author", "Ann Writer"),
+    ("article:author url ignored", '<meta property="article:author" content="https://facebook.com/x">',
+     "author", None),
+    ("canonical", '<link rel="canonical" href="https://example.org/story">', "url", "https://example.org/story"),
+    ("og:url", '<meta property="og:url" content="https://example.org/og">', "url", "https://example.org/og"),
+    ("no date anywhere", "", "published", None),
+]
+
+
+@pytest.mark.parametrize("head, field, expected", [m[1:] for m in METADATA], ids=[m[0] for m in METADATA])
+def test_metadata_sources(head, field, expected):
+    result = extract_article(article_page(head=head))
+    assert getattr(result, field) == expected
+
+
+def test_title_from_h1_then_title_tag_without_site_name():
+    with_h1 = "<html><head><title>Page | Site</title></head><body><h1>The H1 headline</h1></body></html>"
+    assert extract_article(with_h1).title == "The H1 headline"
+    without_h1 = "<html><head><title>Bridge plan approved - Harbour Times</title></head><body></body></html>"
+    result = extract_article(without_h1)
+    assert (result.title, result.source) == ("Bridge plan approved", "Harbour Times")
+    em_dash = "<html><head><title>Bridge plan approved — Harbour Times</title></head><body></body></html>"
+    assert extract_article(em_dash).title == "Bridge plan approved"
+
+
+def test_time_datetime_is_a_date_source():
+    page = article_page(inside='<p class="when"><time datetime="2024-03-14T09:30:00Z">March 14</time></p>')
+    assert extract_article(page).published == datetime(2024, 3, 14, 9, 30)
+
+
+def test_url_falls_back_to_argument():
+    assert extract_article(article_page(), url="https://example.org/arg").url == "https://example.org/arg"
+    with_canonical = article_page(head='<link rel="canonical" href="https://example.org/c">')
+    assert extract_article(with_canonical, url="https://example.org/arg").url == "https://example.org/c"
+
+
+def test_json_ld_wins_over_meta_tags():
+    head = (ld('{"@type": "NewsArticle", "headline": "LD", "author": {"name": "LD Author"}}')
+            + '<meta property="og:title" content="OG"><meta name="author" content="Meta Author">')
+    result = extract_article(article_page(head=head))
+    assert (result.title, result.author) == ("LD", "LD Author")
+
+
+# ---------------------------------------------------------------- encodings
+
+def test_decode_utf8_bom():
+    assert decode_html(b"\xef\xbb\xbf<p>caf\xc3\xa9</p>") == "<p>café</p>"
+
+
+@pytest.mark.parametrize("declaration", [
+    b'<meta charset="iso-8859-1">',
+    b'<meta charset="windows-1252">',
+    b'<meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-1">',
+], ids=["meta charset iso-8859-1", "meta charset windows-1252", "http-equiv"])
+def test_decode_declared_single_byte(declaration):
+    data = b"<html><head>" + declaration + b"</head><body><p>\x93caf\xe9\x94 \x96 na\xefve</p></body></html>"
+    assert "\u201ccaf\u00e9\u201d \u2013 na\u00efve" in decode_html(data)
+
+
+def test_decode_undeclared_windows_1252_falls_back():
+    assert decode_html(b"<p>\x93caf\xe9\x94</p>") == "<p>\u201ccaf\u00e9\u201d</p>"
+
+
+def test_decode_undeclared_utf8():
+    assert decode_html("<p>Zürich – café</p>".encode("utf-8")) == "<p>Zürich – café</p>"
+
+
+def test_extract_article_accepts_bytes():
+    data = article_page(title="Caf\u00e9 owners cheer").replace('charset="utf-8"', 'charset="windows-1252"')
+    result = extract_article(data.encode("windows-1252"))
+    assert (result.title, result.text) == ("Caf\u00e9 owners cheer", BODY)
+
+
+# ---------------------------------------------------------------- broken and hostile input
+
+def test_unclosed_tags():
+    page = f"<html><body><div class='story'><p>{PARAS[0]}<p>{PARAS[1]}<p>{PARAS[2]}"
+    assert extract_article(page).text == BODY
+
+
+def test_stray_closing_tags():
+    page = f"</div></span><html><body></div><article><p>{PARAS[0]}</p></div></p><p>{PARAS[1]}</p>" \
+           f"</td><p>{PARAS[2]}</p></article></body></html></div>"
+    assert extract_article(page).text == BODY
+
+
+def test_deep_nesting_is_survived_and_text_kept():
+    depth = 100_000
+    page = "<html><body>" + "<div>" * depth + f"<p>{PARAS[0]}</p>" + "</div>" * depth + "</body></html>"
+    assert extract_article(page).text == PARAS[0]
+
+
+def test_deep_nesting_without_closing_tags():
+    page = "<html><body>" + "<span><div>" * 50_000 + PARAS[0]
+    assert extract_article(page).text == PARAS[0]
+
+
+@pytest.mark.parametrize("junk", [
+    "", b"", "   \n ", b"\x00" * 64, "\x00\x00<p>\x00</p>", b"\xff\xfe\x00\x01\x02\x03garbage\x9c\x80",
+    os.urandom(0) + bytes(range(256)) * 8, "<?xml version='1.0' encoding='utf-8'?><html></html>",
+    "<<<>>>&&&;;;</</", "not html at all, just words",
+], ids=["empty str", "empty bytes", "blank", "NUL bytes", "NUL in markup", "binary", "all bytes",
+        "xml declaration", "angle soup", "plain words"])
+def test_hostile_input_never_raises(junk):
+    result = extract_article(junk)
+    assert isinstance(result, CleanedArticle)
+    assert isinstance(result.text, str)
+
+
+def test_empty_input_gives_empty_article():
+    assert extract_article("") == CleanedArticle()
+    assert extract_article(b"", url="https://example.org/x") == CleanedArticle(url="https://example.org/x")
+
+
+def test_nul_bytes_inside_text_are_dropped():
+    page = article_page().replace(PARAS[1], PARAS[1].replace("new span", "new\x00 span"))
+    assert "\x00" not in extract_article(page).text
+
+
+def test_json_ld_article_body_is_not_needed_but_tolerated():
+    head = ld('{"@type": "NewsArticle", "articleBody": "Short summary."}')
+    assert extract_article(article_page(head=head)).text == BODY
+
+
+# ---------------------------------------------------------------- dates
+
+DATES = [
+    ("2024-03-14T09:30:00Z", datetime(2024, 3, 14, 9, 30)),
+    ("2024-03-14T09:30:00.123Z", datetime(2024, 3, 14, 9, 30, 0, 123000)),
+    ("2024-03-14T09:30:00+02:00", datetime(2024, 3, 14, 7, 30)),
+    ("2024-03-14T09:30:00-0500", datetime(2024, 3, 14, 14, 30)),
+    ("2024-03-14T09:30:00", datetime(2024, 3, 14, 9, 30)),
+    ("2024-03-14 09:30", datetime(2024, 3, 14, 9, 30)),
+    ("2024-03-14", datetime(2024, 3, 14)),
+    ("Thu, 14 Mar 2024 09:30:00 +0000", datetime(2024, 3, 14, 9, 30)),
+    ("Thu, 14 Mar 2024 09:30:00 GMT", datetime(2024, 3, 14, 9, 30)),
+    ("14 Mar 2024 04:30:00 -0500", datetime(2024, 3, 14, 9, 30)),
+    ("March 14, 2024", datetime(2024, 3, 14)),
+    ("14 March 2024", datetime(2024, 3, 14)),
+    ("Mar 14, 2024 10:00 AM", datetime(2024, 3, 14, 10, 0)),
+    ("Mar 14, 2024 10:00 PM", datetime(2024, 3, 14, 22, 0)),
+    ("Mar 14, 2024 12:05 am", datetime(2024, 3, 14, 0, 5)),
+    ("Thursday, March 14, 2024", datetime(2024, 3, 14)),
+    ("Sept. 4, 2024", datetime(2024, 9, 4)),
+    ("2024/03/14", datetime(2024, 3, 14)),
+    ("2024/03/14 09:30", datetime(2024, 3, 14, 9, 30)),
+    ("  2024-03-14  ", datetime(2024, 3, 14)),
+]
+
+
+@pytest.mark.parametrize("value, expected", DATES, ids=[d[0] for d in DATES])
+def test_parse_date_forms(value, expected):
+    parsed = parse_date(value)
+    assert parsed == expected
+    assert parsed.tzinfo is None
+
+
+@pytest.mark.parametrize("value", [
+    "", "garbage", "yesterday", "2 hours ago", "Smarch 14, 2024", "2024-13-45", "2024-02-30",
+    "March 32, 2024", "14/03/2024", "1710408600", "Mar 14, 2024 13:00 PM", "0000-00-00",
+    "the year 2024", "\x00", "2024-03-14T25:99:00",
+], ids=lambda v: repr(v))
+def test_parse_date_garbage_is_none(value):
+    assert parse_date(value) is None
+
+
+def test_parse_date_non_string_is_none():
+    assert parse_date(None) is None
+    assert parse_date(20240314) is None
+
+
+# ---------------------------------------------------------------- plain text
+
+def test_plain_text_title_and_paragraphs():
+    text = f"{TITLE}\n\n{PARAS[0]}\n\n{PARAS[1]}\n\n{PARAS[2]}\n"
+    assert extract_plain_text(text) == CleanedArticle(title=TITLE, text=BODY)
+
+
+def test_plain_text_title_repeated_is_kept_once():
+    text = f"\n\n{TITLE}\n\n{TITLE}\n\n{PARAS[0]}\n\n{PARAS[1]}\n\n{PARAS[2]}"
+    result = extract_plain_text(text)
+    assert (result.title, result.text) == (TITLE, BODY)
+
+
+def test_plain_text_title_repeated_on_next_line():
+    text = f"{TITLE}\n{TITLE}\n{PARAS[0]}\n\n{PARAS[1]}\n\n{PARAS[2]}"
+    assert extract_plain_text(text).text == BODY
+
+
+def test_plain_text_joins_wrapped_lines():
+    cut = PARAS[0].index(" ", 70)
+    first, second = PARAS[0][:cut], PARAS[0][cut + 1:]
+    text = f"{TITLE}\n\n{first}\n{second}\n\n{PARAS[1]}\n\n{PARAS[2]}"
+    assert extract_plain_text(text).text == BODY
+
+
+@pytest.mark.parametrize("tail", [
+    "Copyright 2024 Harbour Times",
+    "© 2024 Harbour Times. All rights reserved.",
+    "All rights reserved",
+    "Follow us on Twitter and Facebook",
+    "Share this article",
+    "Subscribe to our newsletter",
+    "Read more: the bridge in pictures",
+    "Share this article\nFollow us on Twitter\n\n© 2024 Harbour Times",
+])
+def test_plain_text_trailing_boilerplate_dropped(tail):
+    text = f"{TITLE}\n\n{BODY}\n\n{tail}\n"
+    assert extract_plain_text(text).text == BODY
+
+
+def test_plain_text_boilerplate_words_inside_body_are_kept():
+    para = "Readers can subscribe to the council's minutes, which are published online."
+    text = f"{TITLE}\n\n{para}\n\n{PARAS[0]}"
+    assert extract_plain_text(text).text == f"{para}\n\n{PARAS[0]}"
+
+
+@pytest.mark.parametrize("text", ["", "\n\n  \n", "\x00\x00"])
+def test_plain_text_empty(text):
+    assert extract_plain_text(text) == CleanedArticle()
+
+
+def test_plain_text_crlf():
+    text = f"{TITLE}\r\n\r\n{PARAS[0]}\r\n\r\n{PARAS[1]}"
+    assert extract_plain_text(text).text == f"{PARAS[0]}\n\n{PARAS[1]}"
