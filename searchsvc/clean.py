@@ -367,7 +367,7 @@ _BOILERPLATE_WORDS = (
     "breadcrumbs", "tags", "sidebar", "widget", "masthead", "header", "toolbar", "outbrain",
     "taboola", "signup", "paywall", "more-stories", "trending", "popular", "caption", "credit",
     "byline", "dateline", "timestamp", "author", "hidden", "print", "skip", "jump", "inline-ad",
-    "rail", "newsletters", "follow", "login", "register", "pagination", "pager",
+    "rail", "read-more", "readmore", "newsletters", "follow", "login", "register", "pagination", "pager",
 )
 _BOILERPLATE_CLASS = re.compile(
     r"(?:^|[\s_\-])(?:%s)(?:$|[\s_\-\d])" % "|".join(re.escape(w) for w in _BOILERPLATE_WORDS), re.I)
@@ -383,8 +383,11 @@ _BOILERPLATE_TEXT = re.compile(
     r"follow us\b.*|click here\b.*|(?:copyright|©).*|all rights reserved\.?|"
     r"we use cookies\b.*|.*\baccept (?:all )?cookies\b.*|continue reading.*|"
     r"this (?:article|story) (?:was|has been) (?:updated|corrected).{0,40}|"
-    r"(?:photo|image|video|graphic)s?(?: credit)?:.*|advertisement\s*-\s*scroll to continue.*)$",
+    r"(?:photo|image|video|graphic)s?(?: credit)?:.*|advertisement\s*-\s*scroll to continue.*|"
+    r"tags?:?|.*\bshare (?:it|this)\b.*|like this (?:story|article)\b.*|.*\b(?:requires|enable) javascript\b.*|"
+    r"\[\w+(?:\s[^\]]*)?\])$",  # the last: an unrendered [shortcode ...]
     re.I)
+MAX_BOILERPLATE_TEXT = 160  # longer blocks are prose even if they use the vocabulary
 
 
 def _marks(el) -> str:
@@ -737,11 +740,15 @@ def _prune(container, stats: dict, title: str) -> None:
             if density > 0.5 and st.text < 0.4 * container_text:
                 doomed.append(el)
                 continue
-        if el.tag in _BLOCK_TAGS and st.text < 300:
+        if el.tag in _BLOCK_TAGS and st.text < MAX_BOILERPLATE_TEXT:
             text = _text_of(el)
             if _BOILERPLATE_TEXT.match(text) or _is_dateline(text):
                 doomed.append(el)
                 continue
+        if el.tag == "p" and st.text and st.links >= 0.9 * st.text and st.text < 200 \
+                and not re.match(r"\s*(?:https?://|www\.)", el.text_content()):
+            doomed.append(el)  # a paragraph that is only a link (not a cited URL): a pointer elsewhere
+            continue
         if _is_teaser_heading(el, stats):
             doomed.append(_teaser_card(el, container, stats))
             continue
@@ -813,9 +820,9 @@ def _drop_title_repeat(paragraphs: list[str], title: str) -> list[str]:
 
 
 def _trim_trailing_boilerplate(paragraphs: list[str]) -> list[str]:
-    while paragraphs and len(paragraphs[-1]) < 200 and _BOILERPLATE_TEXT.match(paragraphs[-1]):
+    while paragraphs and len(paragraphs[-1]) < MAX_BOILERPLATE_TEXT and _BOILERPLATE_TEXT.match(paragraphs[-1]):
         paragraphs = paragraphs[:-1]
-    while paragraphs and len(paragraphs[0]) < 200 and _BOILERPLATE_TEXT.match(paragraphs[0]):
+    while paragraphs and len(paragraphs[0]) < MAX_BOILERPLATE_TEXT and _BOILERPLATE_TEXT.match(paragraphs[0]):
         paragraphs = paragraphs[1:]
     return paragraphs
 
