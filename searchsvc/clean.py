@@ -303,10 +303,8 @@ def _author_from_page(root, metas: dict) -> str | None:
     return None
 
 
-def _metadata(root, url: str | None) -> CleanedArticle:
+def _metadata(root, url: str | None, objects: list[dict], article: dict) -> CleanedArticle:
     """Title, date, author, source and url from JSON-LD, meta tags and the page."""
-    objects = _json_ld_objects(root)
-    article = _json_ld_article(objects)
     metas = _meta_map(root)
     page_title = _page_title(root)
     stripped_title, title_site = _split_title(page_title) if page_title else ("", None)
@@ -842,18 +840,25 @@ def _extract_article(html: str | bytes, url: str | None) -> CleanedArticle:
     root = _parse_tree(text)
     if root is None:
         return CleanedArticle(url=url)
-    meta = _metadata(root, url)
-    body = _article_body(root, meta.title)
-    meta.text = body
+    objects = _json_ld_objects(root)
+    article = _json_ld_article(objects)
+    meta = _metadata(root, url, objects, article)
+    declared = article.get("articleBody")
+    meta.text = _article_body(root, meta.title, declared if isinstance(declared, str) else "")
     return meta
 
 
-def _article_body(root, title: str) -> str:
+def _article_body(root, title: str, declared: str = "") -> str:
     """Body text: score containers, prune boilerplate inside the best one, render paragraphs."""
     body = root.find("body")
     if body is None:
         body = root
     _drop_junk(body)
+    found = _body_from_tree(body, title)
+    return _prefer_declared_body(found, declared, body)
+
+
+def _body_from_tree(body, title: str) -> str:
     runs = _text_runs(body)
     stats = _element_stats(body, runs)
     best = _best_container(body, stats, runs)
@@ -866,6 +871,29 @@ def _article_body(root, title: str) -> str:
     paragraphs = _drop_title_repeat(paragraphs, title)
     paragraphs = _trim_trailing_boilerplate(paragraphs)
     return "\n\n".join(paragraphs)
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _prefer_declared_body(found: str, declared: str, body) -> str:
+    """The JSON-LD articleBody, but only where the tree walk clearly failed.
+
+    Sites fill articleBody with the full text, a summary or a truncated copy,
+    so it is trusted only when it is long, is made of text that is on the
+    page, and the walk found little of it.
+    """
+    declared_words = _WORD.findall(declared.lower())
+    if len(declared_words) < 80 or len(declared) < 1.5 * len(found):
+        return found
+    wanted = set(declared_words)
+    on_page = wanted & set(_WORD.findall(_text_of(body).lower()))
+    if len(on_page) < 0.8 * len(wanted):
+        return found  # not this page's text
+    if len(wanted & set(_WORD.findall(found.lower()))) >= 0.5 * len(wanted):
+        return found
+    paragraphs = [_norm(part) for part in re.split(r"\n\s*\n|\n", declared)]
+    return "\n\n".join(part for part in paragraphs if part)
 
 
 # ---------------------------------------------------------------- plain text

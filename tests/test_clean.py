@@ -398,3 +398,22 @@ def test_plain_text_empty(text):
 def test_plain_text_crlf():
     text = f"{TITLE}\r\n\r\n{PARAS[0]}\r\n\r\n{PARAS[1]}"
     assert extract_plain_text(text).text == f"{PARAS[0]}\n\n{PARAS[1]}"
+
+
+def _words_in_tiny_divs(text: str) -> str:
+    """Prose chopped into three-word <div>s: nothing for the paragraph walk to vote on."""
+    words = text.split()
+    return "".join(f"<div>{' '.join(words[i:i + 3])}</div>" for i in range(0, len(words), 3))
+
+
+def test_json_ld_article_body_used_when_the_walk_finds_nothing():
+    long_body = " ".join(PARAS * 2)
+    head = ld('{"@type": "NewsArticle", "articleBody": "%s"}' % long_body)
+    page = f"<html><head>{head}</head><body>{_words_in_tiny_divs(long_body)}</body></html>"
+    assert extract_article(page).text == long_body
+
+
+def test_json_ld_article_body_not_on_the_page_is_ignored():
+    other = " ".join(["Unrelated words about a different story entirely, nothing shared."] * 12)
+    head = ld('{"@type": "NewsArticle", "articleBody": "%s"}' % other)
+    assert extract_article(article_page(head=head)).text == BODY
