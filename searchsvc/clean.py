@@ -364,7 +364,7 @@ _BOILERPLATE_WORDS = (
     "adslot", "sponsor", "sponsored", "comment", "comments", "disqus", "popup", "modal", "breadcrumb",
     "breadcrumbs", "tags", "sidebar", "widget", "masthead", "header", "toolbar", "outbrain",
     "taboola", "signup", "paywall", "more-stories", "trending", "popular", "caption", "credit",
-    "byline", "dateline", "timestamp", "author", "hidden", "print", "skip", "jump", "inline-ad",
+    "byline", "dateline", "timestamp", "author", "print", "skip", "jump", "inline-ad",
     "rail", "read-more", "readmore", "newsletters", "follow", "login", "register", "pagination", "pager",
 )
 _BOILERPLATE_CLASS = re.compile(
@@ -392,10 +392,19 @@ def _marks(el) -> str:
     return f"{el.get('class') or ''} {el.get('id') or ''}"
 
 
+_HIDDEN_CLASSES = {"hidden", "is-hidden", "visually-hidden", "visuallyhidden", "sr-only",
+                   "screen-reader-text", "screen-reader-only", "d-none", "offscreen"}
+
+
 def _is_hidden(el) -> bool:
+    """Not shown to a sighted reader: hidden attribute, inline display:none, hiding classes."""
     style = (el.get("style") or "").replace(" ", "").lower()
-    return (el.get("hidden") is not None or "display:none" in style or "visibility:hidden" in style
-            or (el.get("aria-hidden") or "").lower() == "true" and el.tag not in ("span", "i", "b", "em"))
+    if el.get("hidden") is not None or "display:none" in style or "visibility:hidden" in style:
+        return True
+    if (el.get("aria-hidden") or "").lower() == "true" and el.tag not in ("span", "i", "b", "em"):
+        return True
+    classes = el.get("class")
+    return bool(classes) and not _HIDDEN_CLASSES.isdisjoint(classes.lower().split())
 
 
 def _remove(el) -> None:
