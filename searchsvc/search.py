@@ -120,7 +120,7 @@ def request_from_params(params: Mapping[str, Sequence[str]], settings: Settings)
         raise BadRequest(f"sort must be one of {', '.join(SORTS)}, not {sort!r}", "bad_sort")
     sources = tuple(dict.fromkeys(s for s in params.get("source") or [] if s))
     date_from = _date_param("from", one("from"))
-    date_to = _date_param("to", one("to"))
+    date_to = _date_param("to", one("to"), end=True)
     if date_from and date_to and date_from > date_to:
         raise BadRequest("from must not be after to", "bad_date_range")
     return SearchRequest(q, page, per_page, sort, sources, date_from, date_to)
@@ -138,20 +138,29 @@ def _int_param(name, raw, default, lo, hi) -> int:
     return value
 
 
-def _date_param(name, raw) -> date | None:
+def _date_param(name, raw, end=False) -> date | None:
+    """An ISO date; ``YYYY`` or ``YYYY-MM`` mean the period's first day, or its last for ``end``."""
     if raw in (None, ""):
         return None
     try:
-        return date.fromisoformat(raw[:10]) if len(raw) >= 10 else _year_month(raw)
+        if len(raw) >= 10:
+            return date.fromisoformat(raw[:10])
+        return _period(raw, end)
     except ValueError:
         raise BadRequest(f"{name} must be an ISO date (YYYY-MM-DD), not {raw[:40]!r}", f"bad_{name}") from None
 
 
-def _year_month(raw: str) -> date:
+def _period(raw: str, end: bool) -> date:
     m = re.fullmatch(r"(\d{4})(?:-(\d{2}))?", raw)
     if not m:
         raise ValueError(raw)
-    return date(int(m.group(1)), int(m.group(2) or 1), 1)
+    year, month = int(m.group(1)), m.group(2)
+    if not end:
+        return date(year, int(month or 1), 1)
+    if month is None:
+        return date(year, 12, 31)
+    first_of_next = date(year + int(month) // 12, int(month) % 12 + 1, 1)
+    return first_of_next - timedelta(days=1)
 
 
 # --- the live index, one searcher per thread and generation --------------
@@ -221,7 +230,8 @@ def search(index: SearchIndex, req: SearchRequest) -> ResultPage:
                                 filter=filt, groupedby=facets, terms=False)
     total = results.total
     stems = plan.stems if req.with_snippets else None
-    hits = [_hit(hit, stems, settings) for hit in results] if results.offset < total else []
+    on_page = results.pagenum == req.page  # Whoosh clamps a page past the end to the last one
+    hits = [_hit(hit, stems, settings) for hit in results] if on_page else []
     return ResultPage(
         query=req.q,
         total=total,

@@ -1,0 +1,162 @@
+"""The search core on a real index: each query form, snippets, escaping, suggestions, filters, sort, paging."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import make_settings, page, search_ids, write
+from searchsvc.errors import BadRequest, NotFound
+from searchsvc.indexer import reindex
+from searchsvc.query import parse
+from searchsvc.search import SearchIndex, SearchRequest, get_article, request_from_params, search
+
+DOCS = {
+    "budget.html": ("Council approves budget", "The city council approved the annual budget after a long debate about roads.", "2024-03-01", "Harbor Gazette", "Ana Ruiz"),
+    "mention.html": ("Summer fair returns", "The fair returns in June. A council spokesperson said the budget for it was small.", "2023-06-10", "Valley Courier", "Tom Hale"),
+    "strike.html": ("Dock workers strike", "Dock workers are striking for higher pay; the strikes closed the port.", "2025-01-20", "Harbor Gazette", None),
+    "rail.html": ("Light rail line opens", "The new light rail line opened with free rides on the tramway.", "2022-09-09", "Metro Daily", "Ana Ruiz"),
+    "rail-old.html": ("Rail plans shelved", "Plans for light and heavy rail were shelved by the region.", "2021-02-02", "Metro Daily", None),
+    "xss.html": ("Tags &lt;b&gt;in&lt;/b&gt; &amp; titles", "A story quoting &lt;script&gt;alert(1)&lt;/script&gt; in the council minutes.", "2024-05-05", "Valley Courier", None),
+    "undated.html": ("Library reopens", "The library reopened; the council thanked volunteers.", None, None, None),
+}
+
+
+@pytest.fixture(scope="module")
+def ix(tmp_path_factory) -> SearchIndex:
+    root = tmp_path_factory.mktemp("search")
+    for name, (title, body, date, source, author) in DOCS.items():
+        write(root / "src" / name, page(title, body, date=date, source=source, author=author))
+    settings = make_settings(root / "index")
+    reindex(settings, [root / "src"])
+    return SearchIndex(settings)
+
+
+def ids(ix, q, **kw):
+    return search_ids(ix, q, **kw)
+
+
+@pytest.mark.parametrize("q, expected", [
+    ("council budget", ["budget.html", "mention.html"]),          # all words; title match first
+    ("striking", ["strike.html"]),                                  # stemmed
+    ('"light rail"', ["rail.html"]),                              # "light and heavy rail" is not the phrase
+    ('"rail line"', ["rail.html"]),
+    ("rail -tramway", ["rail-old.html"]),
+    ('rail -"free rides"', ["rail-old.html"]),
+    ("tramway OR strike", {"rail.html", "strike.html"}),
+    ("title:rail", {"rail-old.html", "rail.html"}),
+    ("author:ruiz", {"budget.html", "rail.html"}),
+    ("tram*", ["rail.html"]),
+    ("zzzz*", []),
+])
+def test_query_forms(ix, q, expected):
+    found = ids(ix, q)
+    assert (set(found) if isinstance(expected, set) else found) == expected
+
+
+def test_short_query_falls_back_to_any_word(ix):
+    assert ids(ix, "tramway volunteers") and set(ids(ix, "tramway volunteers")) == {"rail.html", "undated.html"}
+
+
+@pytest.mark.parametrize("q", ['what is "the council', "(budget) - : * ? council", 'title:', "-", "OR", '"', "C++ / C#?", "x" * 1500])
+def test_stray_syntax_never_fails(ix, q):
+    result = search(ix, SearchRequest(q=q))
+    assert result.total >= 0
+
+
+def test_stray_punctuation_gives_the_same_ranking_as_the_words(ix):
+    assert ids(ix, "council? (budget):") == ids(ix, "council budget")
+
+
+def test_snippet_marks_every_form_and_escapes_the_rest(ix):
+    hit = search(ix, SearchRequest(q="strike")).hits[0]
+    assert "<mark>striking</mark>" in hit.snippet and "<mark>strikes</mark>" in hit.snippet
+    xss = search(ix, SearchRequest(q="minutes")).hits[0]
+    assert "<script>" not in xss.snippet and "&lt;script&gt;" in xss.snippet
+    assert "<mark>minutes</mark>" in xss.snippet
+    assert xss.title == "Tags <b>in</b> & titles"  # plain text; the doors escape it
+
+
+def test_suggestion_for_a_misspelled_word(ix):
+    result = search(ix, SearchRequest(q="tramwya"))
+    assert result.total == 0 and result.suggestion == "tramway"
+    assert search(ix, SearchRequest(q="tramway")).suggestion is None
+
+
+def test_empty_query_lists_newest_first_undated_last(ix):
+    assert ids(ix, "", per_page=20) == [
+        "strike.html", "xss.html", "budget.html", "mention.html", "rail.html", "rail-old.html", "undated.html"]
+
+
+def test_sort_by_date(ix):
+    assert ids(ix, "council", sort="date") == ["xss.html", "budget.html", "mention.html", "undated.html"]
+
+
+def test_filters_by_source_and_dates(ix):
+    assert set(ids(ix, "", sources=("Metro Daily",))) == {"rail.html", "rail-old.html"}
+    assert set(ids(ix, "", sources=("Metro Daily", "Valley Courier"))) == {"rail.html", "rail-old.html", "mention.html", "xss.html"}
+    from datetime import date
+    assert ids(ix, "", date_from=date(2024, 1, 1), date_to=date(2024, 12, 31)) == ["xss.html", "budget.html"]
+    assert ids(ix, "", date_from=date(2024, 3, 1), date_to=date(2024, 3, 1)) == ["budget.html"]
+
+
+def test_facets_are_exact_counts(ix):
+    result = search(ix, SearchRequest(q="council"))
+    assert result.total == 4
+    assert {(f.value, f.count) for f in result.facets["source"]} == {("Harbor Gazette", 1), ("Valley Courier", 2)}
+    assert [(f.value, f.count) for f in result.facets["year"]] == [("2024", 2), ("2023", 1)]
+
+
+def test_paging(ix):
+    first = search(ix, SearchRequest(q="", per_page=3, page=1))
+    third = search(ix, SearchRequest(q="", per_page=3, page=3))
+    assert (first.total, first.pages, len(first.hits)) == (7, 3, 3)
+    assert [h.id for h in third.hits] == ["undated.html"]
+    beyond = search(ix, SearchRequest(q="", per_page=3, page=9))
+    assert beyond.hits == [] and beyond.total == 7
+
+
+def test_hit_fields(ix):
+    hit = search(ix, SearchRequest(q="dock workers")).hits[0]
+    assert (hit.id, hit.title, hit.source, hit.published) == ("strike.html", "Dock workers strike", "Harbor Gazette", "2025-01-20T00:00:00Z")
+    assert hit.score > 0
+
+
+@pytest.mark.parametrize("params, code", [
+    ({"page": ["0"]}, "bad_page"),
+    ({"page": ["abc"]}, "bad_page"),
+    ({"page": ["100000"]}, "bad_page"),
+    ({"per_page": ["0"]}, "bad_per_page"),
+    ({"per_page": ["101"]}, "bad_per_page"),
+    ({"sort": ["size"]}, "bad_sort"),
+    ({"from": ["yesterday"]}, "bad_from"),
+    ({"to": ["2024-13-45"]}, "bad_to"),
+    ({"from": ["2024-05-01"], "to": ["2024-01-01"]}, "bad_date_range"),
+    ({"q": ["x" * 5000]}, "query_too_long"),
+])
+def test_bad_parameters(params, code):
+    with pytest.raises(BadRequest) as err:
+        request_from_params(params, make_settings("unused"))
+    assert err.value.code == code
+
+
+def test_request_from_params_reads_repeated_sources_and_dates():
+    req = request_from_params({"q": ["x"], "source": ["A", "B", "A"], "from": ["2024-01-02"], "to": ["2024"]}, make_settings("unused"))
+    assert req.sources == ("A", "B") and str(req.date_from) == "2024-01-02" and str(req.date_to) == "2024-12-31"
+
+
+def test_get_article(ix):
+    article = get_article(ix, "rail.html")
+    assert article.title == "Light rail line opens" and "tramway" in article.body
+    with pytest.raises(NotFound):
+        get_article(ix, "nope.html")
+
+
+@pytest.mark.parametrize("text, words, groups, excluded", [
+    ("council budget", ["council", "budget"], 0, 0),
+    ('"light rail" -bus', [], 1, 1),
+    ("a OR b c", ["c"], 1, 0),
+    ("title: x", ["title", "x"], 0, 0),
+    ("what? (is) this-thing", ["what", "is", "this", "thing"], 0, 0),
+])
+def test_parse(text, words, groups, excluded):
+    parsed = parse(text)
+    assert (parsed.words, len(parsed.groups), len(parsed.excluded)) == (words, groups, excluded)
