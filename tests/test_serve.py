@@ -1,0 +1,71 @@
+"""The real servers on loopback: `searchsvc serve` (waitress) and `gunicorn wsgi:app`."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO, LiveServer, free_port, page, run_cli, wait_until_responds, write
+
+
+def test_serve_answers_page_and_api(live_server):
+    status, headers, body = live_server.get("/search?q=strike")
+    assert status == 200 and b"<mark>" in body
+    assert headers["Content-Security-Policy"].startswith("default-src 'self'")
+    status, data = live_server.json("/api/search?q=strike")
+    assert status == 200 and data["total"] >= 1
+    status, data = live_server.json("/api/search?page=-1")
+    assert status == 400 and data["error"]["code"] == "bad_page"
+    assert live_server.get("/")[2].count(b'name="q"') == 1
+
+
+def test_running_server_picks_up_new_and_updated_index(tmp_path):
+    src, ix = tmp_path / "src", tmp_path / "ix"
+    write(src / "a.html", page("Gull colony counted", "Volunteers counted the gull colony."))
+    assert run_cli("reindex", src, "--index", ix).returncode == 0
+    server = LiveServer(ix)
+    try:
+        assert server.json("/api/search?q=gull")[1]["total"] == 1
+        write(src / "b.html", page("Gull chicks hatch", "The first gull chicks hatched."))
+        (src / "a.html").unlink()
+        assert run_cli("reindex", "--index", ix).returncode == 0       # incremental
+        data = server.json("/api/search?q=gull")[1]
+        assert [h["id"] for h in data["hits"]] == ["b.html"]
+        write(src / "c.html", page("Gull ban", "Feeding gulls on the promenade is banned from Monday, the council said."))
+        assert run_cli("reindex", "--full", "--index", ix).returncode == 0  # swapped generation
+        assert server.json("/api/search?q=gull")[1]["total"] == 2
+    finally:
+        server.stop()
+
+
+def test_serve_without_index_answers_503_then_serves_once_built(tmp_path):
+    server = LiveServer(tmp_path / "ix")
+    try:
+        status, data = server.json("/api/health")
+        assert status == 503 and data["status"] == "unavailable"
+        write(tmp_path / "src/a.html", page("Harbour lights", "New harbour lights were installed."))
+        assert run_cli("reindex", tmp_path / "src", "--index", tmp_path / "ix").returncode == 0
+        assert server.json("/api/health") == (200, {"status": "ok", "documents": 1})
+    finally:
+        server.stop()
+
+
+def test_gunicorn_serves_wsgi_app(sample_settings):
+    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable))
+    assert gunicorn, "gunicorn is in the test extra"
+    port = free_port()
+    env = {**os.environ, "SEARCHSVC_INDEX": str(sample_settings.index)}
+    proc = subprocess.Popen([gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "1", "wsgi:app"],
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until_responds(f"http://127.0.0.1:{port}/api/health")
+        import json
+        import urllib.request
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=5) as r:
+            assert json.loads(r.read())["status"] == "ok"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
