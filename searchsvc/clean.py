@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import re
 import warnings
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from datetime import datetime, timedelta, timezone
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
 from bs4.dammit import EncodingDetector
 from lxml import etree
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["CleanedArticle", "extract_article", "extract_plain_text", "parse_date", "decode_html"]
 
@@ -839,10 +842,15 @@ def _trim_trailing_boilerplate(paragraphs: list[str]) -> list[str]:
 # ---------------------------------------------------------------- public API
 
 def extract_article(html: str | bytes, url: str | None = None) -> CleanedArticle:
-    """Article text and metadata from an HTML page; never raises on bad markup."""
+    """Article text and metadata from an HTML page; never raises on bad markup.
+
+    A page that still breaks the pipeline (a bug, not bad input) is logged and
+    indexed as empty rather than stopping a reindex of thousands of pages.
+    """
     try:
         return _extract_article(html, url)
-    except RecursionError:
+    except Exception:  # noqa: BLE001 - the contract is "never raises"
+        _log.exception("article extraction failed (url=%s)", url)
         return CleanedArticle(url=url)
 
 

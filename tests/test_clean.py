@@ -417,3 +417,19 @@ def test_json_ld_article_body_not_on_the_page_is_ignored():
     other = " ".join(["Unrelated words about a different story entirely, nothing shared."] * 12)
     head = ld('{"@type": "NewsArticle", "articleBody": "%s"}' % other)
     assert extract_article(article_page(head=head)).text == BODY
+
+
+def test_random_tag_soup_never_raises(caplog):
+    """Also asserts nothing reached extract_article's last-resort exception handler."""
+    import random
+
+    rng = random.Random(1234)
+    pieces = ["<div>", "</div>", "<p>", "</p>", "<a href='x'>", "</a>", "<script>", "</script>",
+              "<table><tr><td>", "</td>", "<!--", "-->", "<![CDATA[", "]]>", "&amp;", "&#0;", "&#xD800;",
+              "\x00", "<br/>", "<article class='comments'>", "<h1>", "</h1>", "<?php ?>", "<svg><math>",
+              "words, more words and commas, ", "\ufffd", "<meta charset='utf-16'>", '"', "'", "<", ">"]
+    for _ in range(300):
+        page = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 60)))
+        result = extract_article(page.encode("utf-8") if rng.random() < 0.5 else page)
+        assert isinstance(result.text, str)
+    assert not [r for r in caplog.records if r.name == "searchsvc.clean"]
