@@ -656,7 +656,7 @@ def _ancestors(el) -> list:
     return found
 
 
-def _gather_chunks(best, stats: dict, max_levels: int = 4):
+def _gather_chunks(best, stats: dict, max_levels: int = 5):
     """Climb from best to the ancestor that also holds the article's other prose chunks.
 
     Long articles are often split into several containers (between ads or
