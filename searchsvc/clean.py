@@ -464,7 +464,6 @@ _PARAGRAPH_TAGS = {"p", "pre", "blockquote", "h2", "h3", "h4", "li", "td", "dd"}
 class _Stats:
     text: int = 0        # characters of text under the element
     links: int = 0       # characters of that text inside <a>
-    paragraphs: int = 0  # prose-like text runs under the element
     score: float = 0.0
 
 
@@ -529,21 +528,18 @@ def _text_runs(root) -> list[_Run]:
 
 
 def _element_stats(root, runs: list[_Run]) -> dict:
-    """Text, link-text and paragraph counts for every element, bottom-up in one pass."""
+    """Text and link-text sizes for every element, summed bottom-up in one pass."""
     stats = {el: _Stats() for el in root.iter()}
     for run in runs:
         st = stats[run.owner]
         st.text += run.chars
         st.links += run.links
-        if run.chars - run.links >= 40:
-            st.paragraphs += 1
     for el in reversed(list(root.iter())):
         parent = el.getparent()
         if parent is not None and parent in stats:
             st, pst = stats[el], stats[parent]
             pst.text += st.text
             pst.links += st.links
-            pst.paragraphs += st.paragraphs
     return stats
 
 
