@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Iterator
 from whoosh import index as whoosh_index
 from whoosh.index import LockError
 
-from searchsvc import schema
+from searchsvc import dedup, schema
 from searchsvc.config import Settings
 from searchsvc.errors import IndexBusy, IndexUnavailable, SourceError
 from searchsvc.sources import Document, Problem, SkipFile, SourceFile, read_documents, scan
@@ -105,6 +105,7 @@ def _build_generation(home, settings, roots, files, report, progress) -> None:
     ix = whoosh_index.create_in(str(gen), schema.build_schema())
     manifest = Manifest(sources=[str(r) for r in roots])
     seen: set[str] = set()
+    grouper = dedup.Grouper()
     writer = ix.writer(limitmb=256)
     try:
         for f, docs in _cleaned(files, settings, report, progress):
@@ -114,7 +115,7 @@ def _build_generation(home, settings, roots, files, report, progress) -> None:
                     report.problems.append(Problem(f"{f.rel} ({doc.id})", "duplicate document id, kept the first"))
                     continue
                 seen.add(doc.id)
-                writer.add_document(**_fields(doc))
+                writer.add_document(**_fields(doc, grouper.assign(doc.id, doc.signature)))
                 ids.append(doc.id)
             report.added += len(ids)
             manifest.files[f.path] = [f.size, f.mtime_ns, ids, f.root]
@@ -149,6 +150,7 @@ def _update_generation(home, live, old: Manifest, settings, roots, files, report
         writer = ix.writer(timeout=settings.writer_timeout)
     except LockError:
         raise IndexBusy(f"the index at {home.path} is locked by another writer") from None
+    grouper = dedup.Grouper(lookup=_index_lookup(ix.searcher()))
     try:
         for path in gone:
             for doc_id in manifest.files.pop(path)[2]:
@@ -157,7 +159,7 @@ def _update_generation(home, live, old: Manifest, settings, roots, files, report
         for f, docs in _cleaned(changed, settings, report, progress):
             new_ids = [d.id for d in docs]
             for doc in docs:
-                writer.update_document(**_fields(doc))
+                writer.update_document(**_fields(doc, grouper.assign(doc.id, doc.signature)))
                 if doc.id in known_ids:
                     report.updated += 1
                 else:
@@ -217,6 +219,8 @@ def _read_one(job) -> tuple[SourceFile, list[Document] | None, list[Problem]]:
     f, max_bytes = job
     try:
         docs, problems = read_documents(f, max_bytes)
+        for doc in docs:
+            doc.signature = dedup.signature(doc.body)
         return f, docs, problems
     except SkipFile as exc:
         return f, None, [Problem(f.path, str(exc))]
@@ -228,7 +232,21 @@ def _read_one(job) -> tuple[SourceFile, list[Document] | None, list[Problem]]:
         return f, None, [Problem(f.path, f"could not be read ({type(exc).__name__}: {exc})")]
 
 
-def _fields(doc: Document) -> dict:
+def _index_lookup(searcher) -> dedup.Lookup:
+    """Near-duplicate candidates among the documents already in the live index."""
+    from whoosh import query as wq
+
+    def lookup(keys, own_id):
+        q = wq.Or([wq.Term(schema.DUPKEYS, k) for k in keys])
+        for hit in searcher.search(q, limit=64, scored=False):
+            stored = hit.fields()
+            if stored[schema.ID] != own_id and stored.get(schema.SKETCH):
+                yield stored[schema.SKETCH], stored.get(schema.GROUP) or stored[schema.ID]
+    return lookup
+
+
+def _fields(doc: Document, group: str) -> dict:
+    sig = doc.signature or dedup.EMPTY
     fields = {
         schema.ID: doc.id,
         schema.TITLE: doc.title,
@@ -238,7 +256,11 @@ def _fields(doc: Document) -> dict:
         schema.AUTHOR: doc.author or "",
         schema.SOURCE: doc.source or "",
         schema.TOPICS: ",".join(doc.topics),
+        schema.GROUP: group,
     }
+    if not sig.empty:
+        fields[schema.DUPKEYS] = " ".join(sig.keys)
+        fields[schema.SKETCH] = sig.sketch
     if doc.published is not None:
         fields[schema.PUBLISHED] = doc.published
         fields[schema.YEAR] = str(doc.published.year)

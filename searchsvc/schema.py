@@ -70,7 +70,8 @@ ANALYZER = text_analyzer()
 # Field names, referenced by the indexer and the searcher.
 ID, TITLE, CONTENT, BODY = "id", "title", "content", "body"
 PUBLISHED, YEAR, AUTHOR, SOURCE, URL, TOPICS = "published", "year", "author", "source", "url", "topics"
-GROUP = "group"  # near-duplicate group key (see indexer)
+GROUP = "group"  # near-duplicate group: the id of its first member (see dedup)
+DUPKEYS, SKETCH = "dupkeys", "sketch"  # dedup's lookup keys and its stored sketch
 DATEKEY = "datekey"  # seconds since 1970 (UTC), or UNDATED: the date sort column, undated last
 UNDATED = -(2**62)
 
@@ -88,7 +89,9 @@ def build_schema() -> fields.Schema:
         source=fields.ID(stored=True, sortable=True),
         url=fields.STORED(),
         topics=fields.KEYWORD(stored=True, commas=True, lowercase=True, scorable=False),
-        group=fields.ID(stored=True),
+        group=fields.ID(stored=True, sortable=True),
+        dupkeys=fields.KEYWORD(scorable=False),
+        sketch=fields.STORED(),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePath
@@ -23,6 +24,7 @@ TEXT_KEYS = ("body", "text")
 MAX_JSONL_LINE = 20 * 1024 * 1024
 # bytes that text never holds (whitespace, form feed and escape excepted)
 CONTROL_BYTES = [c for c in range(32) if c not in (9, 10, 12, 13, 27)] + [127]
+SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Document:
     source: str | None = None
     url: str | None = None
     topics: list[str] = field(default_factory=list)
+    signature: object = None  # dedup.Signature, computed by the indexer's workers
 
 
 @dataclass
@@ -95,7 +98,16 @@ def _entry(path: Path, root: Path, rel: str, problems: list[Problem]) -> SourceF
         return None
     if not path.is_file():
         return None  # e.g. a folder named x.html: os.walk lists it among folders anyway
-    return SourceFile(str(path), str(root), rel, KINDS[path.suffix.lower()], st.st_size, st.st_mtime_ns)
+    return SourceFile(str(path), str(root), valid_text(rel), KINDS[path.suffix.lower()], st.st_size, st.st_mtime_ns)
+
+
+def valid_text(text: str) -> str:
+    """``text`` with lone surrogates replaced by U+FFFD: the index stores UTF-8, which cannot hold them.
+
+    They come from file names that are not UTF-8 (Python decodes those bytes
+    as surrogates) and from ``\\ud800``-style escapes in JSON.
+    """
+    return SURROGATES.sub("\ufffd", text) if text and SURROGATES.search(text) else text
 
 
 def _reason(exc: OSError) -> str:
@@ -113,7 +125,8 @@ def read_documents(f: SourceFile, max_bytes: int) -> tuple[list[Document], list[
     from searchsvc import clean  # imported here: a no-op reindex never needs the HTML stack
 
     if f.kind == "jsonl":
-        return _read_jsonl(f, clean)
+        docs, problems = _read_jsonl(f, clean)
+        return [_valid_document(d) for d in docs], problems
     if f.size > max_bytes:
         raise SkipFile(f"larger than the {max_bytes // (1024 * 1024)} MiB limit per file ({f.size} bytes)")
     data = _read_bytes(f.path, max_bytes)
@@ -129,8 +142,17 @@ def read_documents(f: SourceFile, max_bytes: int) -> tuple[list[Document], list[
     if not article.text.strip():
         raise SkipFile("no article text found")
     title = article.title or _title_from_name(f.rel)
-    return [Document(f.rel, title, article.text, article.published, article.author,
-                     article.source, article.url)], []
+    return [_valid_document(Document(f.rel, title, article.text, article.published, article.author,
+                                     article.source, article.url))], []
+
+
+def _valid_document(doc: Document) -> Document:
+    for name in ("id", "title", "body", "author", "source", "url"):
+        value = getattr(doc, name)
+        if value:
+            setattr(doc, name, valid_text(value))
+    doc.topics = [valid_text(t) for t in doc.topics]
+    return doc
 
 
 def _read_bytes(path: str, max_bytes: int) -> bytes:
@@ -163,12 +185,12 @@ def _title_from_name(rel: str) -> str:
 def _read_jsonl(f: SourceFile, clean) -> tuple[list[Document], list[Problem]]:
     docs, problems = [], []
     with open(f.path, "rb") as fh:
-        for lineno, raw in enumerate(fh, 1):
+        for lineno, raw in enumerate(_bounded_lines(fh, MAX_JSONL_LINE), 1):
             name = f"{f.rel}:{lineno}"
-            if not raw.strip():
-                continue
-            if len(raw) > MAX_JSONL_LINE:
+            if raw is None:
                 problems.append(Problem(name, "record longer than 20 MiB"))
+                continue
+            if not raw.strip():
                 continue
             try:
                 docs.append(_record_document(json.loads(raw), clean))
@@ -177,6 +199,22 @@ def _read_jsonl(f: SourceFile, clean) -> tuple[list[Document], list[Problem]]:
     if not docs and not problems:
         raise SkipFile("empty file")
     return docs, problems
+
+
+def _bounded_lines(fh, limit: int) -> Iterator[bytes | None]:
+    """Each line of ``fh``, or None for one longer than ``limit`` bytes (skipped without holding it)."""
+    while True:
+        raw = fh.readline(limit + 1)
+        if not raw:
+            return
+        if len(raw) <= limit:
+            yield raw
+            continue
+        while not raw.endswith(b"\n"):
+            raw = fh.readline(1 << 20)
+            if not raw:
+                break
+        yield None
 
 
 def _record_document(record, clean) -> Document:
