@@ -67,6 +67,7 @@ def reindex(
     home = IndexHome(settings.index)
     home.ensure_writable()
     with home.reindex_lock(settings.writer_timeout):
+        home.remove_stale_generations()  # debris of a reindex killed before its swap
         live = home.live_dir()
         old = Manifest.load(live)
         roots = _resolve_sources(sources, old)
@@ -175,9 +176,11 @@ def _update_generation(home, live, old: Manifest, settings, roots, files, report
     except BaseException:
         writer.cancel()
         raise
+    # announce before saving the manifest: a crash in between leaves the files to be
+    # read again (harmless), never a commit that running servers are not told about
+    home.publish(live)
     manifest.save(live)
     report.documents = _doc_count(live)
-    home.publish(live)
 
 
 def _merge_sources(old: list[str], roots: list[Path]) -> list[str]:

@@ -33,6 +33,8 @@ TITLE_WEIGHT = 0.25
 ALL_WORDS_UP_TO = 3       # queries with this many distinct terms or fewer require all of them
 LONG_QUERY_WORDS = 5      # longer queries drop SMART stop words
 SNIPPET_SCAN_CHARS = 100_000
+SUGGEST_WORDS = 8         # did-you-mean corrects at most this many unknown words per query...
+SUGGEST_MAX_CHARS = 40    # ...each at most this long (edit-distance automata grow with length)
 
 
 # --- records ------------------------------------------------------------
@@ -270,9 +272,11 @@ def _plan(s: Searcher, parsed: ParsedQuery, settings: Settings) -> Plan:
                 unknown.append(w)
     stems.update(counts)
     word_clauses = [_word_clause(t, n) for t, n in counts.items()]
-    required = [_group_query(g, reader, settings, stems) for g in parsed.groups]
+    groups = _distinct(parsed.groups)
+    settings = _prefix_budget(settings, groups, parsed.excluded)
+    required = [_group_query(g, reader, settings, stems) for g in groups]
     required = [r for r in required if r is not None]
-    excluded = [c for c in (_clause_query(c, reader, settings, set()) for c in parsed.excluded) if c is not None]
+    excluded = [c for c in (_clause_query(c, reader, settings, set()) for c in _distinct(parsed.excluded)) if c is not None]
 
     if not word_clauses and not required:
         return Plan(None, None, excluded, stems, unknown)
@@ -286,6 +290,25 @@ def _plan(s: Searcher, parsed: ParsedQuery, settings: Settings) -> Plan:
     else:
         query = wq.And(required)
     return Plan(query, relaxed, excluded, stems, unknown)
+
+
+def _distinct(items: list) -> list:
+    """``items`` without repeats (``a* a* a* …`` is one clause, not hundreds), order kept."""
+    seen, out = set(), []
+    for item in items:
+        key = repr(item)
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
+
+
+def _prefix_budget(settings: Settings, groups: list[list[Clause]], excluded: list[Clause]) -> Settings:
+    """``max_prefix_terms`` is the whole query's budget: several ``prefix*`` clauses share it."""
+    n = sum(c.kind == "prefix" for g in groups for c in g) + sum(c.kind == "prefix" for c in excluded)
+    if n <= 1:
+        return settings
+    return settings.replace(max_prefix_terms=max(1, settings.max_prefix_terms // n))
 
 
 def _word_clause(term: str, weight: int) -> wq.Query:
@@ -482,7 +505,8 @@ def _suggestion(s: Searcher, q: str, parsed: ParsedQuery, plan: Plan) -> str | N
     corrector = s.corrector(schema.CONTENT)
     fixed = q
     changed = False
-    for word in dict.fromkeys(plan.unknown):
+    candidates = [w for w in dict.fromkeys(plan.unknown) if len(w) <= SUGGEST_MAX_CHARS]
+    for word in candidates[:SUGGEST_WORDS]:
         options = corrector.suggest(word.lower(), limit=1, maxdist=2, prefix=1)
         if options and options[0] != word.lower():
             fixed = re.sub(r"(?<!\w)%s(?!\w)" % re.escape(word), options[0], fixed, count=1)

@@ -100,7 +100,9 @@ class IndexHome:
                 f"no index at {self.path}: build one with `searchsvc reindex --index {self.path}`"
             )
         try:
-            return whoosh_index.open_dir(str(gen))
+            ix = whoosh_index.open_dir(str(gen))
+            ix.doc_count()  # opens every segment: a truncated file fails here, not in the middle of a search
+            return ix
         except Exception as exc:  # Whoosh raises many kinds for a damaged index
             raise IndexUnavailable(
                 f"the index at {self.path} cannot be opened ({type(exc).__name__}: {exc}); "
