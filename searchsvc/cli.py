@@ -36,6 +36,10 @@ def core_errors(f):
             raise click.ClickException(str(exc)) from None
         except ValueError as exc:  # bad SEARCHSVC_* values
             raise click.ClickException(str(exc)) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a bug: still one line, never a traceback
+            raise click.ClickException(f"unexpected {type(exc).__name__}: {exc}") from None
     return wrapper
 
 
@@ -86,18 +90,24 @@ def _progress_bar(total: int):
 @click.option("--limit", type=click.IntRange(1, None), default=None,
               help="Results per page [default: 10; 1000 per query with --batch].")
 @click.option("--page", type=click.IntRange(1, None), default=1, show_default=True, help="Page, from 1.")
-@click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True)
+@click.option("--sort", type=click.Choice(["relevance", "date", "recent"]), default="relevance", show_default=True,
+              help="relevance; date (newest first); recent (relevance blended with age).")
 @click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
 @click.option("--from", "date_from", default=None, help="Published on or after (YYYY-MM-DD).")
 @click.option("--to", "date_to", default=None, help="Published on or before (YYYY-MM-DD).")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly the API's JSON response.")
+@click.option("--all", "every", is_flag=True, help="Stream every hit as JSON Lines (follows the cursor to the end).")
+@click.option("--collapse/--no-collapse", default=True, show_default=True,
+              help="Show each group of near-duplicate articles once.")
+@click.option("--explain", is_flag=True, help="Say which query words matched where (with --json or --all).")
 @click.option("--batch", type=click.File("r", encoding="utf-8"), default=None,
               help="Run every 'qid<TAB>text' line of this file ('-' for stdin).")
 @click.option("--format", "fmt", type=click.Choice(["trec", "json"]), default="trec", show_default=True,
               help="Output of --batch: a TREC run or JSON Lines.")
 @index_option
 @core_errors
-def search(query, limit, page, sort, sources, date_from, date_to, as_json, batch, fmt, index):
+def search(query, limit, page, sort, sources, date_from, date_to, as_json, every, collapse, explain, batch, fmt,
+           index):
     """Search the index and print the results.
 
     Example: searchsvc search "port strike" --sort date --limit 5
@@ -109,18 +119,41 @@ def search(query, limit, page, sort, sources, date_from, date_to, as_json, batch
     if batch is not None:
         _run_batch(ix, batch, limit or 1000, fmt)
         return
-    params = {"q": [query], "page": [str(page)], "sort": [sort], "source": list(sources)}
+    params = {"q": [query], "page": [str(page)], "sort": [sort], "source": list(sources),
+              "collapse": [str(collapse)], "explain": [str(explain)]}
     params["per_page"] = [str(limit or settings.per_page)]
     if date_from:
         params["from"] = [date_from]
     if date_to:
         params["to"] = [date_to]
     req = request_from_params(params, settings.replace(max_per_page=max(settings.max_per_page, limit or 0)))
+    if every:
+        _stream_all(ix, req)
+        return
     result = run_search(ix, req)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
         return
     _print_results(result)
+
+
+def _stream_all(ix, req) -> None:
+    """Every hit, one JSON object a line, page after page through the cursor."""
+    from dataclasses import asdict, replace
+
+    from searchsvc.search import search as run_search
+
+    req = replace(req, per_page=max(req.per_page, 100), page=1)
+    while True:
+        result = run_search(ix, req)
+        for hit in result.hits:
+            data = asdict(hit)
+            if data["explain"] is None:
+                del data["explain"]
+            sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+        if not result.next:
+            return
+        req = replace(req, after=result.next)
 
 
 def _run_batch(ix, lines, limit: int, fmt: str) -> None:

@@ -94,9 +94,11 @@ def _resolve_sources(sources, manifest: Manifest) -> list[Path]:
 
 
 def _opens(gen: Path) -> bool:
+    """Whether the live generation can be updated in place (else: a full rebuild)."""
     try:
-        whoosh_index.open_dir(str(gen)).doc_count()
-        return True
+        ix = whoosh_index.open_dir(str(gen))
+        ix.doc_count()
+        return schema.is_current(ix.schema)
     except Exception:
         return False
 

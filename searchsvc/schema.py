@@ -78,7 +78,7 @@ UNDATED = -(2**62)
 
 def build_schema() -> fields.Schema:
     return fields.Schema(
-        id=fields.ID(unique=True, stored=True),
+        id=fields.ID(unique=True, stored=True, sortable=True),
         title=fields.TEXT(analyzer=ANALYZER, stored=True),
         content=fields.TEXT(analyzer=ANALYZER, spelling=True),
         body=fields.STORED(),
@@ -98,3 +98,13 @@ def build_schema() -> fields.Schema:
 def stems(text: str) -> list[str]:
     """The index terms that ``text`` becomes (what a query word must equal to match)."""
     return [t.text for t in ANALYZER(text)]
+
+
+def layout(s: fields.Schema) -> list[tuple[str, str, bool]]:
+    """(field, type, sortable) of every field: what an index built by this version must have."""
+    return sorted((name, type(f).__name__, f.column_type is not None) for name, f in s.items())
+
+
+def is_current(s: fields.Schema) -> bool:
+    """Whether an index's schema is the one this version builds (else it needs a full rebuild)."""
+    return layout(s) == layout(build_schema())

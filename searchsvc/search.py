@@ -14,7 +14,8 @@ import re
 import threading
 import time
 from collections import Counter, OrderedDict
-from dataclasses import asdict, dataclass, field
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Mapping, Sequence
 
@@ -22,16 +23,17 @@ from whoosh import query as wq
 from whoosh.searching import Searcher
 from whoosh.sorting import Count, FieldFacet, ScoreFacet, MultiFacet
 
-from searchsvc import schema
+from searchsvc import paging, ranking, schema
 from searchsvc.config import Settings
 from searchsvc.errors import BadRequest, NotFound
 from searchsvc.query import WORD, Clause, ParsedQuery, parse, words_of
 from searchsvc.store import IndexHome
 
-SORTS = ("relevance", "date")
+SORTS = ("relevance", "date", "recent")
 TITLE_WEIGHT = 0.25
 ALL_WORDS_UP_TO = 3       # queries with this many distinct terms or fewer require all of them
 LONG_QUERY_WORDS = 5      # longer queries drop SMART stop words
+FEEDBACK_FROM_WORDS = 6   # questions of this many words or more may get feedback (ranking.py)
 SNIPPET_SCAN_CHARS = 100_000
 SUGGEST_WORDS = 8         # did-you-mean corrects at most this many unknown words per query...
 SUGGEST_MAX_CHARS = 40    # ...each at most this long (edit-distance automata grow with length)
@@ -48,9 +50,33 @@ class SearchRequest:
     sources: tuple[str, ...] = ()
     date_from: date | None = None
     date_to: date | None = None
+    after: str | None = None      # a cursor token from a previous page's ``next``
+    collapse: bool = True         # show each group of near-duplicates once
+    explain: bool = False         # say which words matched where
     # Presentation only (batch runs skip them); the ranking is the same either way.
     with_snippets: bool = True
     with_facets: bool = True
+
+
+@dataclass
+class Passage:
+    text: str      # escaped HTML with <mark> around matched words
+    offset: int    # character position of the passage in the article's text
+
+
+@dataclass
+class Version:
+    id: str
+    title: str
+    source: str | None
+    published: str | None
+
+
+@dataclass
+class Match:
+    term: str      # the query word
+    field: str     # title | body
+    via: str       # exact | stem | correction
 
 
 @dataclass
@@ -63,6 +89,9 @@ class Hit:
     source: str | None
     score: float
     snippet: str
+    snippets: list[Passage] = field(default_factory=list)
+    duplicates: list[Version] = field(default_factory=list)
+    explain: dict | None = None
 
 
 @dataclass
@@ -82,9 +111,15 @@ class ResultPage:
     suggestion: str | None
     hits: list[Hit]
     facets: dict[str, list[FacetValue]]
+    next: str | None = None        # cursor for the page after this one; None on the last page
+    corrected: bool = False        # no article matched the query: these hits answer ``suggestion``
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        for hit in data["hits"]:
+            if hit["explain"] is None:
+                del hit["explain"]
+        return data
 
 
 @dataclass
@@ -125,7 +160,23 @@ def request_from_params(params: Mapping[str, Sequence[str]], settings: Settings)
     date_to = _date_param("to", one("to"), end=True)
     if date_from and date_to and date_from > date_to:
         raise BadRequest("from must not be after to", "bad_date_range")
-    return SearchRequest(q, page, per_page, sort, sources, date_from, date_to)
+    after = one("after") or None
+    if after is not None and len(after) > 4 * settings.max_query_chars + 2048:
+        raise BadRequest("after is not a cursor this service gave out", "bad_after")
+    return SearchRequest(q, page, per_page, sort, sources, date_from, date_to, after=after,
+                         collapse=_bool_param("collapse", one("collapse"), True),
+                         explain=_bool_param("explain", one("explain"), False))
+
+
+def _bool_param(name, raw, default: bool) -> bool:
+    if raw in (None, ""):
+        return default
+    value = raw.lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise BadRequest(f"{name} must be true or false, not {raw[:40]!r}", f"bad_{name}")
 
 
 def _int_param(name, raw, default, lo, hi) -> int:
@@ -173,8 +224,13 @@ class SearchIndex:
     Whoosh searchers are not safe to share between threads (their files
     seek and read), so each thread keeps its own for the current generation;
     a new generation gets fresh searchers (never ``refresh()``: see the
-    Whoosh pin in setup.cfg).
+    Whoosh pin in setup.cfg). Each generation also gets one *snapshot*
+    searcher, kept for a while after the next commit, so that a cursor keeps
+    paging through the same snapshot it started on: no duplicates or gaps
+    while a reindex commits.
     """
+
+    SNAPSHOTS = 4
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -183,14 +239,10 @@ class SearchIndex:
         self._stamp = None
         self._ix = None
         self._local = threading.local()
+        self._snapshots: OrderedDict[str, tuple[Searcher, threading.Lock]] = OrderedDict()
 
     def searcher(self) -> Searcher:
-        stamp = self.home.stamp()
-        with self._lock:
-            if self._ix is None or stamp != self._stamp:
-                self._ix = self.home.open_index()
-                self._stamp = stamp
-            ix, stamp = self._ix, self._stamp
+        ix, stamp = self._live()
         local = self._local
         if getattr(local, "stamp", None) != stamp:
             old = getattr(local, "searcher", None)
@@ -200,51 +252,178 @@ class SearchIndex:
                 old.close()
         return local.searcher
 
+    def _live(self):
+        stamp = self.home.stamp()
+        with self._lock:
+            if self._ix is None or stamp != self._stamp:
+                self._ix = self.home.open_index()
+                self._stamp = stamp
+                self._keep_snapshot(_generation(stamp), self._ix.searcher())
+            return self._ix, self._stamp
+
+    def _keep_snapshot(self, generation: str, searcher: Searcher) -> None:
+        self._snapshots[generation] = (searcher, threading.Lock())
+        while len(self._snapshots) > self.SNAPSHOTS:
+            _, (old, lock) = self._snapshots.popitem(last=False)
+            with lock:
+                old.close()
+
     @property
-    def generation(self):
-        return self._stamp
+    def generation(self) -> str:
+        self._live()
+        return _generation(self._stamp)
+
+    @contextmanager
+    def pinned(self, generation: str | None):
+        """(searcher, generation): the snapshot of ``generation`` while it is kept, else the live one."""
+        live = self.generation
+        with self._lock:
+            snapshot = self._snapshots.get(generation or live) or self._snapshots.get(live)
+        if snapshot is None:  # closed meanwhile by a newer generation: use this thread's own
+            yield self.searcher(), live
+            return
+        searcher, lock = snapshot
+        with lock:
+            yield searcher, (generation if generation in self._snapshots else live)
+
+
+def _generation(stamp) -> str:
+    return "-".join(str(x) for x in stamp) if stamp else "none"
 
 
 # --- searching -------------------------------------------------------------
 
+@dataclass
+class _Found:
+    ranked: list[paging.Ranked]     # the page's hits, in order
+    total: int
+    facets: object                  # Whoosh results holding the facet groups, or None
+    more: bool                      # hits exist after this page
+
+
 def search(index: SearchIndex, req: SearchRequest) -> ResultPage:
     started = time.perf_counter()
-    settings = index.settings
-    s = index.searcher()
+    cursor = paging.Cursor.decode(req.after) if req.after else None
+    if cursor is not None:
+        req = _continued(req, cursor)
+    with index.pinned(cursor.generation if cursor else None) as (s, generation):
+        return _search(s, generation, req, cursor, index.settings, started)
+
+
+def _continued(req: SearchRequest, c: paging.Cursor) -> SearchRequest:
+    """The request a cursor continues: same query, filters, order and page size."""
+    return replace(req, q=c.q, sort=c.sort, sources=c.sources, per_page=c.per_page, collapse=c.collapse,
+                   date_from=date.fromisoformat(c.date_from) if c.date_from else None,
+                   date_to=date.fromisoformat(c.date_to) if c.date_to else None, page=1)
+
+
+def _search(s: Searcher, generation: str, req: SearchRequest, cursor, settings: Settings, started) -> ResultPage:
     parsed = parse(req.q, settings.max_query_terms)
     plan = _plan(s, parsed, settings)
+    order = "date" if plan.query is None and req.sort == "relevance" else req.sort
     filt = _filter(req)
-    sortedby = None
-    if plan.query is None or req.sort == "date":
-        sortedby = [FieldFacet(schema.DATEKEY, reverse=True), ScoreFacet()]
-    q = plan.query if plan.query is not None else wq.Every()
-    if plan.excluded:
-        q = wq.AndNot(q, wq.Or(plan.excluded))
-    facets = {
-        "source": FieldFacet(schema.SOURCE, maptype=Count),
-        "year": FieldFacet(schema.YEAR, maptype=Count),
-    } if req.with_facets else None
-    results = s.search_page(q, req.page, pagelen=req.per_page, sortedby=sortedby,
-                            filter=filt, groupedby=facets, terms=False)
-    if results.total == 0 and plan.relaxed is not None:
-        q = plan.relaxed if not plan.excluded else wq.AndNot(plan.relaxed, wq.Or(plan.excluded))
-        results = s.search_page(q, req.page, pagelen=req.per_page, sortedby=sortedby,
-                                filter=filt, groupedby=facets, terms=False)
-    total = results.total
+    after = tuple(cursor.key) if cursor else None
+    found = _find(s, plan.query, plan.excluded, filt, order, req, after, settings)
+    if found.total == 0 and plan.relaxed is not None:
+        found = _find(s, plan.relaxed, plan.excluded, filt, order, req, after, settings)
+    suggestion = _suggestion(s, req.q, parsed, plan)
+    corrected = False
+    if found.total == 0 and suggestion and cursor is None:
+        fixed_plan = _plan(s, parse(suggestion, settings.max_query_terms), settings)
+        retry = _find(s, fixed_plan.query, fixed_plan.excluded, filt, order, req, None, settings)
+        if retry.total == 0 and fixed_plan.relaxed is not None:
+            retry = _find(s, fixed_plan.relaxed, fixed_plan.excluded, filt, order, req, None, settings)
+        if retry.total:
+            found, plan, corrected = retry, fixed_plan, True
     stems = plan.stems if req.with_snippets else None
-    on_page = results.pagenum == req.page  # Whoosh clamps a page past the end to the last one
-    hits = [_hit(hit, stems, settings) for hit in results] if on_page else []
+    words = _explained_words(req.q, suggestion if corrected else None, settings) if req.explain else None
+    hits = [_hit(s, r, stems, settings, req, words) for r in found.ranked]
+    next_token = None
+    if found.more and found.ranked:
+        next_token = paging.Cursor(
+            q=req.q if not corrected else suggestion, sort=req.sort, sources=req.sources,
+            date_from=req.date_from.isoformat() if req.date_from else None,
+            date_to=req.date_to.isoformat() if req.date_to else None,
+            per_page=req.per_page, collapse=req.collapse, key=found.ranked[-1].key, generation=generation,
+        ).encode()
     return ResultPage(
         query=req.q,
-        total=total,
+        total=found.total,
         page=req.page,
         per_page=req.per_page,
-        pages=max(1, math.ceil(total / req.per_page)) if total else 0,
+        pages=max(1, math.ceil(found.total / req.per_page)) if found.total else 0,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
-        suggestion=_suggestion(s, req.q, parsed, plan),
+        suggestion=suggestion,
         hits=hits,
-        facets={name: _facet_values(results.results, name) for name in facets or ()},
+        facets={name: _facet_values(found.facets, name) for name in FACETS} if found.facets is not None and req.with_facets else {},
+        next=next_token,
+        corrected=corrected,
     )
+
+
+FACETS = ("source", "year")
+
+
+def _facet_spec(req: SearchRequest) -> dict:
+    spec = {}
+    if req.with_facets:
+        spec["source"] = FieldFacet(schema.SOURCE, maptype=Count)
+        spec["year"] = FieldFacet(schema.YEAR, maptype=Count)
+    if req.collapse:
+        spec["group"] = FieldFacet(schema.GROUP, maptype=Count)
+    return spec
+
+
+def _find(s: Searcher, query, excluded, filt, order: str, req: SearchRequest, after, settings) -> _Found:
+    q = query if query is not None else wq.Every()
+    if excluded:
+        q = wq.AndNot(q, wq.Or(excluded))
+    spec = _facet_spec(req)
+    first = req.page * req.per_page
+    if after is None and order in ("relevance", "date"):
+        return _find_top(s, q, filt, order, req, spec, first)
+    # cursor pages and sort=recent: one pass over every match (cost independent of depth)
+    allow = set(s.docs_for_query(filt)) if filt is not None else None
+    limit = req.per_page + 1 if after is not None else first + 1
+    ranked, total = paging.rank_all(s, q, allow, order, after=after, limit=limit, collapse=req.collapse,
+                                    half_life_days=settings.recent_half_life_days)
+    facets = None
+    if req.with_facets:
+        facets = s.search(q, filter=filt, limit=1, groupedby=spec, terms=False)
+    page = ranked[:req.per_page] if after is not None else ranked[first - req.per_page:first]
+    return _Found(page, total, facets, more=len(ranked) > (req.per_page if after is not None else first))
+
+
+def _find_top(s: Searcher, q, filt, order, req, spec, first) -> _Found:
+    """Pages reached by number: Whoosh's top-k collector, then near-duplicates folded in order."""
+    sortedby = [FieldFacet(schema.DATEKEY, reverse=True), ScoreFacet()] if order == "date" else None
+    reader = s.reader()
+    ids = reader.column_reader(schema.ID)
+    dates = reader.column_reader(schema.DATEKEY)
+    groups = reader.column_reader(schema.GROUP) if req.collapse else None
+    fetch = first * 2 + 8 if req.collapse else first + 1
+    while True:
+        results = s.search(q, limit=fetch, sortedby=sortedby, filter=filt, groupedby=spec or None,
+                           terms=False, scored=True)
+        matched = len(results)
+        total = len(results.groups("group")) if req.collapse else matched
+        ordered, seen = [], set()
+        for docnum, raw in results.items():
+            doc_id = _text(ids[docnum])
+            if groups is not None:
+                group = _text(groups[docnum]) or doc_id
+                if group in seen:
+                    continue
+                seen.add(group)
+            score = _score(raw)
+            key = (-dates[docnum], -score, doc_id) if order == "date" else (-score, doc_id)
+            ordered.append(paging.Ranked(key, docnum, score))
+            if len(ordered) > first:
+                break
+        if len(ordered) > first or results.scored_length() >= matched:
+            break
+        fetch *= 4
+    return _Found(ordered[first - req.per_page:first], total, results, more=len(ordered) > first)
 
 
 @dataclass
@@ -287,9 +466,22 @@ def _plan(s: Searcher, parsed: ParsedQuery, settings: Settings) -> Plan:
             relaxed = wq.And(required + [wq.Or(word_clauses)]) if required else wq.Or(word_clauses)
     elif word_clauses:
         query = wq.And(required + [wq.Or(word_clauses)]) if required else wq.Or(word_clauses)
+        if len(parsed.words) >= FEEDBACK_FROM_WORDS:
+            query = _with_feedback(s, query, required, excluded, counts)
     else:
         query = wq.And(required)
     return Plan(query, relaxed, excluded, stems, unknown)
+
+
+def _with_feedback(s: Searcher, query: wq.Query, required: list[wq.Query], excluded: list[wq.Query],
+                   counts: Counter) -> wq.Query:
+    """A long question widened with the words of its best documents (``ranking.feedback_weights``)."""
+    probe = wq.AndNot(query, wq.Or(excluded)) if excluded else query
+    weights = ranking.feedback_weights(s, probe, counts)
+    if weights is None:
+        return query
+    expanded = wq.Or([_word_clause(t, w) for t, w in weights.items()])
+    return wq.And(required + [expanded]) if required else expanded
 
 
 def _distinct(items: list) -> list:
@@ -311,10 +503,11 @@ def _prefix_budget(settings: Settings, groups: list[list[Clause]], excluded: lis
     return settings.replace(max_prefix_terms=max(1, settings.max_prefix_terms // n))
 
 
-def _word_clause(term: str, weight: int) -> wq.Query:
+def _word_clause(term: str, weight: float) -> wq.Query:
+    """One query word: BM25 on the merged title+body field plus a light title clause."""
     return wq.Or([
-        wq.Term(schema.CONTENT, term, boost=weight),
-        wq.Term(schema.TITLE, term, boost=TITLE_WEIGHT * weight),
+        ranking.RankedTerm(schema.CONTENT, term, boost=weight),
+        ranking.RankedTerm(schema.TITLE, term, boost=TITLE_WEIGHT * weight),
     ])
 
 
@@ -390,26 +583,69 @@ def _text(value) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-def _hit(hit, stems: set[str] | None, settings: Settings) -> Hit:
-    stored = hit.fields()
+def _hit(s: Searcher, r: paging.Ranked, stems: set[str] | None, settings: Settings,
+         req: SearchRequest, words: list[tuple[str, str]] | None) -> Hit:
+    stored = s.stored_fields(r.docnum)
     body = stored.get(schema.BODY) or ""
+    found = passages(body, stems, settings.snippet_chars, limit=3) if stems is not None else []
+    title = stored.get(schema.TITLE) or stored[schema.ID]
     return Hit(
         id=stored[schema.ID],
-        title=stored.get(schema.TITLE) or stored[schema.ID],
+        title=title,
         url=stored.get(schema.URL) or None,
         published=_iso(stored.get(schema.PUBLISHED)),
         author=stored.get(schema.AUTHOR) or None,
         source=stored.get(schema.SOURCE) or None,
-        score=_score(hit.score),
-        snippet=snippet(body, stems, settings.snippet_chars) if stems is not None else "",
+        score=round(r.score, 4),
+        snippet=found[0][1] if found else "",
+        snippets=[Passage(text, offset) for offset, text in found],
+        duplicates=_versions(s, stored) if req.collapse else [],
+        explain=_explain(title, body, words) if words is not None else None,
     )
+
+
+def _versions(s: Searcher, stored: dict) -> list[Version]:
+    """The other members of this hit's near-duplicate group, oldest first."""
+    group = stored.get(schema.GROUP)
+    if not group or s.doc_frequency(schema.GROUP, group) < 2:
+        return []
+    others = [d for d in s.documents(group=group) if d[schema.ID] != stored[schema.ID]]
+    others.sort(key=lambda d: (d.get(schema.PUBLISHED) is None, d.get(schema.PUBLISHED) or datetime.min, d[schema.ID]))
+    return [Version(d[schema.ID], d.get(schema.TITLE) or d[schema.ID], d.get(schema.SOURCE) or None,
+                    _iso(d.get(schema.PUBLISHED))) for d in others]
+
+
+def _explained_words(q: str, corrected: str | None, settings: Settings) -> list[tuple[str, str]]:
+    """(word, via) for each positive query word; words a correction brought in are ``correction``."""
+    original = words_of(parse(q, settings.max_query_terms))
+    if corrected is None:
+        return [(w, "exact") for w in dict.fromkeys(original)]
+    before = {w.lower() for w in original}
+    return [(w, "exact" if w.lower() in before else "correction")
+            for w in dict.fromkeys(words_of(parse(corrected, settings.max_query_terms)))]
+
+
+def _explain(title: str, body: str, words: list[tuple[str, str]]) -> dict:
+    """Which query words matched in the title and body, and how (same word, another form, a correction)."""
+    matched = []
+    for word, via in words:
+        terms = set(schema.stems(word))
+        if not terms:
+            continue
+        for fieldname, text in (("title", title), ("body", body[:SNIPPET_SCAN_CHARS])):
+            forms = {text[a:b].lower() for a, b in matches(text, terms)}
+            if not forms:
+                continue
+            how = via if via == "correction" else ("exact" if word.lower() in forms else "stem")
+            matched.append(Match(word, fieldname, how))
+    return {"matched": [asdict(m) for m in matched]}
 
 
 def _score(value) -> float:
     """The relevance score; under a date sort Whoosh gives the sort key, whose last part is -score."""
     if isinstance(value, tuple):
         value = -value[-1] if value and isinstance(value[-1], (int, float)) else 0.0
-    return round(float(value or 0.0), 4)
+    return float(value or 0.0)
 
 
 def _iso(value) -> str | None:
@@ -451,7 +687,7 @@ def passages(body: str, stems: set[str], size: int = 240, limit: int = 3) -> lis
     text = body[:SNIPPET_SCAN_CHARS]
     spans = matches(text, stems) if stems else []
     if not spans:
-        return [(0, _window_html(text, 0, size, []))] if text else []
+        return [_window_html(text, 0, size, [])] if text else []
     chosen: list[tuple[int, int, list]] = []
     used = []
     candidates = []
@@ -468,7 +704,7 @@ def passages(body: str, stems: set[str], size: int = 240, limit: int = 3) -> lis
         chosen.append((lo, hi, [sp for sp in spans if sp[0] >= lo and sp[1] <= hi]))
         if len(chosen) >= limit:
             break
-    return [(lo, _window_html(text, lo, hi - lo, inside)) for lo, hi, inside in chosen]
+    return [_window_html(text, lo, hi - lo, inside) for lo, hi, inside in chosen]
 
 
 def snippet(body: str, stems: set[str], size: int = 240) -> str:
@@ -476,8 +712,8 @@ def snippet(body: str, stems: set[str], size: int = 240) -> str:
     return found[0][1] if found else ""
 
 
-def _window_html(text: str, lo: int, size: int, spans: list[tuple[int, int]]) -> str:
-    """Escape ``text[lo:lo+size]`` (snapped to word boundaries), then add <mark> around ``spans``."""
+def _window_html(text: str, lo: int, size: int, spans: list[tuple[int, int]]) -> tuple[int, str]:
+    """(offset, html): ``text[lo:lo+size]`` snapped to word boundaries, escaped, with <mark> around ``spans``."""
     hi = min(len(text), lo + size)
     if lo > 0:
         space = text.find(" ", lo, min(hi, lo + 30))
@@ -494,7 +730,7 @@ def _window_html(text: str, lo: int, size: int, spans: list[tuple[int, int]]) ->
         pos = b
     out.append(html.escape(text[pos:hi]))
     body = " ".join("".join(out).split())
-    return ("… " if lo > 0 else "") + body + (" …" if hi < len(text) else "")
+    return lo, ("… " if lo > 0 else "") + body + (" …" if hi < len(text) else "")
 
 
 # --- did-you-mean ------------------------------------------------------------

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from whoosh import index as whoosh_index
 
+from searchsvc import schema
 from searchsvc.errors import IndexBusy, IndexUnavailable, SourceError
 
 CURRENT = "CURRENT"
@@ -102,12 +103,17 @@ class IndexHome:
         try:
             ix = whoosh_index.open_dir(str(gen))
             ix.doc_count()  # opens every segment: a truncated file fails here, not in the middle of a search
-            return ix
         except Exception as exc:  # Whoosh raises many kinds for a damaged index
             raise IndexUnavailable(
                 f"the index at {self.path} cannot be opened ({type(exc).__name__}: {exc}); "
                 f"rebuild it with `searchsvc reindex --full --index {self.path}`"
             ) from None
+        if not schema.is_current(ix.schema):
+            raise IndexUnavailable(
+                f"the index at {self.path} was built by another version of searchsvc; "
+                f"rebuild it with `searchsvc reindex --full --index {self.path}`"
+            )
+        return ix
 
     # --- writing side -------------------------------------------------
     def ensure_writable(self) -> None:

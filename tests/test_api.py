@@ -45,7 +45,7 @@ def test_per_page_pages_and_sort(client):
 def test_source_filter_is_repeatable(client):
     facets = client.get("/api/search?q=").get_json()["facets"]["source"]
     a, b = facets[0], facets[1]
-    data = client.get(f"/api/search?q=&per_page=100&source={a['value']}&source={b['value']}").get_json()
+    data = client.get(f"/api/search?q=&per_page=100&collapse=false&source={a['value']}&source={b['value']}").get_json()
     assert data["total"] == a["count"] + b["count"]
     assert {h["source"] for h in data["hits"]} == {a["value"], b["value"]}
 

@@ -76,8 +76,10 @@ def test_snippet_marks_every_form_and_escapes_the_rest(ix):
 
 
 def test_suggestion_for_a_misspelled_word(ix):
-    result = search(ix, SearchRequest(q="tramwya"))
-    assert result.total == 0 and result.suggestion == "tramway"
+    result = search(ix, SearchRequest(q="tramwya"))  # nothing matches: the correction's hits are shown
+    assert (result.suggestion, result.corrected, [h.id for h in result.hits]) == ("tramway", True, ["rail.html"])
+    partly = search(ix, SearchRequest(q="tramwya rides"))  # something matches: only suggested
+    assert (partly.suggestion, partly.corrected, partly.total) == ("tramway rides", False, 1)
     assert search(ix, SearchRequest(q="tramway")).suggestion is None
 
 
