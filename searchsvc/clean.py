@@ -289,23 +289,93 @@ def _page_title(root) -> str:
 
 
 def _author_from_page(root, metas: dict) -> str | None:
+    """The byline's name: meta tags, rel=author links, then author/byline markup outside comments."""
     author = metas.get("author") or metas.get("article:author") or metas.get("dc.creator")
     if author and not re.match(r"https?://", author):
         return _norm(author)
     for link in root.iter("a", "link"):
-        if "author" in (link.get("rel") or "").lower().split():
-            text = _text_of(link) if link.tag == "a" else ""
-            if text:
-                return text
+        if "author" in (link.get("rel") or "").lower().split() and not _in_comment_area(link):
+            name = _byline_name(_text_of(link)) if link.tag == "a" else None
+            if name:
+                return name
     for el in root.iter():
-        if not isinstance(el.tag, str):
-            continue
-        marks = f"{el.get('class') or ''} {el.get('itemprop') or ''}".lower()
-        if re.search(r"\b(byline|author)\b", marks):
-            text = re.sub(r"^(by|von|par|por)\s+", "", _text_of(el), flags=re.I)
-            if 0 < len(text) <= 80:
-                return text
+        if isinstance(el.tag, str) and _is_author_mark(el) and not _in_comment_area(el):
+            name = _byline_name(_text_of(_innermost_name(el)))
+            if name:
+                return name
     return None
+
+
+_AUTHOR_MARK = re.compile(r"\b(?:byline|author)\b", re.I)
+_COMMENT_AREA = re.compile(r"(?:^|[\s_\-])(?:comments?|commentlist|replies|reply|respond|"
+                           r"discussion|disqus)(?:$|[\s_\-\d])", re.I)
+
+
+def _is_author_mark(el) -> bool:
+    return bool(_AUTHOR_MARK.search(f"{el.get('class') or ''} {el.get('itemprop') or ''}"))
+
+
+def _in_comment_area(el) -> bool:
+    """el or an ancestor is a comment, reply or discussion container (by class, id or microdata)."""
+    node = el
+    while node is not None and node.tag not in ("body", "html"):
+        if isinstance(node.tag, str):
+            marks = f"{_marks(node)} {node.get('itemprop') or ''} {(node.get('itemtype') or '').rsplit('/', 1)[-1]}"
+            if _COMMENT_AREA.search(_STATE_PREFIX.sub(" ", _split_words(marks))):
+                return True
+        node = node.getparent()
+    return False
+
+
+def _innermost_name(el):
+    """The deepest element under el that alone names the author (microdata author > name).
+
+    Several marked children (co-authors) keep el: its whole text is the byline.
+    """
+    current = el
+    while True:
+        marked = [node for node in current.iterdescendants() if isinstance(node.tag, str)
+                  and ((node.get("itemprop") or "").lower() == "name" or _is_author_mark(node))]
+        outer = [node for node in marked if not any(a in marked for a in _ancestors_below(node, current))]
+        if len(outer) != 1 or not _text_of(outer[0]):
+            return current
+        current = outer[0]
+
+
+def _ancestors_below(node, top) -> list:
+    found = []
+    parent = node.getparent()
+    while parent is not None and parent is not top:
+        found.append(parent)
+        parent = parent.getparent()
+    return found
+
+
+_BYLINE_PREFIX = re.compile(r"^\s*(?:written\s+)?(?:by|von|par|por)\b\s*:?\s*", re.I)
+_BYLINE_SEPARATOR = re.compile(r"\s*[|·•]\s*|\s+[-–—]\s+")
+_BYLINE_DATE_TAIL = re.compile(
+    r"(?:,|\s)\s*(?:(?:on|at|published|updated|posted)\b[:\s]*)?"
+    r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?"
+    r"(?:\d{1,2}(?:st|nd|rd|th)?\s+[a-z]{3,9}\.?,?\s+\d{4}|[a-z]{3,9}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}"
+    r"|\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}|\d{1,2}:\d{2}).*$", re.I)
+
+
+def _byline_name(text: str) -> str | None:
+    """'By Ann Writer · 8 Mar 2023' -> 'Ann Writer'; None for comment lines ('X says:') or prose."""
+    text = _norm(text)
+    if re.search(r"\b(?:says|said|wrote|writes)\s*:", text, re.I):
+        return None
+    for part in _BYLINE_SEPARATOR.split(text):
+        rest = _BYLINE_DATE_TAIL.sub("", " " + _BYLINE_PREFIX.sub("", part))
+        if _DATE_LEFTOVER.fullmatch(rest):
+            continue  # the part was only a date
+        name = rest.strip(" ,;:")
+        return name if 0 < len(name) <= 80 else None
+    return None
+
+
+_DATE_LEFTOVER = re.compile(r"(?:[\s,;:.]|\b(?:on|at|published|updated|posted|"
+                            r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*)\b)*", re.I)
 
 
 def _metadata(root, url: str | None, objects: list[dict], article: dict) -> CleanedArticle:

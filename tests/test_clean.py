@@ -216,6 +216,33 @@ def test_json_ld_wins_over_meta_tags():
     assert (result.title, result.author) == ("LD", "LD Author")
 
 
+
+COMMENTS_WITH_AUTHORS = (
+    '<div id="comments"><ol class="commentlist"><li class="comment"><div class="comment-author vcard">'
+    '<cite class="fn">Pier Walker</cite> <span class="says">says:</span></div>'
+    "<p>Good to see the council finally decide something, honestly.</p></li></ol></div>")
+
+BYLINES = {
+    "no byline, commenters only": (COMMENTS_WITH_AUTHORS, None),
+    "comment microdata author": ('<div itemscope itemtype="https://schema.org/Comment"><span itemprop="author">'
+                                 "Pier Walker</span><p>Nice one.</p></div>", None),
+    "says: line outside a comment area": ('<div class="author-box"><b>Pier Walker</b> says:</div>', None),
+    "byline then commenters": ('<p class="byline">By Ann Writer</p>' + COMMENTS_WITH_AUTHORS, "Ann Writer"),
+    "microdata author name with date tail": (
+        '<div class="byline">By <span itemprop="author" itemscope itemtype="https://schema.org/Person">'
+        '<span itemprop="name">Ann Writer</span></span> &middot; <span>8 Mar 2023</span></div>', "Ann Writer"),
+    "byline with pipe and date": ('<p class="byline">By Ann Writer | Friday, 6 October 2023</p>', "Ann Writer"),
+    "byline with 'on' date": ('<p class="byline">By Ann Writer on March 14, 2024</p>', "Ann Writer"),
+    "co-authors keep the whole byline": ('<p class="byline">By <a class="author">Ann Writer</a> and '
+                                         '<a class="author">Bo Byline</a> - 14/03/2024</p>', "Ann Writer and Bo Byline"),
+}
+
+
+@pytest.mark.parametrize("markup, expected", BYLINES.values(), ids=BYLINES.keys())
+def test_author_from_page_byline_never_from_comments(markup, expected):
+    assert extract_article(article_page(after=markup)).author == expected
+
+
 # ---------------------------------------------------------------- encodings
 
 def test_decode_utf8_bom():
