@@ -7,8 +7,12 @@ core carry their HTTP status; under ``/api/`` every error is JSON
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
+from dataclasses import fields, replace
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request, url_for
@@ -18,7 +22,8 @@ from werkzeug.exceptions import HTTPException
 from searchsvc import __version__
 from searchsvc.config import Settings
 from searchsvc.errors import BadRequest, IndexUnavailable, SearchsvcError
-from searchsvc.search import SearchIndex, get_article, highlight_html, request_from_params, search
+from searchsvc.openapi import openapi_spec
+from searchsvc.search import SORTS, SearchIndex, get_article, highlight_html, request_from_params, search
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +52,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api)
     app.register_error_handler(Exception, handle_error)
     app.after_request(add_security_headers)
+    app.after_request(cache_static)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters["human_date"] = human_date
     app.jinja_env.filters["safe_link"] = safe_link
     app.jinja_env.globals["version"] = __version__
+    app.jinja_env.globals["asset_url"] = asset_url
+    app.jinja_env.globals["sort_labels"] = sort_labels
+    app.jinja_env.globals["page_url"] = page_url
     return app
 
 
@@ -65,9 +74,13 @@ def settings() -> Settings:
 
 # --- pages -------------------------------------------------------------
 
+SORT_LABELS = {"relevance": "Relevance", "date": "Newest", "recent": "Recent and relevant"}
+STATIC_MAX_AGE = 365 * 24 * 3600   # versioned asset URLs never change content
+
+
 @pages.get("/")
 def home():
-    return render_template("search.html", result=None, req=None, error=None)
+    return render_template("search.html", result=None, req=None, error=None, view=None)
 
 
 @pages.get("/search")
@@ -75,30 +88,154 @@ def search_page():
     try:
         req = request_from_params(request.args.to_dict(flat=False), settings())
     except BadRequest as exc:
-        return render_template("search.html", result=None, req=None, error=str(exc)), 400
-    result = search(index(), req)
-    return render_template("search.html", result=result, req=req, error=None, page_url=page_url)
+        return render_template("search.html", result=None, req=None, error=str(exc), view=None), 400
+    result = search(index(), _with_explain(req))
+    return render_template("search.html", result=result, req=req, error=None,
+                           view=results_view(req, result, _all_sources(req, result)))
 
 
 @pages.get("/article/<path:doc_id>")
 def article_page(doc_id):
     article = get_article(index(), doc_id)
-    q = request.args.get("q", "")
-    body = highlight_html(article.body, q) if q else None
-    return render_template("article.html", article=article, q=q, body_html=Markup(body) if body else None)
+    q = request.args.get("q", "")[: settings().max_query_chars]
+    body = highlight_html(article.body, q) if q.strip() else None
+    marks = body.count("<mark>") if body else 0
+    return render_template("article.html", article=article, q=q, marks=marks,
+                           body_html=Markup(body) if body else None)
+
+
+def _with_explain(req):
+    """The page shows a small "why" per hit when the core can explain its matches."""
+    if "explain" in {f.name for f in fields(req)}:
+        return replace(req, explain=True)
+    return req
+
+
+def _all_sources(req, result) -> list:
+    """Source facet counts without the source filter, so a second source can be added (OR)."""
+    if not req.sources:
+        return result.facets.get("source", [])
+    unfiltered = search(index(), replace(req, sources=(), page=1, per_page=1, with_snippets=False))
+    return unfiltered.facets.get("source", [])
+
+
+def sort_labels() -> list[tuple[str, str]]:
+    return [(v, SORT_LABELS.get(v, v.title())) for v in SORTS]
+
+
+def results_view(req, result, sources) -> dict:
+    """What the filters, sort switch and pager show; static/search.js mirrors it."""
+    selected_year = _selected_year(req)
+    active = [(f"Source: {s}", page_url(source=[x for x in req.sources if x != s])) for s in req.sources]
+    if req.date_from or req.date_to:
+        label = selected_year or f"{req.date_from or '…'} to {req.date_to or '…'}"
+        active.append((f"Date: {label}", page_url(**{"from": None, "to": None})))
+    shown = {f.value for f in sources}
+    source_items = [
+        {"key": f"source:{s}", "value": s, "count": None, "selected": True,
+         "url": page_url(source=[x for x in req.sources if x != s])}
+        for s in req.sources if s not in shown
+    ] + [
+        {"key": f"source:{f.value}", "value": f.value, "count": f.count, "selected": f.value in req.sources,
+         "url": page_url(source=[x for x in req.sources if x != f.value] if f.value in req.sources
+                         else [*req.sources, f.value])}
+        for f in sources
+    ]
+    year_items = [
+        {"key": f"year:{f.value}", "value": f.value, "count": f.count, "selected": f.value == selected_year,
+         "url": page_url(**({"from": None, "to": None} if f.value == selected_year
+                            else {"from": f"{f.value}-01-01", "to": f"{f.value}-12-31"}))}
+        for f in result.facets.get("year", [])
+    ]
+    sorts = [{"value": v, "label": label, "current": v == req.sort,
+              "url": page_url(sort=None if v == "relevance" else v)} for v, label in sort_labels()]
+    return {
+        "active": active,
+        "clear_url": page_url(source=None, **{"from": None, "to": None}) if active else None,
+        "sources": source_items,
+        "years": year_items,
+        "sorts": sorts,
+        "pager": _pager(result),
+    }
+
+
+def _selected_year(req) -> str | None:
+    f, t = req.date_from, req.date_to
+    if f and t and f.year == t.year and (f.month, f.day, t.month, t.day) == (1, 1, 12, 31):
+        return str(f.year)
+    return None
+
+
+def _pager(result) -> dict | None:
+    """Previous/next and a window of page numbers; past ``max_page`` the ``next`` cursor leads on."""
+    cursor = getattr(result, "next", None)
+    in_cursor_mode = bool(request.args.get("after"))
+    if in_cursor_mode:
+        return {"prev": None, "next": page_url(after=cursor) if cursor else None, "pages": []}
+    last = min(result.pages, settings().max_page)
+    if result.pages <= 1:
+        return None
+    nxt = page_url(page=result.page + 1) if result.page < last else (page_url(after=cursor) if cursor else None)
+    prev = page_url(page=result.page - 1) if result.page > 1 else None
+    numbers = sorted({1, last, *range(max(1, result.page - 2), min(last, result.page + 2) + 1)})
+    items, before = [], 0
+    for n in numbers:
+        if n - before > 1:
+            items.append({"gap": True})
+        items.append({"number": n, "current": n == result.page, "url": page_url(page=n if n > 1 else None)})
+        before = n
+    return {"prev": prev, "next": nxt, "pages": items}
 
 
 def page_url(**changes) -> str:
-    """This results page's URL with ``changes`` applied (None removes a parameter)."""
+    """This results page's URL with ``changes`` applied (None removes a parameter).
+
+    Any change other than a page move starts again at the first page.
+    """
     args = request.args.to_dict(flat=False)
     for key, value in changes.items():
-        if value is None:
+        if value is None or value == []:
             args.pop(key, None)
         else:
             args[key] = value if isinstance(value, list) else [value]
-    if "page" not in changes:
-        args.pop("page", None)
+    for key in ("page", "after"):
+        if key not in changes:
+            args.pop(key, None)
+    args = {k: v for k, v in args.items() if k == "q" or any(v)}
     return url_for("pages.search_page", **args)
+
+
+def asset_url(filename: str) -> str:
+    """A static file's URL carrying a hash of its content, so browsers may keep it a year."""
+    return url_for("static", filename=filename, v=asset_version(filename))
+
+
+def asset_version(filename: str) -> str:
+    path = Path(current_app.static_folder or "") / filename
+    try:
+        st = path.stat()
+    except OSError:
+        return __version__
+    return _digest(str(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(path: str, mtime_ns: int, size: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+
+
+def cache_static(response):
+    """Versioned assets (``?v=`` matching their content) are cached for a year; others revalidate."""
+    if request.endpoint == "static" and response.status_code == 200:
+        filename = (request.view_args or {}).get("filename", "")
+        if request.args.get("v") and request.args.get("v") == asset_version(filename):
+            response.cache_control.no_cache = None
+            response.cache_control.public = True
+            response.cache_control.max_age = STATIC_MAX_AGE
+            response.cache_control.immutable = True
+        else:
+            response.cache_control.no_cache = True
+    return response
 
 
 # --- JSON API -------------------------------------------------------------
@@ -107,6 +244,12 @@ def page_url(**changes) -> str:
 def api_search():
     req = request_from_params(request.args.to_dict(flat=False), settings())
     return jsonify(search(index(), req).to_dict())
+
+
+@api.get("/openapi.json")
+def api_openapi():
+    """The OpenAPI 3.1 description of every ``/api/`` endpoint (kept true by tests/test_openapi.py)."""
+    return jsonify(openapi_spec(settings()))
 
 
 @api.get("/health")

@@ -1,0 +1,183 @@
+"""The OpenAPI 3.1 description of the JSON API, served at ``/api/openapi.json``.
+
+Limits (page, per_page, query length) and the sort orders come from the
+running settings and ``search.SORTS``, so the description follows the code;
+tests/test_openapi.py runs Schemathesis against the app to keep it true.
+Fields marked optional below are added by later API work (cursor paging,
+several passages, wire-copy grouping, explanations) and are described here
+so clients can rely on their shape once they appear.
+"""
+from __future__ import annotations
+
+from searchsvc import __version__
+from searchsvc.config import Settings
+from searchsvc.search import SORTS
+
+NULLABLE_STRING = {"type": ["string", "null"]}
+ISO_DATE_PATTERN = r"^\d{4}(-\d{2}(-\d{2})?)?$"
+
+
+def openapi_spec(settings: Settings) -> dict:
+    """The whole document: paths, parameters, response and error shapes."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "searchsvc",
+            "version": __version__,
+            "description": "Full-text search over news articles. Every error is "
+                           "`{\"error\": {\"code\", \"message\"}}`; no response carries a traceback.",
+        },
+        "paths": {
+            "/api/search": {"get": _search_operation(settings)},
+            "/api/health": {"get": _health_operation()},
+            "/api/openapi.json": {"get": _openapi_operation()},
+        },
+        "components": {"schemas": _schemas(), "responses": _responses()},
+    }
+
+
+def _param(name: str, description: str, schema: dict, **extra) -> dict:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema, **extra}
+
+
+def _search_operation(settings: Settings) -> dict:
+    return {
+        "operationId": "search",
+        "summary": "Search the articles",
+        "description": "Ranked, highlighted results with exact totals and facet counts. "
+                       "The empty query lists the newest articles first.",
+        "parameters": [
+            _param("q", "The query: words, \"phrases\", -excluded, OR, field:word, prefix*. "
+                        "Empty: newest first.",
+                   {"type": "string", "maxLength": settings.max_query_chars}),
+            _param("page", "Page number, from 1.",
+                   {"type": "integer", "minimum": 1, "maximum": settings.max_page, "default": 1}),
+            _param("per_page", "Hits per page.",
+                   {"type": "integer", "minimum": 1, "maximum": settings.max_per_page,
+                    "default": settings.per_page}),
+            _param("sort", "`relevance`, `date` (newest first)"
+                           + (", or `recent` (relevance blended with age)" if "recent" in SORTS else "") + ".",
+                   {"type": "string", "enum": list(SORTS), "default": "relevance"}),
+            _param("source", "Only articles from these sources (repeatable).",
+                   {"type": "array", "items": {"type": "string"}}, style="form", explode=True),
+            _param("from", "Published on or after this date (YYYY-MM-DD; YYYY or YYYY-MM also accepted).",
+                   {"type": "string", "pattern": ISO_DATE_PATTERN}),
+            _param("to", "Published on or before this date (YYYY-MM-DD).",
+                   {"type": "string", "pattern": ISO_DATE_PATTERN}),
+        ],
+        "responses": {
+            "200": {"description": "One page of results.",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
+            "400": {"$ref": "#/components/responses/BadRequest"},
+            "503": {"$ref": "#/components/responses/Unavailable"},
+        },
+    }
+
+
+def _health_operation() -> dict:
+    return {
+        "operationId": "health",
+        "summary": "Whether the index can be searched, and how many documents it holds",
+        "responses": {
+            "200": {"description": "The index is open.",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
+            "503": {"description": "There is no index (yet), or it cannot be opened.",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
+        },
+    }
+
+
+def _openapi_operation() -> dict:
+    return {
+        "operationId": "openapi",
+        "summary": "This description",
+        "responses": {
+            "200": {"description": "An OpenAPI 3.1 document.",
+                    "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["openapi", "info", "paths"],
+                        "properties": {"openapi": {"type": "string"}, "info": {"type": "object"},
+                                       "paths": {"type": "object"}}}}}},
+        },
+    }
+
+
+def _schemas() -> dict:
+    facet_list = {"type": "array", "items": {"$ref": "#/components/schemas/FacetValue"}}
+    return {
+        "SearchResponse": {
+            "type": "object",
+            "required": ["query", "total", "page", "per_page", "pages", "took_ms", "suggestion", "hits", "facets"],
+            "properties": {
+                "query": {"type": "string"},
+                "total": {"type": "integer", "minimum": 0, "description": "Exact number of matching articles."},
+                "page": {"type": "integer", "minimum": 1},
+                "per_page": {"type": "integer", "minimum": 1},
+                "pages": {"type": "integer", "minimum": 0},
+                "took_ms": {"type": "number", "minimum": 0},
+                "suggestion": {**NULLABLE_STRING, "description": "A corrected query (did-you-mean), or null."},
+                "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
+                "facets": {
+                    "type": "object",
+                    "required": ["source", "year"],
+                    "properties": {"source": facet_list, "year": facet_list},
+                },
+                "next": {**NULLABLE_STRING,
+                         "description": "Opaque cursor for the following page (`after=`); null on the last page."},
+            },
+        },
+        "Hit": {
+            "type": "object",
+            "required": ["id", "title", "url", "published", "author", "source", "score", "snippet"],
+            "properties": {
+                "id": {"type": "string"},
+                "title": {"type": "string"},
+                "url": NULLABLE_STRING,
+                "published": {**NULLABLE_STRING, "description": "ISO 8601 in UTC (`Z`), or null."},
+                "author": NULLABLE_STRING,
+                "source": NULLABLE_STRING,
+                "score": {"type": "number"},
+                "snippet": {"type": "string",
+                            "description": "HTML: the article's text escaped, with <mark> around matched words."},
+                "snippets": {"type": "array", "items": {
+                    "type": "object", "required": ["text", "offset"],
+                    "properties": {"text": {"type": "string"}, "offset": {"type": "integer", "minimum": 0}}}},
+                "duplicates": {"type": "array", "items": {
+                    "type": "object", "required": ["id", "title", "source", "published"],
+                    "properties": {"id": {"type": "string"}, "title": {"type": "string"},
+                                   "source": NULLABLE_STRING, "published": NULLABLE_STRING}}},
+                "explain": {"type": "object", "properties": {"matched": {"type": "array", "items": {
+                    "type": "object", "required": ["term", "field", "via"],
+                    "properties": {"term": {"type": "string"}, "field": {"type": "string"},
+                                   "via": {"type": "string", "enum": ["exact", "stem", "correction"]}}}}}},
+            },
+        },
+        "FacetValue": {
+            "type": "object",
+            "required": ["value", "count"],
+            "properties": {"value": {"type": "string"}, "count": {"type": "integer", "minimum": 0}},
+        },
+        "Health": {
+            "type": "object",
+            "required": ["status", "documents"],
+            "properties": {"status": {"type": "string", "enum": ["ok", "unavailable"]},
+                           "documents": {"type": "integer", "minimum": 0},
+                           "message": {"type": "string"}},
+        },
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {
+                "type": "object", "required": ["code", "message"],
+                "properties": {"code": {"type": "string", "description": "Machine-readable, e.g. `bad_page`."},
+                               "message": {"type": "string", "description": "Safe to show to a person."}}}},
+        },
+    }
+
+
+def _responses() -> dict:
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    return {
+        "BadRequest": {"description": "A parameter cannot be used as given.", "content": error},
+        "Unavailable": {"description": "There is no index (yet), or it cannot be opened.", "content": error},
+    }
