@@ -1026,10 +1026,10 @@ def _blocks(lines: list[str]) -> list[str]:
 
 def _drop_trailing_lines(paragraphs: list[str]) -> list[str]:
     """Strip site boilerplate lines (copyright, follow us...) from the end of the body."""
-    paragraphs = list(paragraphs)
+    paragraphs = _drop_boilerplate_footer(list(paragraphs))
     while paragraphs:
         lines = paragraphs[-1].split("\n")
-        if not _TRAILING_BOILERPLATE.match(lines[-1].strip()):
+        if not _TRAILING_BOILERPLATE.match(lines[-1].strip()) and not _SEPARATOR_LINE.match(lines[-1]):
             break
         lines.pop()
         if lines:
@@ -1037,6 +1037,35 @@ def _drop_trailing_lines(paragraphs: list[str]) -> list[str]:
         else:
             paragraphs.pop()
     return paragraphs
+
+
+_SEPARATOR_LINE = re.compile(r"^\s*(?:[-_=*~#]\s*){3,}$")
+MAX_FOOTER_LINE = 120  # a site footer is a run of short lines
+
+
+def _drop_boilerplate_footer(paragraphs: list[str]) -> list[str]:
+    """Drop the site footer: from a block (or a separator line) that opens with boilerplate
+    ('Copyright ...', 'Follow us') to the end, when every line from there on is short."""
+    lines = [(i, line) for i, block in enumerate(paragraphs) for line in block.split("\n")]
+    cut = None
+    for pos in range(len(lines) - 1, -1, -1):
+        block_index, line = lines[pos]
+        if len(line) > MAX_FOOTER_LINE or (_looks_like_prose(line) and not _TRAILING_BOILERPLATE.match(line)):
+            break
+        opens_block = pos == 0 or lines[pos - 1][0] != block_index or _SEPARATOR_LINE.match(lines[pos - 1][1])
+        if opens_block and _TRAILING_BOILERPLATE.match(line.strip()):
+            cut = pos - 1 if pos > 0 and _SEPARATOR_LINE.match(lines[pos - 1][1]) else pos
+    if cut is None or cut == 0:
+        return paragraphs
+    kept: dict[int, list[str]] = {}
+    for block_index, line in lines[:cut]:
+        kept.setdefault(block_index, []).append(line)
+    return ["\n".join(block) for block in kept.values()]
+
+
+def _looks_like_prose(line: str) -> bool:
+    """A sentence of four words or more: article text, not footer furniture."""
+    return len(line.split()) >= 4 and bool(re.search(r"[.!?]['\"”’)]?$", line.strip()))
 
 
 # ---------------------------------------------------------------- dates

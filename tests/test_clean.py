@@ -405,10 +405,26 @@ def test_plain_text_joins_wrapped_lines():
     "Subscribe to our newsletter",
     "Read more: the bridge in pictures",
     "Share this article\nFollow us on Twitter\n\n© 2024 Harbour Times",
+    "---\nCopyright 2024 Harbour Times. All rights reserved.\nFollow us: @HarbourTimes\n"
+    "Got a tip? Email news@harbourtimes.example",
+    "Copyright 2024 Harbour Times. All rights reserved.\nFollow us on social media\nFacebook | Twitter",
+    "\n© Harbour Times 2024 | Terms | Privacy\nMore local news at harbourtimes.example",
+    "* * *\nFollow us on social media",
+    "=====",
 ])
 def test_plain_text_trailing_boilerplate_dropped(tail):
     text = f"{TITLE}\n\n{BODY}\n\n{tail}\n"
     assert extract_plain_text(text).text == BODY
+
+
+@pytest.mark.parametrize("tail", [
+    "* * *\nThe writer is a member of the harbour board.",
+    "Read more: the bridge in pictures\nThe council meets again on Friday to set the budget.",
+    "---\nCorrection: an earlier version gave the wrong year",
+], ids=["separator then prose", "boilerplate opener then prose", "separator then non-boilerplate"])
+def test_plain_text_trailing_lines_that_are_not_boilerplate_are_kept(tail):
+    text = f"{TITLE}\n\n{BODY}\n\n{tail}\n"
+    assert extract_plain_text(text).text == f"{BODY}\n\n{' '.join(tail.split())}"
 
 
 def test_plain_text_boilerplate_words_inside_body_are_kept():
