@@ -577,14 +577,14 @@ def _text_runs(root) -> list[_Run]:
         if closing:
             if tag == "a":
                 in_link -= 1
-            if tag in _BLOCK_TAGS:
+            if el is blocks[-1] or tag in _BLOCK_TAGS:
                 flush()
                 if el is blocks[-1] and len(blocks) > 1:
                     blocks.pop()
             if el is not root:
                 add(el.tail)
             continue
-        if tag in _BLOCK_TAGS:
+        if tag in _BLOCK_TAGS or (tag and _holds_br_paragraphs(el)):
             flush()
             if tag != "br" and tag != "hr":
                 blocks.append(el)
@@ -595,6 +595,20 @@ def _text_runs(root) -> list[_Run]:
         stack.extend((child, False) for child in reversed(el))
     flush()
     return runs
+
+
+def _holds_br_paragraphs(el) -> bool:
+    """An inline wrapper (old <font>, <span>) whose text is paragraphs split by <br><br>.
+
+    It holds its runs like a block does, so they vote for it and not for
+    the table cell or div around it (which also holds sidebars and letters).
+    """
+    for child in el:
+        if child.tag == "br" and not (child.tail or "").strip():
+            following = child.getnext()
+            if following is not None and following.tag == "br":
+                return True
+    return False
 
 
 def _element_stats(root, runs: list[_Run]) -> dict:

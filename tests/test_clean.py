@@ -122,6 +122,20 @@ def test_paragraphs_are_separated_by_one_blank_line():
     assert extract_article(page).text == BODY
 
 
+def test_br_paragraphs_in_an_inline_wrapper_keep_the_cell_furniture_out():
+    """Old table layouts: <font> text split by <br><br>, a sidebar cell, letters below a rule."""
+    page = f"""<html><body><table><tr>
+    <td><font size="1"><b>ON THIS PAGE</b><br><a href="/a">Ferry timetable changes for the winter</a><br>
+    <a href="/b">Bowls club opens its new pavilion</a><br><br>Quay Motors: servicing while you wait<br></font></td>
+    <td><font size="5"><b>{TITLE}</b></font><br><font size="1">By Ann Writer | 6 October 2023</font>
+    <font size="2">{PARAS[0]}<br><br>{PARAS[1]}<br><br>{PARAS[2]}</font>
+    <p><font size="1"><a href="#">Print this story</a> | <a href="#">Email to a friend</a></font>
+    <hr><font size="2"><b>Readers' letters</b><br>Have your say on this story: write to The Editor,
+    Harbour Times, 1 Quay Street, Harbourside.<br><i>A fine paper. Long may it continue.</i> - Reg, Quayside<br>
+    </font></td></tr></table></body></html>"""
+    assert extract_article(page).text == BODY
+
+
 def test_article_body_split_into_sibling_blocks_is_kept_whole():
     page = f"""<html><body><main>
     <div class="story-part"><p>{PARAS[0]}</p><p>{PARAS[1]}</p></div>
