@@ -8,9 +8,11 @@ the document id, a stable tie-breaker across index generations.
 from __future__ import annotations
 
 import base64
-import heapq
+import bisect
 import json
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 
@@ -79,14 +81,29 @@ class Ranked:
     score: float
 
 
-def rank_all(searcher, q, allow: set[int] | None, order: str, *, after: tuple | None, limit: int,
-             collapse: bool, half_life_days: float) -> tuple[list[Ranked], int]:
-    """The ``limit`` best hits that come after ``after`` in ``order``, and the total (groups when collapsing)."""
+@dataclass
+class Ordering:
+    """Every hit of one query in one index generation, in order: what a cursor pages through."""
+
+    ranked: list[Ranked]
+    keys: list[tuple]
+    total: int
+    facets: dict
+
+    def page_after(self, after: tuple | None, start: int, size: int) -> tuple[list[Ranked], bool]:
+        """(hits, more): ``size`` hits after the cursor key ``after`` (or from position ``start``)."""
+        if after is not None:
+            start = bisect.bisect_right(self.keys, after)
+        return self.ranked[start:start + size], start + size < len(self.ranked)
+
+
+def rank_all(searcher, q, allow: set[int] | None, order: str, *, collapse: bool,
+             half_life_days: float) -> list[Ranked]:
+    """Every hit in ``order``, one per near-duplicate group when collapsing."""
     reference = newest_datekey(searcher) if order == "recent" else 0
     context = searcher.context(needs_current=True, weighting=searcher.weighting)
     best_of_group: dict[str, Ranked] = {}
-    heap: list = []  # max-heap by key (negated), size <= limit, when not collapsing
-    total = 0
+    ranked: list[Ranked] = []
     for sub, offset in searcher.leaf_searchers():
         reader = sub.reader()
         ids = reader.column_reader(schema.ID)
@@ -106,44 +123,45 @@ def rank_all(searcher, q, allow: set[int] | None, order: str, *, after: tuple | 
                 else:
                     key = (-score, doc_id)
                 item = Ranked(key, docnum, score)
-                if groups is not None:
+                if groups is None:
+                    ranked.append(item)
+                else:
                     group = _text(groups[sub_docnum]) or doc_id
                     held = best_of_group.get(group)
                     if held is None or key < held.key:
                         best_of_group[group] = item
-                else:
-                    total += 1
-                    if after is None or key > after:
-                        _push(heap, item, limit)
             matcher.next()
     if collapse:
-        total = len(best_of_group)
-        chosen = [r for r in best_of_group.values() if after is None or r.key > after]
-        return heapq.nsmallest(limit, chosen, key=lambda r: r.key), total
-    return sorted((item for _, _, item in heap), key=lambda r: r.key), total
+        ranked = list(best_of_group.values())
+    ranked.sort(key=lambda r: r.key)
+    return ranked
 
 
-def _push(heap: list, item: Ranked, limit: int) -> None:
-    entry = (_Reverse(item.key), item.docnum, item)
-    if len(heap) < limit:
-        heapq.heappush(heap, entry)
-    elif item.key < heap[0][0].key:
-        heapq.heapreplace(heap, entry)
+class Orderings:
+    """A bounded LRU of ``Ordering``s keyed by generation + query: cursor pages after the first cost O(page)."""
 
+    def __init__(self, max_items: int = 2_000_000, max_entries: int = 64):
+        self.max_items, self.max_entries = max_items, max_entries
+        self._entries: OrderedDict[tuple, Ordering] = OrderedDict()
+        self._items = 0
+        self._lock = threading.Lock()
 
-class _Reverse:
-    """Orders keys backwards, so heapq's min-heap keeps the worst of the best on top."""
+    def get(self, key: tuple) -> Ordering | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
 
-    __slots__ = ("key",)
-
-    def __init__(self, key):
-        self.key = key
-
-    def __lt__(self, other):
-        return self.key > other.key
-
-    def __eq__(self, other):
-        return self.key == other.key
+    def put(self, key: tuple, ordering: Ordering) -> None:
+        with self._lock:
+            if key in self._entries or len(ordering.ranked) > self.max_items:
+                return
+            self._entries[key] = ordering
+            self._items += len(ordering.ranked)
+            while self._items > self.max_items or len(self._entries) > self.max_entries:
+                _, old = self._entries.popitem(last=False)
+                self._items -= len(old.ranked)
 
 
 def newest_datekey(searcher) -> int:

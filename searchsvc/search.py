@@ -8,6 +8,7 @@ when no article has them all), longer ones rank by any word.
 """
 from __future__ import annotations
 
+import functools
 import html
 import math
 import re
@@ -240,6 +241,7 @@ class SearchIndex:
         self._ix = None
         self._local = threading.local()
         self._snapshots: OrderedDict[str, tuple[Searcher, threading.Lock]] = OrderedDict()
+        self.orderings = paging.Orderings()
 
     def searcher(self) -> Searcher:
         ix, stamp = self._live()
@@ -297,7 +299,7 @@ def _generation(stamp) -> str:
 class _Found:
     ranked: list[paging.Ranked]     # the page's hits, in order
     total: int
-    facets: object                  # Whoosh results holding the facet groups, or None
+    facets: dict[str, list[FacetValue]]
     more: bool                      # hits exist after this page
 
 
@@ -307,7 +309,7 @@ def search(index: SearchIndex, req: SearchRequest) -> ResultPage:
     if cursor is not None:
         req = _continued(req, cursor)
     with index.pinned(cursor.generation if cursor else None) as (s, generation):
-        return _search(s, generation, req, cursor, index.settings, started)
+        return _search(s, generation, req, cursor, index, started)
 
 
 def _continued(req: SearchRequest, c: paging.Cursor) -> SearchRequest:
@@ -317,22 +319,24 @@ def _continued(req: SearchRequest, c: paging.Cursor) -> SearchRequest:
                    date_to=date.fromisoformat(c.date_to) if c.date_to else None, page=1)
 
 
-def _search(s: Searcher, generation: str, req: SearchRequest, cursor, settings: Settings, started) -> ResultPage:
+def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: SearchIndex, started) -> ResultPage:
+    settings = index.settings
     parsed = parse(req.q, settings.max_query_terms)
     plan = _plan(s, parsed, settings)
     order = "date" if plan.query is None and req.sort == "relevance" else req.sort
     filt = _filter(req)
     after = tuple(cursor.key) if cursor else None
-    found = _find(s, plan.query, plan.excluded, filt, order, req, after, settings)
+    find = functools.partial(_find, s, index, generation, filt=filt, order=order, req=req)
+    found = find(plan.query, plan.excluded, after=after)
     if found.total == 0 and plan.relaxed is not None:
-        found = _find(s, plan.relaxed, plan.excluded, filt, order, req, after, settings)
+        found = find(plan.relaxed, plan.excluded, after=after)
     suggestion = _suggestion(s, req.q, parsed, plan)
     corrected = False
     if found.total == 0 and suggestion and cursor is None:
         fixed_plan = _plan(s, parse(suggestion, settings.max_query_terms), settings)
-        retry = _find(s, fixed_plan.query, fixed_plan.excluded, filt, order, req, None, settings)
+        retry = find(fixed_plan.query, fixed_plan.excluded, after=None)
         if retry.total == 0 and fixed_plan.relaxed is not None:
-            retry = _find(s, fixed_plan.relaxed, fixed_plan.excluded, filt, order, req, None, settings)
+            retry = find(fixed_plan.relaxed, fixed_plan.excluded, after=None)
         if retry.total:
             found, plan, corrected = retry, fixed_plan, True
     stems = plan.stems if req.with_snippets else None
@@ -355,7 +359,7 @@ def _search(s: Searcher, generation: str, req: SearchRequest, cursor, settings: 
         took_ms=round((time.perf_counter() - started) * 1000, 2),
         suggestion=suggestion,
         hits=hits,
-        facets={name: _facet_values(found.facets, name) for name in FACETS} if found.facets is not None and req.with_facets else {},
+        facets=found.facets,
         next=next_token,
         corrected=corrected,
     )
@@ -374,7 +378,8 @@ def _facet_spec(req: SearchRequest) -> dict:
     return spec
 
 
-def _find(s: Searcher, query, excluded, filt, order: str, req: SearchRequest, after, settings) -> _Found:
+def _find(s: Searcher, index: SearchIndex, generation: str, query, excluded, *, filt, order: str,
+          req: SearchRequest, after) -> _Found:
     q = query if query is not None else wq.Every()
     if excluded:
         q = wq.AndNot(q, wq.Or(excluded))
@@ -382,16 +387,21 @@ def _find(s: Searcher, query, excluded, filt, order: str, req: SearchRequest, af
     first = req.page * req.per_page
     if after is None and order in ("relevance", "date"):
         return _find_top(s, q, filt, order, req, spec, first)
-    # cursor pages and sort=recent: one pass over every match (cost independent of depth)
-    allow = set(s.docs_for_query(filt)) if filt is not None else None
-    limit = req.per_page + 1 if after is not None else first + 1
-    ranked, total = paging.rank_all(s, q, allow, order, after=after, limit=limit, collapse=req.collapse,
-                                    half_life_days=settings.recent_half_life_days)
-    facets = None
-    if req.with_facets:
-        facets = s.search(q, filter=filt, limit=1, groupedby=spec, terms=False)
-    page = ranked[:req.per_page] if after is not None else ranked[first - req.per_page:first]
-    return _Found(page, total, facets, more=len(ranked) > (req.per_page if after is not None else first))
+    # cursor pages and sort=recent: the whole ordering once per generation and query, then slices of it
+    key = (generation, repr(q), repr(filt), order, req.collapse, req.with_facets, index.settings.recent_half_life_days)
+    ordering = index.orderings.get(key)
+    if ordering is None:
+        allow = set(s.docs_for_query(filt)) if filt is not None else None
+        ranked = paging.rank_all(s, q, allow, order, collapse=req.collapse,
+                                 half_life_days=index.settings.recent_half_life_days)
+        facets = {}
+        if req.with_facets:
+            results = s.search(q, filter=filt, limit=1, groupedby=spec, terms=False)
+            facets = {name: _facet_values(results, name) for name in FACETS}
+        ordering = paging.Ordering(ranked, [r.key for r in ranked], len(ranked), facets)
+        index.orderings.put(key, ordering)
+    page, more = ordering.page_after(after, first - req.per_page, req.per_page)
+    return _Found(page, ordering.total, ordering.facets, more)
 
 
 def _find_top(s: Searcher, q, filt, order, req, spec, first) -> _Found:
@@ -423,7 +433,8 @@ def _find_top(s: Searcher, q, filt, order, req, spec, first) -> _Found:
         if len(ordered) > first or results.scored_length() >= matched:
             break
         fetch *= 4
-    return _Found(ordered[first - req.per_page:first], total, results, more=len(ordered) > first)
+    facets = {name: _facet_values(results, name) for name in FACETS} if req.with_facets else {}
+    return _Found(ordered[first - req.per_page:first], total, facets, more=len(ordered) > first)
 
 
 @dataclass
