@@ -1,0 +1,200 @@
+"""What goes past the hosted engines: deep cursors, exact counts, passages, wire copies, recent, explain."""
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections import Counter
+from datetime import date
+
+import pytest
+
+from conftest import make_settings, page, run_cli, search_ids, write
+from searchsvc.indexer import reindex
+from searchsvc.search import SearchIndex, SearchRequest, search
+
+SAMPLE_GROUPS = [
+    ["harbor-gazette/2025-02-11-hospital-data-breach.html", "northfield-observer/2025-02-12-hospital-cyberattack.html"],
+]
+
+
+def follow(ix: SearchIndex, req: SearchRequest, between_pages=None) -> list[str]:
+    """Every id, page after page through ``next``."""
+    ids, result = [], search(ix, req)
+    n = 0
+    while True:
+        ids.extend(h.id for h in result.hits)
+        if not result.next:
+            return ids
+        n += 1
+        if between_pages:
+            between_pages(n)
+        result = search(ix, SearchRequest(after=result.next))
+
+
+# --- cursors -------------------------------------------------------------------
+
+@pytest.mark.parametrize("sort", ["relevance", "date", "recent"])
+@pytest.mark.parametrize("q", ["", "council", "strike OR flood"])
+def test_cursor_reaches_every_hit_once_in_order(sample_index, q, sort):
+    everything = search_ids(sample_index, q, sort=sort, per_page=100)
+    paged = follow(sample_index, SearchRequest(q=q, sort=sort, per_page=3))
+    assert paged == everything and len(set(paged)) == len(paged)
+
+
+def test_cursor_keeps_filters_and_the_last_page_has_no_next(client):
+    data = client.get("/api/search?q=&per_page=2&source=Lakeside Herald").get_json()
+    seen = [h["id"] for h in data["hits"]]
+    while data["next"]:
+        data = client.get("/api/search", query_string={"after": data["next"]}).get_json()
+        assert all(h["source"] == "Lakeside Herald" for h in data["hits"])
+        seen += [h["id"] for h in data["hits"]]
+    assert len(seen) == len(set(seen)) == 5 and data["next"] is None
+
+
+@pytest.mark.parametrize("token", ["nonsense", "eyJ2IjoxfQ", "e30", "%%%", "x" * 300])
+def test_bad_cursor_is_a_400(client, token):
+    response = client.get("/api/search", query_string={"after": token})
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "bad_after"
+
+
+def test_search_all_streams_every_hit(sample_settings, sample_index):
+    out = run_cli("search", "council", "--all", "--index", sample_settings.index)
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [h["id"] for h in lines] == search_ids(sample_index, "council", per_page=100)
+    assert all({"id", "title", "snippet", "snippets", "duplicates"} <= set(h) for h in lines)
+
+
+# --- a generated corpus of tens of thousands ------------------------------------------
+
+N_DOCS = 12_000
+VOCAB = [f"v{i}" for i in range(800)]
+SOURCES = ["Alpha", "Beta", "Gamma", "Delta", "Epsilon"]
+
+
+def generated_records(n: int, seed: int = 11, start: int = 0) -> list[dict]:
+    rnd = random.Random(seed)
+    records = []
+    for i in range(start, start + n):
+        words = rnd.choices(VOCAB, k=12) + (["common"] if i % 3 else [])
+        records.append({
+            "id": f"g{i:05d}", "title": " ".join(rnd.choices(VOCAB, k=3)), "text": " ".join(words),
+            "published": f"{2015 + i % 9}-{1 + i % 12:02d}-{1 + i % 28:02d}", "source": SOURCES[i % 5],
+        })
+    return records
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    root = tmp_path_factory.mktemp("big")
+    records = generated_records(N_DOCS)
+    write(root / "src/feed.jsonl", "\n".join(json.dumps(r) for r in records) + "\n")
+    settings = make_settings(root / "index", workers=2)
+    assert reindex(settings, [root / "src"]).documents == N_DOCS
+    return settings, records, root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("word", ["common", "v7", "v123", "v799"])
+def test_totals_and_facets_are_exact(big, word):
+    settings, records, _ = big
+    matching = [r for r in records if word in r["text"].split() or word in r["title"].split()]
+    result = search(SearchIndex(settings), SearchRequest(q=word, collapse=False))
+    assert result.total == len(matching)
+    assert {f.value: f.count for f in result.facets["source"]} == Counter(r["source"] for r in matching)
+    assert {f.value: f.count for f in result.facets["year"]} == Counter(r["published"][:4] for r in matching)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sort", ["relevance", "date"])
+def test_deep_cursor_has_no_duplicates_or_gaps_while_a_reindex_commits(big, sort):
+    settings, records, root = big
+    ix = SearchIndex(settings)
+    expected = [r["id"] for r in records if "common" in r["text"].split()]
+    committed = threading.Event()
+
+    def reindex_midway(n):
+        if n == 5:  # add documents that match, and delete one, while the cursor is open
+            extra = generated_records(300, seed=99, start=N_DOCS)
+            write(root / "src/more.jsonl", "\n".join(json.dumps(r) for r in extra) + "\n")
+            assert run_cli("reindex", "--index", settings.index).returncode == 0
+            committed.set()
+
+    paged = follow(ix, SearchRequest(q="common", sort=sort, per_page=200, collapse=False), reindex_midway)
+    assert committed.is_set()
+    assert len(paged) == len(set(paged)) == len(expected)  # the snapshot the cursor started on
+    assert set(paged) == set(expected)
+    after = search(ix, SearchRequest(q="common", collapse=False))
+    assert after.total > len(expected)  # a new search sees the new generation
+    (root / "src/more.jsonl").unlink()
+    reindex(settings)
+
+
+# --- passages, near-duplicates, recent, explain ------------------------------------------
+
+def test_long_article_gets_up_to_three_passages_with_offsets(sample_index):
+    from searchsvc.search import get_article
+    hit = search(sample_index, SearchRequest(q="council budget")).hits[0]
+    assert 2 <= len(hit.snippets) <= 3 and hit.snippet == hit.snippets[0].text
+    body = get_article(sample_index, hit.id).body
+    for passage in hit.snippets:
+        plain = passage.text.replace("<mark>", "").replace("</mark>", "").strip("… ")
+        import html
+        first_words = " ".join(html.unescape(plain).split()[:4])
+        assert " ".join(body[passage.offset:].split()[:4]) == first_words
+        assert "<mark>" in passage.text
+
+
+def test_wire_copies_are_shown_once_with_their_versions(sample_index):
+    group = SAMPLE_GROUPS[0]
+    result = search(sample_index, SearchRequest(q="hospital patients records"))
+    shown = [h for h in result.hits if h.id in group]
+    assert len(shown) == 1
+    assert [v.id for v in shown[0].duplicates] == [i for i in group if i != shown[0].id]
+    both = search(sample_index, SearchRequest(q="hospital patients records", collapse=False))
+    assert {h.id for h in both.hits} >= set(group) and all(h.duplicates == [] for h in both.hits)
+    assert both.total == result.total + 1
+
+
+def test_three_way_syndication_is_one_hit(sample_index, expectations):
+    group = expectations["_groups"][1]
+    hits = search(sample_index, SearchRequest(q="brightloop")).hits
+    assert len([h for h in hits if h.id in group]) == 1
+    assert len(next(h for h in hits if h.id in group).duplicates) == 2
+
+
+@pytest.fixture(scope="module")
+def dated(tmp_path_factory):
+    root = tmp_path_factory.mktemp("recent")
+    write(root / "src/old.html", page("Harbour dredging plan", "The harbour dredging plan for the harbour was approved; harbour pilots welcomed the harbour works.", date="2020-01-10"))
+    write(root / "src/new.html", page("Ferry timetable change", "A ferry change affects the harbour from next week, officials said.", date="2024-06-01"))
+    write(root / "src/mid.html", page("Fish market", "The fish market by the harbour reopened.", date="2024-05-01"))
+    settings = make_settings(root / "index")
+    reindex(settings, [root / "src"])
+    return SearchIndex(settings)
+
+
+def test_recent_blends_relevance_with_age(dated):
+    assert search_ids(dated, "harbour")[0] == "old.html"                 # pure relevance
+    assert search_ids(dated, "harbour", sort="recent")[0] == "new.html"   # fresh and still relevant
+    assert search_ids(dated, "harbour", sort="date") == ["new.html", "mid.html", "old.html"]
+
+
+def test_explain_says_what_matched_where_and_how(sample_index):
+    result = search(sample_index, SearchRequest(q="strikes dockworkers", explain=True))
+    matched = {(m["term"], m["field"], m["via"]) for h in result.hits for m in h.explain["matched"]}
+    assert ("strikes", "body", "stem") in matched or ("strikes", "title", "stem") in matched
+    fixed = search(sample_index, SearchRequest(q="desalinaton", explain=True))
+    assert fixed.corrected and fixed.hits
+    assert {"term": "desalination", "field": "title", "via": "correction"} in fixed.hits[0].explain["matched"]
+    assert "explain" not in search(sample_index, SearchRequest(q="strikes")).to_dict()["hits"][0]
+
+
+def test_api_carries_the_new_fields(client):
+    data = client.get("/api/search?q=council&per_page=2&explain=true").get_json()
+    assert data["next"] and data["corrected"] is False
+    hit = data["hits"][0]
+    assert isinstance(hit["snippets"], list) and {"text", "offset"} == set(hit["snippets"][0])
+    assert hit["duplicates"] == [] or {"id", "title", "source", "published"} == set(hit["duplicates"][0])
+    assert {"term", "field", "via"} == set(hit["explain"]["matched"][0])
+    assert client.get("/api/search?q=x&collapse=maybe").status_code == 400
