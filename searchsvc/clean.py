@@ -544,6 +544,7 @@ class _Run:
     chars: int
     links: int
     commas: int
+    sentence: bool = False  # short, but one whole sentence inside an <article> or <main>
 
 
 def _text_runs(root) -> list[_Run]:
@@ -559,7 +560,8 @@ def _text_runs(root) -> list[_Run]:
         text = _norm("".join(pieces))
         if text:
             runs.append(_Run(blocks[-1], len(text), min(link_chars, len(text)),
-                             text.count(",") + text.count("\uff0c") + text.count("\u060c")))
+                             text.count(",") + text.count("\uff0c") + text.count("\u060c"),
+                             not link_chars and _is_short_sentence(text) and _in_article_element(blocks[-1])))
         pieces.clear()
         link_chars = 0
 
@@ -595,6 +597,25 @@ def _text_runs(root) -> list[_Run]:
         stack.extend((child, False) for child in reversed(el))
     flush()
     return runs
+
+
+_SHORT_SENTENCE = re.compile(r"^[\"'“‘(]?[A-Z0-9][^.!?]*\w[.!?][\"'”’)]?$")
+MIN_RUN_CHARS = 25  # shorter runs vote only when they are a whole sentence
+
+
+def _is_short_sentence(text: str) -> bool:
+    """'Feeding gulls is banned.': a capitalised sentence of three words or more, no link."""
+    return len(text) < MIN_RUN_CHARS and len(text.split()) >= 3 and bool(_SHORT_SENTENCE.match(text))
+
+
+def _in_article_element(el) -> bool:
+    """el is, or is inside, an <article>, <main> or itemprop=articleBody element."""
+    node = el
+    while node is not None:
+        if node.tag in ("article", "main") or (node.get("itemprop") or "").lower() == "articlebody":
+            return True
+        node = node.getparent()
+    return False
 
 
 def _holds_br_paragraphs(el) -> bool:
@@ -705,7 +726,7 @@ def _best_container(root, stats: dict, runs: list[_Run]):
     scores: dict = {}
     for run in runs:
         plain = run.chars - run.links
-        if plain < 25 or run.links > run.chars / 2 or in_teaser_list(run.owner):
+        if (plain < MIN_RUN_CHARS and not run.sentence) or run.links > run.chars / 2 or in_teaser_list(run.owner):
             continue
         value = 1 + run.commas + min(plain / 100, 3)
         node = run.owner.getparent() if _is_paragraph_like(run.owner) else run.owner

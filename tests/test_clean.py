@@ -136,6 +136,30 @@ def test_br_paragraphs_in_an_inline_wrapper_keep_the_cell_furniture_out():
     assert extract_article(page).text == BODY
 
 
+SHORT_ARTICLES = {
+    "article in main": "<nav><a href='/'>Home</a></nav><main><article><h1>Gull ban</h1>"
+                       "<p>Feeding gulls is banned.</p></article></main><footer>Harbour Times</footer>",
+    "bare article": "<div><a href='/'>Home</a> <a href='/news'>News</a></div><article>"
+                    "<p>Feeding gulls is banned.</p></article><div class='promo'>Get the app</div>",
+    "articleBody": "<div itemprop='articleBody'><p>Feeding gulls is banned.</p></div>",
+}
+
+
+@pytest.mark.parametrize("body", SHORT_ARTICLES.values(), ids=SHORT_ARTICLES.keys())
+def test_one_short_sentence_in_an_article_is_the_body(body):
+    assert extract_article(f"<html><body>{body}</body></html>").text == "Feeding gulls is banned."
+
+
+@pytest.mark.parametrize("body", [
+    "<nav>Home</nav>",
+    "<div><a href='/'>Home</a></div><div>Sign up now.</div><div>Read our terms.</div>",
+    "<article><p>Sign up</p><p>Share this</p></article>",
+    "<article><p><a href='/gulls'>Feeding gulls is banned.</a></p></article>",
+], ids=["nav only", "short sentences outside an article", "article of fragments", "article of a link"])
+def test_navigation_and_fragments_give_no_text(body):
+    assert extract_article(f"<html><body>{body}</body></html>").text == ""
+
+
 def test_article_body_split_into_sibling_blocks_is_kept_whole():
     page = f"""<html><body><main>
     <div class="story-part"><p>{PARAS[0]}</p><p>{PARAS[1]}</p></div>
