@@ -111,7 +111,7 @@ def _repair_with_soup(text: str):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
         warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
-        soup = BeautifulSoup(text, "html.parser")
+        soup = BeautifulSoup(_flatten_deep_tags(text), "html.parser")
     root = etree.Element("html")
     body = etree.SubElement(root, "body")
     # (bs4 node, lxml parent, depth); children pushed in reverse to keep order
@@ -145,6 +145,41 @@ def _repair_with_soup(text: str):
 
 
 _TAG_NAME = re.compile(r"^[A-Za-z_][\w.\-]*$")
+_TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*>")
+_VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+              "source", "track", "wbr", "keygen"}
+_SELF_CLOSING_SIBLINGS = {"p", "li", "option", "dt", "dd", "tr", "td", "th"}  # <p>a<p>b: two, not nested
+
+
+def _flatten_deep_tags(text: str, max_depth: int = MAX_DEPTH) -> str:
+    """The markup with tags nested beyond max_depth replaced by spaces (their text kept).
+
+    A rough tag stack from a regex (a <p> or <li> closes an open one, and
+    the end tag is written out; a stray end tag is ignored) but linear: bs4
+    then builds a tree of a few hundred levels instead of 100,000, which
+    took it seconds.
+    """
+    stack: list[str] = []
+
+    def keep_or_drop(match) -> str:
+        closing, name = match.group(1), match.group(2).lower()
+        kept = match.group(0) if len(stack) < max_depth else " "
+        if name in _VOID_TAGS or match.group(0).endswith("/>"):
+            return kept
+        if closing:
+            for back in range(1, min(len(stack), 20) + 1):
+                if stack[-back] == name:
+                    del stack[-back:]
+                    return match.group(0) if len(stack) < max_depth else " "
+            return kept
+        implied_end = ""
+        if name in _SELF_CLOSING_SIBLINGS and stack and stack[-1] == name:
+            stack.pop()
+            implied_end = f"</{name}>" if len(stack) < max_depth else " "  # html.parser would nest them
+        stack.append(name)
+        return implied_end + (match.group(0) if len(stack) <= max_depth else " ")
+
+    return _TAG.sub(keep_or_drop, text)
 
 
 def _valid_tag(name: str) -> bool:

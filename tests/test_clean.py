@@ -335,6 +335,13 @@ def test_deep_nesting_without_closing_tags():
     assert extract_article(page).text == PARAS[0]
 
 
+def test_deep_nesting_after_the_article_keeps_its_paragraphs():
+    """The repair parse flattens only what is nested too deep: unclosed <p>s are siblings, not nesting."""
+    unclosed = "".join(f"<p>{PARAS[i % 3]}" for i in range(300))
+    page = f"<html><body><div class='story'>{unclosed}</div>" + "<span>" * 100_000 + "x</body></html>"
+    assert extract_article(page).text == "\n\n".join(PARAS * 100)
+
+
 @pytest.mark.parametrize("junk", [
     "", b"", "   \n ", b"\x00" * 64, "\x00\x00<p>\x00</p>", b"\xff\xfe\x00\x01\x02\x03garbage\x9c\x80",
     os.urandom(0) + bytes(range(256)) * 8, "<?xml version='1.0' encoding='utf-8'?><html></html>",
