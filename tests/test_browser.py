@@ -1,0 +1,432 @@
+"""The search page in a real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright).
+
+Runs against ``searchsvc serve`` on loopback over the sample index. Requests to
+any other host (the hits' original sites) are answered by a stub, so nothing
+leaves the machine. Screenshots of the main states go to build/screenshots/.
+Without Chromium the tests skip, naming the install command; with
+REQUIRE_BROWSER=1 (set by .ci/run) they fail instead.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from conftest import REPO
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SHOTS = REPO / "build" / "screenshots"
+OUTSIDE_PAGE = "<!doctype html><title>outside</title><p>an outside site</p>"
+WIDE = {"width": 1280, "height": 900}
+
+# A structural outline of what the page shows: tags, attributes, trimmed text. Links are
+# compared by decoded path and sorted parameters, timings are masked.
+OUTLINE_JS = """() => {
+  const out = [];
+  const norm = (href) => {
+    const u = new URL(href, location.href);
+    if (u.origin !== location.origin) return u.href;
+    const ps = [...u.searchParams.entries()].map(([k, v]) => k + '=' + v).sort();
+    return decodeURIComponent(u.pathname) + '?' + ps.join('&');
+  };
+  const walk = (node, depth) => {
+    for (const child of node.childNodes) {
+      if (child.nodeType === 3) {
+        const t = child.textContent.replace(/\\s+/g, ' ').trim();
+        if (t) out.push(' '.repeat(depth) + '"' + t.replace(/in \\d+ ms/, 'in N ms') + '"');
+      } else if (child.nodeType === 1) {
+        const attrs = [...child.attributes].filter(a => a.name !== 'aria-busy').map(a =>
+          a.name + '=' + (a.name === 'href' ? norm(a.value) : a.value)).sort();
+        out.push(' '.repeat(depth) + child.tagName.toLowerCase() + ' ' + attrs.join(' '));
+        walk(child, depth + 1);
+      }
+    }
+  };
+  for (const id of ['summary', 'sorts', 'results']) {
+    const el = document.getElementById(id);
+    el.normalize();
+    out.push('#' + id);
+    walk(el, 1);
+  }
+  return out;
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: apt-get install chromium (the browser tests drive Debian's Chromium)"
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Tab:
+    """One browser page on the live server, with the console errors it logged."""
+
+    def __init__(self, browser, base_url: str, **context_options):
+        self.base = base_url
+        self.context = browser.new_context(base_url=base_url, **{"viewport": WIDE, **context_options})
+        self.context.set_default_timeout(10_000)
+        self.context.route(lambda url: not url.startswith(base_url + "/"),
+                           lambda route: route.fulfill(status=200, content_type="text/html", body=OUTSIDE_PAGE))
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def goto(self, path: str):
+        response = self.page.goto(self.base + path)
+        assert response.status < 400, (path, response.status)
+        return self
+
+    def mark_document(self):
+        """Tag the current document; ``same_document()`` then tells whether a page load happened."""
+        self.page.evaluate("() => { window.__sameDocument = true; }")
+
+    def same_document(self) -> bool:
+        return self.page.evaluate("() => window.__sameDocument === true")
+
+    def settled(self):
+        self.page.wait_for_function("() => !document.getElementById('results').hasAttribute('aria-busy')")
+
+    def wait_for_query(self, q: str):
+        self.page.wait_for_function(
+            """q => { const el = document.querySelector('#summary q');
+                      return el && el.textContent === q && !document.getElementById('results').hasAttribute('aria-busy'); }""",
+            arg=q)
+
+    def params(self) -> dict:
+        return parse_qs(urlsplit(self.page.url).query, keep_blank_values=True)
+
+    def hit_titles(self) -> list[str]:
+        return self.page.locator(".hit .hit-title a").all_inner_texts()
+
+    def shot(self, name: str, full_page: bool = True):
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
+
+    def outline(self) -> list[str]:
+        return self.page.evaluate(OUTLINE_JS)
+
+
+@pytest.fixture()
+def tab(browser, live_server):
+    t = Tab(browser, live_server.url)
+    yield t
+    t.context.close()
+    assert t.errors == [], t.errors
+
+
+def type_query(tab: Tab, q: str):
+    box = tab.page.locator("#q")
+    box.fill("")
+    box.press_sequentially(q, delay=25)
+    tab.wait_for_query(q)
+
+
+# --- search as you type ------------------------------------------------------------
+
+def test_typing_shows_highlighted_results_without_a_page_load(tab, live_server):
+    tab.goto("/")
+    tab.shot("home")
+    tab.mark_document()
+    type_query(tab, "strike")
+    assert tab.same_document()
+    assert tab.params() == {"q": ["strike"]}
+    _, api = live_server.json("/api/search?q=strike")
+    assert tab.hit_titles() == [h["title"] for h in api["hits"]]
+    marks = tab.page.locator(".hit .snippet mark").all_inner_texts()
+    assert marks and all(m.lower().startswith("strik") for m in marks)
+    assert tab.page.locator("#summary").inner_text().startswith(f"{api['total']} results for")
+    assert tab.page.title().startswith("strike")
+    tab.shot("results")
+
+
+@pytest.mark.parametrize("start, action", [
+    ("/search?q=strike", "type:strike"),
+    ("/search?q=", "type:"),
+    ("/search?q=zzyzxqwv", "type:zzyzxqwv"),
+    ("/search?q=ferri+strik", "type:ferri strik"),
+    ("/search?q=port&source=The+Harbor+Gazette", "facet:/search?q=port"),
+    ("/search?q=&page=2&sort=date", "next:/search?q=&sort=date"),
+])
+def test_script_renders_the_same_markup_as_the_server(tab, start, action):
+    server = tab.goto(start).outline()
+    how, _, arg = action.partition(":")
+    if how == "type":
+        tab.goto("/")
+        box = tab.page.locator("#q")
+        box.press_sequentially(arg or "x", delay=10)
+        if not arg:
+            box.press("Backspace")
+            tab.page.wait_for_function("() => location.search === '?q='")
+            tab.settled()
+        else:
+            tab.wait_for_query(arg)
+    else:
+        tab.goto(arg)
+        tab.mark_document()
+        if how == "facet":
+            tab.page.locator("[data-facet=source] a", has_text="The Harbor Gazette").click()
+        else:
+            tab.page.locator(".pager a[rel=next]").click()
+        tab.page.wait_for_function("u => location.pathname + location.search !== u", arg=arg)
+        tab.settled()
+        assert tab.same_document()
+    assert tab.outline() == server
+
+
+def test_stale_answers_are_dropped(tab):
+    # Slow down every answer for "ferry" in the page itself, so it lands after the newer one.
+    tab.page.add_init_script("""(() => {
+      const real = window.fetch;
+      window.fetch = (url, opts) => real(url, opts).then(r =>
+        String(url).includes('q=ferry') ? new Promise(ok => setTimeout(() => ok(r), 900)) : r);
+    })()""")
+    tab.goto("/")
+    box = tab.page.locator("#q")
+    box.press_sequentially("ferry", delay=10)
+    tab.page.wait_for_timeout(400)          # the "ferry" request is out, its answer held back
+    box.fill("")
+    box.press_sequentially("strike", delay=10)
+    tab.wait_for_query("strike")
+    tab.page.wait_for_timeout(1200)         # the held-back answer has now arrived
+    assert tab.page.locator("#summary q").inner_text() == "strike"
+    assert tab.params() == {"q": ["strike"]}
+    assert all("strik" in m.lower() for m in tab.page.locator(".snippet mark").all_inner_texts())
+
+
+# --- links that search: did-you-mean, facets, pages, history -------------------------------
+
+def test_did_you_mean_link(tab):
+    tab.goto("/")
+    tab.mark_document()
+    type_query(tab, "ferri strik")
+    link = tab.page.locator("p.suggestion a")
+    corrected = link.inner_text()
+    assert corrected and corrected != "ferri strik"
+    link.click()
+    tab.wait_for_query(corrected)
+    assert tab.same_document()
+    assert tab.page.locator("#q").input_value() == corrected
+    assert tab.params()["q"] == [corrected]
+    assert tab.page.locator(".hit").count() > 0
+
+
+def test_facet_applies_combines_and_is_removed_with_history(tab):
+    tab.goto("/search?q=")
+    tab.mark_document()
+    everything = tab.page.locator("#summary strong").inner_text()
+    first = tab.page.locator("[data-facet=source] a").first
+    name = first.locator(".value").inner_text()
+    count = first.locator(".count").inner_text()
+    first.click()
+    tab.page.wait_for_function("n => new URLSearchParams(location.search).get('source') === n", arg=name)
+    tab.settled()
+    assert tab.page.locator("#summary strong").inner_text() == count
+    assert set(tab.page.locator(".hit .meta .source").all_inner_texts()) == {name}
+    assert tab.page.locator(".chips .chip").inner_text().startswith(f"Source: {name}")
+    # the facet keeps focus so the keyboard can go on from there
+    assert tab.page.evaluate("document.activeElement.dataset.key") == f"source:{name}"
+    year = tab.page.locator("[data-facet=year] a").first
+    year_value = year.locator(".value").inner_text()
+    year.click()
+    tab.page.wait_for_function("() => new URLSearchParams(location.search).has('from')")
+    tab.settled()
+    assert tab.page.locator(".chips .chip").count() == 2
+    assert all(d.startswith(year_value) for d in
+               tab.page.locator(".hit time").evaluate_all("els => els.map(e => e.getAttribute('datetime'))"))
+    tab.shot("facets")
+    tab.page.locator(".chips .chip", has_text="Source:").click()
+    tab.page.wait_for_function("() => !new URLSearchParams(location.search).has('source')")
+    tab.settled()
+    assert tab.page.locator(".chips .chip").count() == 1
+    tab.page.go_back()
+    tab.page.wait_for_function("() => new URLSearchParams(location.search).has('source')")
+    tab.settled()
+    assert tab.page.locator(".chips .chip").count() == 2
+    tab.page.go_back()
+    tab.page.go_back()
+    tab.page.wait_for_function("() => location.search === '?q='")
+    tab.settled()
+    assert tab.page.locator("#summary strong").inner_text() == everything
+    assert tab.page.locator(".chips").count() == 0
+    assert tab.same_document()
+
+
+def test_paging_forward_and_back(tab):
+    tab.goto("/search?q=")
+    tab.mark_document()
+    page_one = tab.hit_titles()
+    tab.page.locator(".pager a[rel=next]").click()
+    tab.page.wait_for_function("() => new URLSearchParams(location.search).get('page') === '2'")
+    tab.settled()
+    page_two = tab.hit_titles()
+    assert page_two and not set(page_one) & set(page_two)
+    assert tab.page.locator("ol.hits").get_attribute("start") == "11"
+    assert tab.page.locator(".pager a[aria-current=page]").text_content() == "Page 2"
+    tab.page.go_back()
+    tab.page.wait_for_function("() => !new URLSearchParams(location.search).has('page')")
+    tab.settled()
+    assert tab.hit_titles() == page_one
+    tab.page.go_forward()
+    tab.page.wait_for_function("() => new URLSearchParams(location.search).get('page') === '2'")
+    tab.settled()
+    assert tab.hit_titles() == page_two
+    assert tab.same_document()
+    tab.page.reload()                        # the URL alone rebuilds the same page
+    assert tab.hit_titles() == page_two
+
+
+def test_back_to_the_home_page_restores_it(tab):
+    tab.goto("/")
+    type_query(tab, "flood")
+    tab.page.go_back()
+    tab.page.wait_for_function("() => location.pathname === '/' && !document.querySelector('.hit')")
+    assert tab.page.locator(".intro").is_visible()
+    assert tab.page.locator("#q").input_value() == ""
+
+
+# --- keyboard, small screens, colour schemes, no JavaScript --------------------------------
+
+def test_keyboard_only(tab):
+    tab.goto("/search?q=")
+    page = tab.page
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "q"
+    page.keyboard.press("Control+A")
+    page.keyboard.type("strike", delay=25)
+    tab.wait_for_query("strike")
+    titles = tab.hit_titles()
+    focused = "document.activeElement.closest('.hit') ? document.activeElement.textContent : document.activeElement.id"
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate(focused) == titles[0]
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate(focused) == titles[1]
+    # the focused hit is visibly marked
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate(focused) == titles[0]
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate(focused) == "q"
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    tab.shot("keyboard")
+    href = page.evaluate("document.activeElement.href")
+    page.keyboard.press("Enter")
+    page.wait_for_url(href)
+    assert page.url == href
+
+
+def test_keyboard_reaches_filters_and_sort(tab):
+    tab.goto("/search?q=ferry")
+    page = tab.page
+    page.locator("nav.sorts a", has_text="Newest").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('sort') === 'date'")
+    tab.settled()
+    assert page.evaluate("document.activeElement.getAttribute('aria-current')") == "true"
+    dates = page.locator(".hit time").evaluate_all("els => els.map(e => e.getAttribute('datetime'))")
+    assert dates == sorted(dates, reverse=True)
+    page.locator("#date-from").focus()
+    page.keyboard.type("01012024")
+    page.locator("#date-to").focus()
+    page.keyboard.type("12312024")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('to') === '2024-12-31'")
+    tab.settled()
+    assert tab.params()["from"] == ["2024-01-01"] and tab.params()["sort"] == ["date"]
+    assert all(d.startswith("2024") for d in
+               page.locator(".hit time").evaluate_all("els => els.map(e => e.getAttribute('datetime'))"))
+
+
+@pytest.mark.parametrize("path", ["/", "/search?q=strike", "/search?q=&source=The+Harbor+Gazette&from=2024-01-01",
+                                  "/search?q=zzyzxqwv", "/article/harbor-gazette/2024-03-14-port-strike.html?q=strike"])
+def test_320px_wide_has_no_horizontal_scroll(browser, live_server, path):
+    tab = Tab(browser, live_server.url, viewport={"width": 320, "height": 640})
+    try:
+        tab.goto(path)
+        assert tab.page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        if path.startswith("/search?q=strike"):
+            tab.shot("mobile-320")
+        assert tab.errors == []
+    finally:
+        tab.context.close()
+
+
+def _luminance(rgb: tuple[float, ...]) -> float:
+    def channel(c):
+        c /= 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (channel(c) for c in rgb[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _contrast(fg, bg) -> float:
+    hi, lo = sorted((_luminance(fg), _luminance(bg)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+COLOURS_JS = """sel => [...document.querySelectorAll(sel)].slice(0, 3).map(el => {
+  const rgb = s => s.match(/[\\d.]+/g).map(Number);
+  let bg = el, c;
+  while (bg && (c = rgb(getComputedStyle(bg).backgroundColor)).length === 4 && c[3] === 0) bg = bg.parentElement;
+  return [rgb(getComputedStyle(el).color), bg ? rgb(getComputedStyle(bg).backgroundColor) : [255, 255, 255]];
+})"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_text_contrast_meets_wcag_aa_in_both_schemes(browser, live_server, scheme):
+    tab = Tab(browser, live_server.url, color_scheme=scheme)
+    try:
+        tab.goto("/search?q=strike&source=The+Harbor+Gazette")
+        tab.shot(f"results-{scheme}")
+        selectors = [".hit-title a", ".meta time", ".meta .source", ".snippet", ".snippet mark", "#summary",
+                     ".took", "nav.sorts a", "nav.sorts a[aria-current]", ".facet a", ".facet a.selected",
+                     ".count", ".filters h2", ".chip", ".hit-more a", "button", ".colophon", "#q"]
+        for sel in selectors:
+            pairs = tab.page.evaluate(COLOURS_JS, sel)
+            assert pairs, sel
+            for fg, bg in pairs:
+                assert _contrast(fg, bg) >= 4.5, (scheme, sel, fg, bg)
+    finally:
+        tab.context.close()
+
+
+def test_page_works_without_javascript(browser, live_server):
+    tab = Tab(browser, live_server.url, java_script_enabled=False)
+    try:
+        tab.goto("/")
+        tab.page.locator("#q").fill("strike")
+        tab.page.locator("#q").press("Enter")
+        tab.page.wait_for_url(re.compile(r"/search\?q=strike$"))
+        assert tab.page.locator(".hit").count() > 0 and tab.page.locator(".snippet mark").count() > 0
+        tab.page.locator("[data-facet=source] a").first.click()
+        tab.page.wait_for_url(re.compile(r"source="))
+        assert tab.page.locator(".chips .chip").count() == 1
+        tab.page.locator("#date-from").fill("2024-01-01")
+        tab.page.locator(".daterange button").click()
+        tab.page.wait_for_url(re.compile(r"from=2024-01-01"))
+        assert "source" in tab.params()
+        tab.shot("no-javascript")
+        tab.page.locator(".hit a.cached").first.click()
+        tab.page.wait_for_url(re.compile(r"/article/.+\?q=strike"))
+        assert tab.page.locator(".body mark").count() > 0
+        tab.shot("article")
+        assert tab.errors == []
+    finally:
+        tab.context.close()
