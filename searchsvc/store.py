@@ -37,6 +37,27 @@ LOCK = ".reindex.lock"
 MANIFEST = "manifest.json"
 GEN_PREFIX = "gen-"
 
+# reindex locks this process holds; a forked worker closes its copies (see below)
+_HELD_LOCKS: set[int] = set()
+
+
+def _drop_inherited_locks() -> None:
+    """In a forked child: close the inherited reindex-lock descriptors.
+
+    An flock belongs to the open file, which forked workers share; if they
+    kept their copies, a reindex killed with SIGKILL would stay "running"
+    until its last worker noticed and exited.
+    """
+    for fd in _HELD_LOCKS:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD_LOCKS.clear()
+
+
+os.register_at_fork(after_in_child=_drop_inherited_locks)
+
 
 @dataclass
 class Manifest:
@@ -147,8 +168,10 @@ class IndexHome:
                     time.sleep(0.1)
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
+            _HELD_LOCKS.add(fd)
             yield
         finally:
+            _HELD_LOCKS.discard(fd)
             os.close(fd)  # releases the flock
 
     def new_generation_dir(self) -> Path:
