@@ -351,10 +351,13 @@ def _is_author_mark(el) -> bool:
 
 
 def _in_comment_area(el) -> bool:
-    """el or an ancestor is a comment, reply or discussion container (by class, id or microdata)."""
+    """el or an ancestor is a comment, reply or discussion container (by class, id or microdata).
+
+    A container that holds the headline (<h1>) is the page or the article, whatever its class.
+    """
     node = el
     while node is not None and node.tag not in ("body", "html"):
-        if isinstance(node.tag, str):
+        if isinstance(node.tag, str) and (node is el or node.find(".//h1") is None):
             marks = f"{_marks(node)} {node.get('itemprop') or ''} {(node.get('itemtype') or '').rsplit('/', 1)[-1]}"
             if _COMMENT_AREA.search(_STATE_PREFIX.sub(" ", _split_words(marks))):
                 return True

@@ -281,6 +281,12 @@ def test_author_from_page_byline_never_from_comments(markup, expected):
     assert extract_article(article_page(after=markup)).author == expected
 
 
+def test_byline_in_a_page_wrapper_named_for_comments_is_kept():
+    page = f"""<html><body><div id="content-with-comments"><article><h1>{TITLE}</h1>
+    <p class="byline">By Ann Writer</p><p>{PARAS[0]}</p></article>{COMMENTS_WITH_AUTHORS}</div></body></html>"""
+    assert extract_article(page).author == "Ann Writer"
+
+
 # ---------------------------------------------------------------- encodings
 
 def test_decode_utf8_bom():
