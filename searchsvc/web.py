@@ -150,6 +150,8 @@ def results_view(req, result, sources) -> dict:
     sorts = [{"value": v, "label": label, "current": v == req.sort,
               "url": page_url(sort=None if v == "relevance" else v)} for v, label in sort_labels()]
     return {
+        # the words the hits answer: the correction when nothing matched the query itself
+        "q": result.suggestion if getattr(result, "corrected", False) else req.q,
         "active": active,
         "clear_url": page_url(source=None, **{"from": None, "to": None}) if active else None,
         "sources": source_items,

@@ -105,9 +105,10 @@ class Tab:
         self.page.wait_for_function("() => !document.getElementById('results').hasAttribute('aria-busy')")
 
     def wait_for_query(self, q: str):
+        """Until the page shows the answer to ``q`` (the address follows the answer shown)."""
         self.page.wait_for_function(
-            """q => { const el = document.querySelector('#summary q');
-                      return el && el.textContent === q && !document.getElementById('results').hasAttribute('aria-busy'); }""",
+            """q => new URLSearchParams(location.search).get('q') === q && document.querySelector('#summary .took')
+                   && !document.getElementById('results').hasAttribute('aria-busy')""",
             arg=q)
 
     def params(self) -> dict:
@@ -161,6 +162,7 @@ def test_typing_shows_highlighted_results_without_a_page_load(tab, live_server):
     ("/search?q=", "type:"),
     ("/search?q=zzyzxqwv", "type:zzyzxqwv"),
     ("/search?q=ferri+strik", "type:ferri strik"),
+    ("/search?q=dockwrkers", "type:dockwrkers"),
     ("/search?q=port&source=The+Harbor+Gazette", "facet:/search?q=port"),
     ("/search?q=&page=2&sort=date", "next:/search?q=&sort=date"),
 ])

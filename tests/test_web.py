@@ -348,3 +348,43 @@ def test_assets_are_versioned_and_cached_for_a_year(client):
             assert len(response.data) < 40_000
         with client.get(ref.split("?")[0] + "?v=000000000000") as stale:
             assert stale.cache_control.no_cache and not stale.cache_control.max_age
+
+
+def test_correction_answers_when_nothing_matched_the_query(client):
+    data = api(client, "/api/search?q=dockwrkers")
+    assert data["suggestion"] and data["corrected"] and data["hits"]
+    soup = get_soup(client, "/search?q=dockwrkers")
+    assert soup.select_one("#summary q").get_text() == data["suggestion"]
+    line = soup.select_one("p.suggestion")
+    assert line.get_text().startswith("Nothing matched dockwrkers; showing results for")
+    assert line.select_one("a").get_text() == data["suggestion"]
+    # the hits' own text pages highlight the words they answer
+    assert query_of(hits(soup)[0].select_one("a.cached")["href"]) == {"q": [data["suggestion"]]}
+
+
+def test_wire_copies_are_listed_as_more_versions(client):
+    data = api(client, "/api/search?q=&per_page=100")
+    grouped = [h for h in data["hits"] if h.get("duplicates")]
+    assert grouped, "the sample corpus has wire copies"
+    soup = get_soup(client, "/search?q=&per_page=100")
+    by_title = {li.select_one(".hit-title a").get_text(): li for li in hits(soup)}
+    for hit in grouped:
+        versions = by_title[hit["title"]].select_one("details.versions")
+        n = len(hit["duplicates"])
+        assert versions.select_one("summary").get_text() == f"{n} more version{'' if n == 1 else 's'}"
+        assert [a["href"] for a in versions.select("li a")] == [f"/article/{d['id']}" for d in hit["duplicates"]]
+
+
+def test_past_the_last_numbered_page_the_cursor_leads_on(sample_settings):
+    app = create_app(sample_settings.replace(max_page=2))
+    client = app.test_client()
+    second = get_soup(client, "/search?q=&per_page=5&page=2")
+    nxt = second.select_one("nav.pager a[rel=next]")
+    assert "after" in query_of(nxt["href"]) and "page" not in query_of(nxt["href"])
+    assert [a.get_text() for a in second.select("nav.pager a[data-key^='page:']") if a.get("aria-current")] == ["Page 2"]
+    third = get_soup(client, nxt["href"])
+    assert hits(third) and not set(hit_titles(third)) & set(hit_titles(second))
+    following = third.select_one("nav.pager a[rel=next]")
+    assert following and query_of(following["href"])["after"] != query_of(nxt["href"])["after"]
+    fourth = get_soup(client, following["href"])
+    assert not set(hit_titles(fourth)) & (set(hit_titles(second)) | set(hit_titles(third)))

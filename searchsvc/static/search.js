@@ -198,7 +198,8 @@
 
   // --- rendering: the same markup as templates/search.html ---
   function render(params, data, allSources) {
-    var q = params.get("q") || "";
+    var asked = params.get("q") || "";
+    var q = data.corrected && data.suggestion ? data.suggestion : asked;   // the words the hits answer
     var view = resultsView(params, data, allSources);
     summary.textContent = "";
     if (data.total) {
@@ -220,8 +221,10 @@
 
     var out = [];
     if (data.suggestion) {
-      out.push(h("p", { "class": "suggestion" }, "Did you mean ",
-        h("a", { href: pageUrl(params, { q: data.suggestion }), "data-key": "suggestion" }, data.suggestion), "?"));
+      var fix = h("a", { href: pageUrl(params, { q: data.suggestion }), "data-key": "suggestion" }, data.suggestion);
+      out.push(data.corrected
+        ? h("p", { "class": "suggestion" }, "Nothing matched ", h("q", {}, asked), "; showing results for ", fix, ".")
+        : h("p", { "class": "suggestion" }, "Did you mean ", fix, "?"));
     }
     var results = h("section", { "class": "results", "aria-label": "Results" });
     if (!data.hits.length) results.appendChild(emptyState(params, data, view));
