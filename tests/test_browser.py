@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, LiveServer
 
 pytestmark = pytest.mark.browser
 
@@ -430,5 +430,36 @@ def test_page_works_without_javascript(browser, live_server):
         assert tab.page.locator(".body mark").count() > 0
         tab.shot("article")
         assert tab.errors == []
+    finally:
+        tab.context.close()
+
+
+@pytest.fixture(scope="module")
+def hostile_server(tmp_path_factory):
+    from test_web import HOSTILE_DOCS, write_hostile_index
+    index = write_hostile_index(tmp_path_factory.mktemp("hostile-browser"))
+    server = LiveServer(index)
+    yield server, HOSTILE_DOCS
+    server.stop()
+
+
+def test_hostile_text_stays_text_when_the_script_renders_it(browser, hostile_server):
+    server, docs = hostile_server
+    tab = Tab(browser, server.url)
+    dialogs = []
+    tab.page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        rendered_by_server = tab.goto("/search?q=harbour+pilots").outline()
+        tab.goto("/")
+        type_query(tab, "harbour pilots")
+        assert tab.outline() == rendered_by_server
+        results = tab.page.locator("#results")
+        assert results.locator("script, img, iframe, [onerror]").count() == 0
+        assert docs[0]["title"] in tab.hit_titles()
+        assert docs[0]["source"] in tab.page.locator("[data-facet=source] .value").all_inner_texts()
+        hrefs = tab.page.locator("#results a").evaluate_all("els => els.map(a => a.protocol)")
+        assert set(hrefs) <= {"http:", "https:"}
+        tab.page.wait_for_timeout(300)
+        assert dialogs == [] and tab.errors == []
     finally:
         tab.context.close()

@@ -60,13 +60,16 @@ def api(client, url: str) -> dict:
     return response.get_json()
 
 
+def write_hostile_index(root):
+    """An index of ``HOSTILE_DOCS`` under ``root``; returns the index folder."""
+    write(root / "docs" / "feed.jsonl", "\n".join(json.dumps(d) for d in HOSTILE_DOCS) + "\n")
+    reindex(make_settings(root / "index"), [root / "docs"])
+    return root / "index"
+
+
 @pytest.fixture(scope="module")
 def hostile_client(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hostile")
-    write(root / "docs" / "feed.jsonl", "\n".join(json.dumps(d) for d in HOSTILE_DOCS) + "\n")
-    settings = make_settings(root / "index")
-    reindex(settings, [root / "docs"])
-    app = create_app(settings)
+    app = create_app(make_settings(write_hostile_index(tmp_path_factory.mktemp("hostile"))))
     app.config["TESTING"] = True
     return app.test_client()
 
