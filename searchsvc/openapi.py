@@ -63,8 +63,15 @@ def _search_operation(settings: Settings) -> dict:
                    {"type": "array", "items": {"type": "string"}}, style="form", explode=True),
             _param("from", "Published on or after this date (YYYY-MM-DD; YYYY or YYYY-MM also accepted).",
                    {"type": "string", "pattern": ISO_DATE_PATTERN}),
-            _param("to", "Published on or before this date (YYYY-MM-DD).",
+            _param("to", "Published on or before this date (YYYY-MM-DD; YYYY or YYYY-MM: to its end).",
                    {"type": "string", "pattern": ISO_DATE_PATTERN}),
+            _param("after", "Cursor from a previous response's `next`: the following page of the same "
+                            "query, filters and order (for deep paging; `page` is then ignored).",
+                   {"type": "string"}),
+            _param("collapse", "Group wire copies of one story under its first hit (`duplicates`).",
+                   {"type": "boolean", "default": True}),
+            _param("explain", "Add `explain` to each hit: which query words matched where, and how.",
+                   {"type": "boolean", "default": False}),
         ],
         "responses": {
             "200": {"description": "One page of results.",
@@ -124,6 +131,8 @@ def _schemas() -> dict:
                 },
                 "next": {**NULLABLE_STRING,
                          "description": "Opaque cursor for the following page (`after=`); null on the last page."},
+                "corrected": {"type": "boolean",
+                              "description": "True when nothing matched the query and the hits answer `suggestion`."},
             },
         },
         "Hit": {

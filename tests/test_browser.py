@@ -165,6 +165,7 @@ def test_typing_shows_highlighted_results_without_a_page_load(tab, live_server):
     ("/search?q=dockwrkers", "type:dockwrkers"),
     ("/search?q=port&source=The+Harbor+Gazette", "facet:/search?q=port"),
     ("/search?q=&page=2&sort=date", "next:/search?q=&sort=date"),
+    ("/search?q=&from=2023&to=2024-06", "pop:/search?q=&from=2023&to=2024-06"),
 ])
 def test_script_renders_the_same_markup_as_the_server(tab, start, action):
     server = tab.goto(start).outline()
@@ -179,6 +180,10 @@ def test_script_renders_the_same_markup_as_the_server(tab, start, action):
             tab.settled()
         else:
             tab.wait_for_query(arg)
+    elif how == "pop":                      # as if Back led to this address
+        tab.goto("/search?q=")
+        tab.page.evaluate("u => { history.pushState(null, '', u); dispatchEvent(new PopStateEvent('popstate')); }", arg)
+        tab.settled()
     else:
         tab.goto(arg)
         tab.mark_document()

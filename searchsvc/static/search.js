@@ -339,7 +339,7 @@
         h("label", { "for": "date-from" }, "From"),
         h("input", { type: "date", id: "date-from", name: "from", value: isoDay(params.get("from")) }),
         h("label", { "for": "date-to" }, "To"),
-        h("input", { type: "date", id: "date-to", name: "to", value: isoDay(params.get("to")) })),
+        h("input", { type: "date", id: "date-to", name: "to", value: isoDay(params.get("to"), true) })),
       h("button", { type: "submit" }, "Apply dates"));
     aside.appendChild(h("section", { "class": "filter-group", "aria-labelledby": "h-date" },
       h("h2", { id: "h-date" }, "Date"),
@@ -348,18 +348,22 @@
     return aside;
   }
 
-  function isoDay(raw) {
-    // The server reads YYYY, YYYY-MM and YYYY-MM-DD…; the form shows the day it means.
+  function isoDay(raw, end) {
+    // The server reads YYYY, YYYY-MM and YYYY-MM-DD…; the form shows the day it means
+    // (the first day of a year or month, or for "to" its last).
     if (!raw) return "";
-    var m = /^(\d{4})(?:-(\d{2}))?/.exec(raw);
     if (raw.length >= 10) return raw.slice(0, 10);
-    return m ? m[1] + "-" + (m[2] || "01") + "-01" : "";
+    var m = /^(\d{4})(?:-(\d{2}))?$/.exec(raw);
+    if (!m) return "";
+    var y = +m[1], month = m[2] ? +m[2] : (end ? 12 : 1);
+    var day = end ? new Date(Date.UTC(y, month, 0)).getUTCDate() : 1;
+    return m[1] + "-" + String(month).padStart(2, "0") + "-" + String(day).padStart(2, "0");
   }
 
   // --- what the filters, sort switch and pager show: the same rules as web.results_view ---
   function resultsView(params, data, allSources) {
     var sources = params.getAll("source").filter(function (s, i, all) { return s && all.indexOf(s) === i; });
-    var from = isoDay(params.get("from")), to = isoDay(params.get("to"));
+    var from = isoDay(params.get("from")), to = isoDay(params.get("to"), true);
     var year = from && to && from.slice(0, 4) === to.slice(0, 4) && from.slice(4) === "-01-01" && to.slice(4) === "-12-31" ? from.slice(0, 4) : null;
     var without = function (s) { return sources.filter(function (x) { return x !== s; }); };
     var active = sources.map(function (s) { return ["Source: " + s, pageUrl(params, { source: without(s) })]; });
