@@ -1,10 +1,11 @@
 """Searching the live index: one function, ``search``, behind every door.
 
-Ranking (measured in bench/relevance.py): BM25 over the merged title+body
-field, each query word weighted by how often the query repeats it, plus a
-light title clause; long questions lose their filler words (SMART stop list);
-queries of up to three words require every word (falling back to any word
-when no article has them all), longer ones rank by any word.
+Ranking (measured in bench/relevance.py): BM25 with Lucene's idf over the
+merged title+body field, each query word weighted by how often the query
+repeats it, plus a light title clause; long questions lose their filler words
+(SMART stop list) and get pseudo-relevance feedback (ranking.py); queries of
+up to three words rank the articles with every word first and require them
+(articles with any word follow when at most one article has them all).
 """
 from __future__ import annotations
 
@@ -25,14 +26,17 @@ from whoosh.searching import Searcher
 from whoosh.sorting import Count, FieldFacet, ScoreFacet, MultiFacet
 
 from searchsvc import paging, ranking, schema
+from searchsvc.cache import ResultCache, keep_columns
 from searchsvc.config import Settings
-from searchsvc.errors import BadRequest, NotFound
+from searchsvc.errors import BadRequest, IndexUnavailable, NotFound
 from searchsvc.query import WORD, Clause, ParsedQuery, parse, words_of
 from searchsvc.store import IndexHome
 
 SORTS = ("relevance", "date", "recent")
 TITLE_WEIGHT = 0.25
-ALL_WORDS_UP_TO = 3       # queries with this many distinct terms or fewer require all of them
+ALL_WORDS_UP_TO = 3       # queries with this many distinct terms or fewer require all of them...
+ALL_WORDS_ENOUGH = 2      # ...unless fewer articles than this have them all: then those come first,
+ALL_WORDS_FIRST = 10.0    # (their score times this), and articles with some of the words follow
 LONG_QUERY_WORDS = 5      # longer queries drop SMART stop words
 FEEDBACK_FROM_WORDS = 6   # questions of this many words or more may get feedback (ranking.py)
 SNIPPET_SCAN_CHARS = 100_000
@@ -242,6 +246,7 @@ class SearchIndex:
         self._local = threading.local()
         self._snapshots: OrderedDict[str, tuple[Searcher, threading.Lock]] = OrderedDict()
         self.orderings = paging.Orderings()
+        self.results = ResultCache(settings.cache_entries)
 
     def searcher(self) -> Searcher:
         ix, stamp = self._live()
@@ -258,12 +263,25 @@ class SearchIndex:
         stamp = self.home.stamp()
         with self._lock:
             if self._ix is None or stamp != self._stamp:
-                self._ix = self.home.open_index()
+                self._ix, stamp = self._open_latest(stamp)
                 self._stamp = stamp
                 self._keep_snapshot(_generation(stamp), self._ix.searcher())
             return self._ix, self._stamp
 
+    def _open_latest(self, stamp):
+        """Open the live generation; if a full rebuild swapped it away between our look and our open, look again."""
+        for _ in range(3):
+            try:
+                return self.home.open_index(), stamp
+            except IndexUnavailable:
+                newer = self.home.stamp()
+                if newer == stamp:
+                    raise
+                stamp = newer
+        return self.home.open_index(), self.home.stamp()
+
     def _keep_snapshot(self, generation: str, searcher: Searcher) -> None:
+        keep_columns(searcher)
         self._snapshots[generation] = (searcher, threading.Lock())
         while len(self._snapshots) > self.SNAPSHOTS:
             _, (old, lock) = self._snapshots.popitem(last=False)
@@ -305,11 +323,18 @@ class _Found:
 
 def search(index: SearchIndex, req: SearchRequest) -> ResultPage:
     started = time.perf_counter()
+    if req.after is None:  # first pages repeat across users: see cache.py
+        cached = index.results.get(index.generation, req)
+        if cached is not None:
+            return replace(cached, took_ms=round((time.perf_counter() - started) * 1000, 2))
     cursor = paging.Cursor.decode(req.after) if req.after else None
     if cursor is not None:
         req = _continued(req, cursor)
     with index.pinned(cursor.generation if cursor else None) as (s, generation):
-        return _search(s, generation, req, cursor, index, started)
+        page = _search(s, generation, req, cursor, index, started)
+    if cursor is None:
+        index.results.put(generation, req, page)
+    return page
 
 
 def _continued(req: SearchRequest, c: paging.Cursor) -> SearchRequest:
@@ -475,6 +500,8 @@ def _plan(s: Searcher, parsed: ParsedQuery, settings: Settings) -> Plan:
         query = wq.And(required + word_clauses)
         if len(word_clauses) > 1 or required:
             relaxed = wq.And(required + [wq.Or(word_clauses)]) if required else wq.Or(word_clauses)
+            if _fewer_matches_than(s, query, ALL_WORDS_ENOUGH):
+                query = wq.Or([wq.And(required + word_clauses, boost=ALL_WORDS_FIRST), relaxed])
     elif word_clauses:
         query = wq.And(required + [wq.Or(word_clauses)]) if required else wq.Or(word_clauses)
         if len(parsed.words) >= FEEDBACK_FROM_WORDS:
@@ -482,6 +509,20 @@ def _plan(s: Searcher, parsed: ParsedQuery, settings: Settings) -> Plan:
     else:
         query = wq.And(required)
     return Plan(query, relaxed, excluded, stems, unknown)
+
+
+def _fewer_matches_than(s: Searcher, query: wq.Query, n: int) -> bool:
+    """Whether fewer than ``n`` live documents match ``query`` (stops counting at ``n``; no scoring)."""
+    reader = s.reader()
+    m = query.matcher(s)
+    found = 0
+    while m.is_active():
+        if not reader.is_deleted(m.id()):
+            found += 1
+            if found >= n:
+                return False
+        m.next()
+    return True
 
 
 def _with_feedback(s: Searcher, query: wq.Query, required: list[wq.Query], excluded: list[wq.Query],
