@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from dataclasses import fields, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -105,17 +105,16 @@ def article_page(doc_id):
 
 
 def _with_explain(req):
-    """The page shows a small "why" per hit when the core can explain its matches."""
-    if "explain" in {f.name for f in fields(req)}:
-        return replace(req, explain=True)
-    return req
+    """The page shows a small "why" under each hit."""
+    return replace(req, explain=True)
 
 
 def _all_sources(req, result) -> list:
     """Source facet counts without the source filter, so a second source can be added (OR)."""
     if not req.sources:
         return result.facets.get("source", [])
-    unfiltered = search(index(), replace(req, sources=(), page=1, per_page=1, with_snippets=False))
+    unfiltered = search(index(), replace(req, sources=(), page=1, per_page=1, after=None,
+                                        with_snippets=False, explain=False))
     return unfiltered.facets.get("source", [])
 
 

@@ -391,3 +391,7 @@ def test_past_the_last_numbered_page_the_cursor_leads_on(sample_settings):
     assert following and query_of(following["href"])["after"] != query_of(nxt["href"])["after"]
     fourth = get_soup(client, following["href"])
     assert not set(hit_titles(fourth)) & (set(hit_titles(second)) | set(hit_titles(third)))
+    # any other change starts the query again from its first page
+    for a in third.select("nav.sorts a, [data-facet] a"):
+        assert "after" not in query_of(a["href"]) and "page" not in query_of(a["href"]), a
+    assert hits(get_soup(client, third.select_one("[data-facet=source] a")["href"]))
