@@ -7,8 +7,9 @@ whatever searcher runs them (page, API, CLI, batch).
 Feedback (RM3) reads the few best documents of a long question and adds the
 words they share, weighted by idf, to it. It holds back where it would
 guess: short queries (a person typing two or three words means those words;
-the planner in search.py never asks), too few matching documents, and short
-documents (titles, briefs) among the best ones, which added words would bury.
+the planner in search.py never asks), too few matching documents, and, in
+proportion, short documents (titles, briefs) among the best ones, which added
+words would bury.
 Its cost is one extra top-10 search plus the stored text of five documents,
 capped at ``FEEDBACK_TEXT_CHARS`` each: no term vectors in the index.
 """
@@ -73,8 +74,7 @@ FEEDBACK_ORIGINAL = 0.5      # share of the original question in the expanded qu
 FEEDBACK_CANDIDATES = 200    # best-voted words whose document frequency is looked up
 FEEDBACK_MIN_DOC_TERMS = 40  # a feedback document shorter than this (a title, a brief) is not read
 FEEDBACK_MIN_DOCS = 3        # with fewer matching documents than this, feedback holds back
-FEEDBACK_PROBE = 10          # best documents looked at to decide whether to hold back
-FEEDBACK_MAX_SHORT = 0.2     # ...it does when more than this share of them is short
+FEEDBACK_PROBE = 10          # best documents whose lengths set how far feedback goes (see below)
 FEEDBACK_TEXT_CHARS = 3000   # each document's text read is capped (the lead says what it is about)
 
 
@@ -84,19 +84,24 @@ def feedback_weights(searcher, query: wq.Query, weights: dict[str, float]) -> di
     ``weights`` are the question's own term weights (how often it repeats
     each). The best ``FEEDBACK_DOCS`` documents of ``query`` vote for their
     words in proportion to their score and each word's share of the text.
-    It holds back when too few documents match, or when short documents
-    (titles, briefs) are among the best: added words cannot be in them, so
-    feedback would bury them under longer, vaguer ones.
+    It holds back when too few documents match, and in proportion to the
+    short documents (titles, briefs) among the best ``FEEDBACK_PROBE``: added
+    words cannot be in them, so full feedback would bury them under longer,
+    vaguer ones. Its share of the query is ``1 - FEEDBACK_ORIGINAL`` times
+    the square of the share of long documents; none when all are short.
     """
     if FEEDBACK_DOCS <= 0:
         return None
     hits = searcher.search(query, limit=max(FEEDBACK_PROBE, FEEDBACK_DOCS), terms=False)
     reader = searcher.reader()
     probe = [(hit.docnum, hit.score, reader.doc_field_length(hit.docnum, schema.CONTENT, 0)) for hit in hits]
-    short = sum(1 for _, _, length in probe if length < FEEDBACK_MIN_DOC_TERMS)
-    if len(probe) < FEEDBACK_MIN_DOCS or short > FEEDBACK_MAX_SHORT * len(probe):
+    if len(probe) < FEEDBACK_MIN_DOCS:
         return None
+    long_share = sum(1 for _, _, length in probe if length >= FEEDBACK_MIN_DOC_TERMS) / len(probe)
+    feedback_share = (1 - FEEDBACK_ORIGINAL) * long_share ** 2
     docs = [(docnum, score) for docnum, score, length in probe[:FEEDBACK_DOCS] if length >= FEEDBACK_MIN_DOC_TERMS]
+    if not docs or feedback_share <= 0:
+        return None
     votes: Counter = Counter()
     for docnum, score in docs:
         stored = searcher.stored_fields(docnum)
@@ -110,7 +115,7 @@ def feedback_weights(searcher, query: wq.Query, weights: dict[str, float]) -> di
     chosen = _topical(reader, votes, FEEDBACK_TERMS)
     if not chosen:
         return None
-    return _mix(weights, chosen, FEEDBACK_ORIGINAL)
+    return _mix(weights, chosen, 1 - feedback_share)
 
 
 def _topical(reader, votes: Counter, limit: int) -> dict[str, float]:
