@@ -202,12 +202,14 @@ def _print_results(result) -> None:
 @click.option("--host", default=None, help="Address to listen on [default: 127.0.0.1].")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port [default: 8000].")
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="Server threads [default: 8].")
+@click.option("--processes", type=click.IntRange(1, 64), default=None,
+              help="Server processes sharing the port, each with --threads threads [default: 1].")
 @index_option
 @core_errors
-def serve(host, port, threads, index):
+def serve(host, port, threads, processes, index):
     """Serve the search page and the JSON API with a production WSGI server (waitress).
 
-    Example: searchsvc serve --port 8080
+    Example: searchsvc serve --port 8080 --processes 2
     """
     import waitress
 
@@ -215,17 +217,99 @@ def serve(host, port, threads, index):
     from searchsvc.store import IndexHome
     from searchsvc.web import create_app
 
-    settings = make_settings(index=index, host=host, port=port, threads=threads)
+    settings = make_settings(index=index, host=host, port=port, threads=threads, processes=processes)
     home = IndexHome(settings.index)
     if home.live_dir() is None:
         click.echo(f"warning: no index at {settings.index} yet; run `searchsvc reindex` "
                    "(the server answers 503 until then)", err=True)
     else:
         home.open_index()  # a damaged index: a clear error now, not on the first request
+    if settings.processes > 1:
+        _serve_in_processes(settings, create_app)
+        return
     app = create_app(settings)
     click.echo(f"Serving {settings.index} on http://{settings.host}:{settings.port}", err=True)
     waitress.serve(app, host=settings.host, port=settings.port, threads=settings.threads,
                    ident="searchsvc", _quiet=True)
+
+
+def _serve_in_processes(settings: Settings, create_app) -> None:
+    """``settings.processes`` waitress servers accepting from one socket, bound here before forking.
+
+    Python runs one thread at a time per process, so a search server uses
+    more than one core only with more processes. Each builds its own app
+    (its own searchers and result cache). A process that dies is replaced;
+    SIGTERM or Ctrl-C stops them all.
+    """
+    import os
+    import signal
+    import socket
+    import time
+
+    import waitress
+
+    family, _, _, _, address = socket.getaddrinfo(
+        settings.host, settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    try:
+        sock = socket.create_server(address, family=family, backlog=1024)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}")
+    port = sock.getsockname()[1]
+    click.echo(f"Serving {settings.index} on http://{settings.host}:{port} "
+               f"({settings.processes} processes × {settings.threads} threads)", err=True)
+
+    def child() -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        status = 0
+        try:
+            waitress.serve(create_app(settings), sockets=[sock], threads=settings.threads,
+                           ident="searchsvc", _quiet=True)
+        except BaseException:
+            status = 1
+        finally:
+            os._exit(status)
+
+    children: dict[int, float] = {}
+
+    def spawn() -> None:
+        pid = os.fork()
+        if pid == 0:
+            child()
+        children[pid] = time.monotonic()
+
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    failed = False
+    for _ in range(settings.processes):
+        spawn()
+    while children:
+        try:
+            pid, _ = os.wait()
+        except ChildProcessError:
+            break
+        started = children.pop(pid, None)
+        if started is None or stopping:
+            continue
+        if time.monotonic() - started < 2.0:  # dying at start: replacing it would only loop
+            failed = True
+            stop(signal.SIGTERM, None)
+        else:
+            spawn()
+    sock.close()
+    if failed:
+        raise click.ClickException("a server process stopped right after starting")
 
 
 @cli.command()

@@ -67,6 +67,9 @@ class Manifest:
     # absolute file path -> [size, mtime_ns, [document ids], source root]
     files: dict[str, list] = field(default_factory=dict)
     last_reindex: str | None = None
+    # absolute file path -> [size, mtime_ns, reason, source root]: files that held no article;
+    # named again from here, and read again only once their size or mtime changes
+    skipped: dict[str, list] = field(default_factory=dict)
 
     @classmethod
     def load(cls, gen_dir: Path | None) -> "Manifest":
@@ -76,11 +79,12 @@ class Manifest:
             data = json.loads((gen_dir / MANIFEST).read_text("utf-8"))
         except (OSError, ValueError):
             return cls()
-        return cls(data.get("sources", []), data.get("files", {}), data.get("last_reindex"))
+        return cls(data.get("sources", []), data.get("files", {}), data.get("last_reindex"), data.get("skipped", {}))
 
     def save(self, gen_dir: Path) -> None:
         self.last_reindex = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        data = {"sources": self.sources, "files": self.files, "last_reindex": self.last_reindex}
+        data = {"sources": self.sources, "files": self.files, "last_reindex": self.last_reindex,
+                "skipped": self.skipped}
         write_atomically(gen_dir / MANIFEST, json.dumps(data, separators=(",", ":")))
 
 

@@ -1,0 +1,654 @@
+"""Speed and scale: searchsvc against Datasette + SQLite FTS5, built and served in the same run.
+
+    python bench/speed.py                 # 1k, 5k, 21k and ~216k pages (about 35 minutes on 2 cores)
+    python bench/speed.py --skip-200k     # 1k, 5k, 21k
+    python bench/speed.py --quick         # 1k and 5k only (a few minutes)
+    python bench/speed.py --sizes 21k --json-out figures.json
+
+Corpus: the Reuters-21578 stories as one HTML page each
+(``../shared/tools/reuters_to_html.py``, 21,577 pages); the first 1,000 and
+5,000 of them (in file-name order); and a large corpus made from the same
+stories: every story under 10 ids (``v0``..``v9``), each variant with its body
+paragraphs shuffled (seeded), 215,770 pages in 216 folders. Everything is
+generated into a temporary folder (``--workdir`` to choose), never the repo.
+
+The peer, built by this script (``--peer-index``) in its own process: the same
+pages cleaned with BeautifulSoup + lxml (the <title>, the <article>'s
+paragraphs) into an SQLite FTS5 table (``tokenize='porter unicode61'``),
+incrementally by file size + mtime like ours; served by ``datasette serve``
+with a canned query (``snippet()``, ``bm25()`` ordering, 10 rows).
+
+Figures, for both: full build; a no-op reindex; picking up 100 changed files;
+p50/p95 latency over HTTP of distinct queries (one client, after a warm-up
+with other queries); throughput of 8 concurrent clients on queries not asked
+before and on a Zipf (s=1) stream drawn from 3,000 queries (measured after an
+unmeasured stream of the same distribution: a server that has been up a while); peak RSS
+(summed over the process tree) of the server and of the reindex; size on disk.
+Queries are words from the stories' titles (1-4 words of one title, in order)
+and two-word title phrases in quotes. Ours is asked ``/api/search?q=`` (10
+hits with snippets, exact total, facets); the peer its canned query.
+
+Without ../shared or the bench extras (datasette, beautifulsoup4) this prints
+why and exits 0.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import importlib.util
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+CONVERTER = SHARED / "tools" / "reuters_to_html.py"
+REUTERS = SHARED / "data" / "reuters21578"
+SIZES = {"1k": 1_000, "5k": 5_000, "21k": None, "200k": "x10"}
+VARIANTS = 10
+CHANGED = 100
+CLIENTS = 8
+MARKER = "zqxbenchmarker"
+TITLE_STOP = set(
+    "the and for with from that this into over after about says said will its are was were has have "
+    "not but than new pct mln dlrs billion year".split()
+)
+TARGETS = {
+    "full build s": 1.0,
+    "no-op reindex s": None,
+    "100 changed s": None,
+    "p50 ms": 1.25,
+    "p95 ms": 1.5,
+    "unseen qps": 0.5,
+    "zipf qps": 1.0,
+}
+
+
+# --- the peer: BeautifulSoup + lxml into SQLite FTS5 ------------------------------
+
+PEER_SQL = (
+    "select id, title, snippet(pages, 2, '<mark>', '</mark>', '…', 24) as snippet, "
+    "bm25(pages) as score from pages where pages match :q order by bm25(pages) limit 10"
+)
+
+
+def peer_clean(data: bytes) -> tuple[str, str]:
+    """(title, body) of one page: BeautifulSoup over lxml, <title> and the <article>'s paragraphs."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(data, "lxml")
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    article = soup.find("article") or soup.body or soup
+    body = "\n".join(p.get_text(" ", strip=True) for p in article.find_all("p")) or article.get_text(" ", strip=True)
+    return title, body
+
+
+def peer_index(src: Path, db: Path) -> dict:
+    """Build or update the peer's database from ``src``: only files whose size or mtime changed are read."""
+    fresh = not db.exists()
+    con = sqlite3.connect(db)
+    con.execute("pragma journal_mode=wal")
+    con.execute("pragma synchronous=normal")
+    if fresh:
+        con.execute("create virtual table pages using fts5(id unindexed, title, body, tokenize='porter unicode61')")
+        con.execute("create table files (path text primary key, size int, mtime int, rowid_ int)")
+    known = {p: (s, m, r) for p, s, m, r in con.execute("select path, size, mtime, rowid_ from files")}
+    seen, added, updated = set(), 0, 0
+    with con:
+        for dirpath, dirnames, filenames in os.walk(src):
+            dirnames.sort()
+            for name in sorted(filenames):
+                if not name.endswith(".html"):
+                    continue
+                path = os.path.join(dirpath, name)
+                st = os.stat(path)
+                seen.add(path)
+                before = known.get(path)
+                if before and before[0] == st.st_size and before[1] == st.st_mtime_ns:
+                    continue
+                with open(path, "rb") as fh:
+                    title, body = peer_clean(fh.read())
+                if before:
+                    con.execute("delete from pages where rowid = ?", (before[2],))
+                    updated += 1
+                else:
+                    added += 1
+                rowid = con.execute("insert into pages (id, title, body) values (?, ?, ?)",
+                                    (os.path.relpath(path, src), title, body)).lastrowid
+                con.execute("insert or replace into files values (?, ?, ?, ?)", (path, st.st_size, st.st_mtime_ns, rowid))
+        gone = [p for p in known if p not in seen]
+        for p in gone:
+            con.execute("delete from pages where rowid = ?", (known[p][2],))
+            con.execute("delete from files where path = ?", (p,))
+    if fresh:
+        con.execute("insert into pages(pages) values('optimize')")
+        con.commit()
+    count = con.execute("select count(*) from pages").fetchone()[0]
+    con.close()
+    return {"added": added, "updated": updated, "removed": len(gone), "documents": count}
+
+
+def peer_metadata(path: Path) -> Path:
+    meta = {"databases": {"peer": {"queries": {"search": {"sql": PEER_SQL, "title": "Search"}}}}}
+    path.write_text(json.dumps(meta), "utf-8")
+    return path
+
+
+# --- corpora ---------------------------------------------------------------------
+
+def make_corpora(work: Path, names: list[str]) -> dict[str, Path]:
+    full = work / "corpus-21k"
+    t = time.perf_counter()
+    subprocess.run([sys.executable, str(CONVERTER), "--quiet", str(full)], check=True)
+    print(f"corpus: {len(os.listdir(full))} pages from Reuters-21578 in {time.perf_counter() - t:.1f}s", flush=True)
+    pages = sorted(os.listdir(full))
+    out = {}
+    for name in names:
+        n = SIZES[name]
+        if n is None:
+            out[name] = full
+        elif n == "x10":
+            out[name] = make_large(full, pages, work / "corpus-200k")
+        else:
+            sub = work / f"corpus-{name}"
+            sub.mkdir()
+            for p in pages[:n]:
+                shutil.copy2(full / p, sub / p)
+            out[name] = sub
+    return out
+
+
+PARA = re.compile(r"<p>.*?</p>\n", re.S)
+
+
+def make_large(full: Path, pages: list[str], out: Path) -> Path:
+    """Every story under VARIANTS ids, each with its body paragraphs shuffled (seeded)."""
+    t = time.perf_counter()
+    rng = random.Random(200)
+    out.mkdir()
+    folders = {}
+    for i, name in enumerate(pages):
+        text = (full / name).read_text("utf-8")
+        paras = PARA.findall(text)
+        head = text.find(paras[0]) if paras else -1
+        for v in range(VARIANTS):
+            folder = folders.setdefault((i // 100), out / f"d{i // 100:03d}")
+            folder.mkdir(exist_ok=True)
+            if paras and v:
+                shuffled = paras[:]
+                rng.shuffle(shuffled)
+                tail = text[head + sum(map(len, paras)):]
+                body = text[:head] + "".join(shuffled) + tail
+            else:
+                body = text
+            (folder / name.replace(".html", f"-v{v}.html")).write_text(body, "utf-8")
+    count = sum(len(os.listdir(f)) for f in folders.values())
+    print(f"corpus: {count} pages ({VARIANTS} shuffled variants per story) in {time.perf_counter() - t:.1f}s",
+          flush=True)
+    return out
+
+
+def all_pages(src: Path) -> list[Path]:
+    return sorted(p for p in src.rglob("*.html"))
+
+
+def change_files(src: Path, n: int, rng: random.Random) -> list[Path]:
+    """Rewrite ``n`` pages: one more paragraph holding MARKER (size and mtime change)."""
+    chosen = rng.sample(all_pages(src), n)
+    for p in chosen:
+        text = p.read_text("utf-8")
+        text = text.replace("</article>", f"<p>The {MARKER} desk added this paragraph today.</p>\n</article>", 1)
+        p.write_text(text, "utf-8")
+    return chosen
+
+
+# --- queries ----------------------------------------------------------------------
+
+TITLE = re.compile(r"<title>(.*?)</title>", re.S)
+
+
+def title_words(src: Path) -> list[list[str]]:
+    out = []
+    for p in sorted(src.glob("*.html")):
+        m = TITLE.search(p.read_text("utf-8"))
+        if not m:
+            continue
+        words = [w for w in re.findall(r"[a-z]{3,}", m.group(1).lower()) if w not in TITLE_STOP]
+        if words:
+            out.append(words)
+    return out
+
+
+def make_queries(titles: list[list[str]], n: int, rng: random.Random, taken: set[str]) -> list[str]:
+    """``n`` distinct queries not in ``taken``: 1-4 words of one title, in order, or a quoted 2-word phrase."""
+    out = []
+    while len(out) < n:
+        words = rng.choice(titles)
+        if rng.random() < 0.2 and len(words) >= 2:
+            i = rng.randrange(len(words) - 1)
+            q = f'"{words[i]} {words[i + 1]}"'
+        else:
+            k = min(len(words), rng.choice((1, 2, 3, 4)))
+            picks = sorted(rng.sample(range(len(words)), k))
+            q = " ".join(words[i] for i in picks)
+        if q not in taken:
+            taken.add(q)
+            out.append(q)
+    return out
+
+
+def zipf_stream(vocabulary: list[str], n: int, rng: random.Random) -> list[str]:
+    weights = [1 / (k + 1) for k in range(len(vocabulary))]
+    return rng.choices(vocabulary, weights=weights, k=n)
+
+
+# --- processes: time and peak RSS of a process tree -------------------------------
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` and all its descendants (shared pages counted in each)."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo.extend(int(c) for c in fh.read().split())
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid: int, every: float = 0.05):
+        super().__init__(daemon=True)
+        self.pid, self.every, self.peak = pid, every, 0
+        self._halt = threading.Event()
+
+    def run(self):
+        while not self._halt.is_set():
+            self.peak = max(self.peak, tree_rss(self.pid))
+            self._halt.wait(self.every)
+
+    def stop(self) -> int:
+        self._halt.set()
+        self.join()
+        return self.peak
+
+
+def timed(cmd: list[str], env=None) -> tuple[float, int, str]:
+    """(seconds, peak RSS of the process tree, stdout) of one command, which must succeed."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    sampler = RssSampler(proc.pid)
+    sampler.start()
+    out, _ = proc.communicate()
+    seconds = time.perf_counter() - t
+    peak = sampler.stop()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}")
+    return seconds, peak, out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def dir_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size + sum(
+            p.stat().st_size for p in path.parent.glob(path.name + "-*") if p.is_file())
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+# --- engines -----------------------------------------------------------------------
+
+def clean_env() -> dict:
+    return {k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}
+
+
+@dataclass
+class Engine:
+    name: str
+    work: Path
+    processes: int = 0
+
+    def build(self, src: Path):
+        raise NotImplementedError
+
+    def update(self, src: Path):
+        raise NotImplementedError
+
+
+class Ours(Engine):
+    @property
+    def index(self) -> Path:
+        return self.work / "ours-index"
+
+    def reindex_cmd(self, src: Path | None) -> list[str]:
+        cmd = [sys.executable, "-m", "searchsvc", "reindex", "--index", str(self.index)]
+        return cmd + ([str(src)] if src else [])
+
+    def build(self, src):
+        return timed(self.reindex_cmd(src), clean_env())
+
+    def update(self, src):
+        return timed(self.reindex_cmd(None), clean_env())
+
+    def size(self) -> int:
+        return dir_size(self.index)
+
+    def server_cmd(self, port: int) -> list[str]:
+        cmd = [sys.executable, "-m", "searchsvc", "serve", "--index", str(self.index), "--port", str(port)]
+        return cmd + (["--processes", str(self.processes)] if self.processes else [])
+
+    def path(self, q: str) -> str:
+        return "/api/search?" + urllib.parse.urlencode({"q": q})
+
+    def count(self, body: bytes) -> int:
+        return json.loads(body)["total"]
+
+
+class Peer(Engine):
+    @property
+    def db(self) -> Path:
+        return self.work / "peer.db"
+
+    def build(self, src):
+        return timed([sys.executable, __file__, "--peer-index", str(src), str(self.db)])
+
+    def update(self, src):
+        return self.build(src)
+
+    def size(self) -> int:
+        return dir_size(self.db)
+
+    def server_cmd(self, port: int) -> list[str]:
+        meta = peer_metadata(self.work / "peer-metadata.json")
+        datasette = Path(sys.executable).with_name("datasette")
+        return [str(datasette), "serve", str(self.db), "--port", str(port), "--metadata", str(meta),
+                "--setting", "sql_time_limit_ms", "10000"]
+
+    def path(self, q: str) -> str:
+        return "/peer/search.json?" + urllib.parse.urlencode({"q": q, "_shape": "array"})
+
+    def count(self, body: bytes) -> int:
+        return len(json.loads(body))
+
+
+class Server:
+    def __init__(self, engine: Engine):
+        self.port = free_port()
+        self.engine = engine
+        self.proc = subprocess.Popen(engine.server_cmd(self.port), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, env=clean_env())
+        self.sampler = RssSampler(self.proc.pid, every=0.1)
+        self.sampler.start()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.get(engine.path("reuters"))
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(f"{engine.name} server did not start")
+                time.sleep(0.2)
+
+    def get(self, path: str, conn: http.client.HTTPConnection | None = None) -> bytes:
+        own = conn is None
+        conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            body = resp.read()
+            if resp.status != 200:
+                raise RuntimeError(f"{self.engine.name}: {path} answered {resp.status}: {body[:200]!r}")
+            return body
+        finally:
+            if own:
+                conn.close()
+
+    def stop(self) -> int:
+        peak = self.sampler.stop()
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        return peak
+
+
+def latencies(server: Server, queries: list[str]) -> list[float]:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    out = []
+    for q in queries:
+        t = time.perf_counter()
+        server.get(server.engine.path(q), conn)
+        out.append((time.perf_counter() - t) * 1000)
+    conn.close()
+    return out
+
+
+def throughput(server: Server, queries: list[str], clients: int = CLIENTS) -> float:
+    """Requests per second of ``clients`` threads, each with its own keep-alive connection."""
+    lock = threading.Lock()
+    todo = iter(queries)
+    errors = []
+
+    def client():
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        try:
+            while True:
+                with lock:
+                    q = next(todo, None)
+                if q is None:
+                    return
+                server.get(server.engine.path(q), conn)
+        except Exception as exc:  # reported after the run
+            errors.append(exc)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    if errors:
+        raise errors[0]
+    return len(queries) / (time.perf_counter() - t)
+
+
+def percentile(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+# --- one corpus, both engines ----------------------------------------------------
+
+@dataclass
+class QuerySets:
+    warm: list[str]
+    latency: list[str]
+    unseen: list[str]
+    zipf_warm: list[str]
+    zipf: list[str]
+
+
+def query_sets(titles, args, rng) -> QuerySets:
+    taken: set[str] = set()
+    warm = make_queries(titles, 60, rng, taken)
+    latency = make_queries(titles, args.queries, rng, taken)
+    unseen = make_queries(titles, args.unseen, rng, taken)
+    vocabulary = make_queries(titles, args.zipf_vocabulary, rng, taken)
+    return QuerySets(warm, latency, unseen, zipf_stream(vocabulary, args.zipf_warmup, rng),
+                     zipf_stream(vocabulary, args.zipf_requests, rng))
+
+
+def run_size(name: str, src: Path, work: Path, args, titles) -> dict:
+    print(f"\n== {name}: {len(all_pages(src))} pages ==", flush=True)
+    engines = [Ours("searchsvc", work, processes=args.processes), Peer("datasette+fts5", work)]
+    figures = {e.name: {} for e in engines}
+    for e in engines:
+        s, rss, _ = e.build(src)
+        figures[e.name].update({"full build s": s, "reindex peak MiB": rss / 2**20, "index MiB": e.size() / 2**20})
+        print(f"{e.name}: full build {s:.1f}s, peak {rss / 2**20:.0f} MiB", flush=True)
+    for e in engines:
+        s, _, _ = e.update(src)
+        figures[e.name]["no-op reindex s"] = s
+        print(f"{e.name}: no-op reindex {s:.2f}s", flush=True)
+    change_files(src, CHANGED, random.Random(len(name)))
+    for e in engines:
+        s, _, _ = e.update(src)
+        figures[e.name]["100 changed s"] = s
+        print(f"{e.name}: {CHANGED} changed files {s:.2f}s", flush=True)
+    sets = query_sets(titles, args, random.Random(5))
+    for e in engines:
+        server = Server(e)
+        try:
+            found = e.count(server.get(e.path(MARKER)))
+            if found < min(CHANGED, 10):
+                raise RuntimeError(f"{e.name} does not find the changed files ({found} hits for {MARKER})")
+            latencies(server, sets.warm)
+            lat = latencies(server, sets.latency)
+            unseen = throughput(server, sets.unseen)
+            throughput(server, sets.zipf_warm)  # the stream's steady state: a server that has been up a while
+            zipf = throughput(server, sets.zipf)
+        finally:
+            peak = server.stop()
+        figures[e.name].update({
+            "p50 ms": statistics.median(lat), "p95 ms": percentile(lat, 95),
+            "unseen qps": unseen, "zipf qps": zipf, "server peak MiB": peak / 2**20,
+        })
+        print(f"{e.name}: p50 {statistics.median(lat):.1f} ms, p95 {percentile(lat, 95):.1f} ms, "
+              f"{unseen:.0f} q/s unseen, {zipf:.0f} q/s zipf, server {peak / 2**20:.0f} MiB", flush=True)
+    figures["searchsvc"]["no-op / full"] = figures["searchsvc"]["no-op reindex s"] / figures["searchsvc"]["full build s"]
+    figures["searchsvc"]["100 changed / full"] = (
+        figures["searchsvc"]["100 changed s"] / figures["searchsvc"]["full build s"])
+    return figures
+
+
+METRICS = ["full build s", "no-op reindex s", "100 changed s", "p50 ms", "p95 ms", "unseen qps", "zipf qps",
+           "server peak MiB", "reindex peak MiB", "index MiB"]
+
+
+def print_table(results: dict) -> None:
+    print("\n| corpus | figure | searchsvc | datasette+fts5 | ours/peer | target |")
+    print("|---|---|---:|---:|---:|---|")
+    for size, fig in results.items():
+        ours, peer = fig["searchsvc"], fig["datasette+fts5"]
+        for m in METRICS:
+            ratio = ours[m] / peer[m] if peer[m] else float("nan")
+            target = TARGETS.get(m)
+            if m.endswith("qps"):
+                goal = f">= {target}x" if target else ""
+            else:
+                goal = f"<= {target}x" if target else ""
+            if m == "no-op reindex s":
+                goal = f"<= 0.05x full (ours: {ours['no-op / full']:.3f}x)"
+            if m == "100 changed s":
+                goal = f"< 5% of full (ours: {100 * ours['100 changed / full']:.1f}%)"
+            if m == "server peak MiB":
+                goal = "< 1024 MiB"
+            print(f"| {size} | {m} | {ours[m]:.2f} | {peer[m]:.2f} | {ratio:.2f} | {goal} |")
+    sizes = list(results)
+    if len(sizes) > 1:
+        first = sizes[0]
+        print(f"\nGrowth from {first} (x):")
+        print("| engine | figure | " + " | ".join(sizes) + " |")
+        print("|---|---|" + "---:|" * len(sizes))
+        for engine in ("searchsvc", "datasette+fts5"):
+            for m in ("full build s", "p50 ms", "p95 ms", "unseen qps", "server peak MiB", "index MiB"):
+                base = results[first][engine][m]
+                cells = " | ".join(f"{results[s][engine][m] / base:.2f}" for s in sizes)
+                print(f"| {engine} | {m} | {cells} |")
+
+
+def missing_prerequisites() -> str | None:
+    if not CONVERTER.exists() or not REUTERS.exists():
+        return f"{CONVERTER} or {REUTERS} is absent (../shared is not here)"
+    for module in ("bs4", "lxml", "datasette"):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed: pip install -e '.[bench]'"
+    if not Path(sys.executable).with_name("datasette").exists():
+        return "the datasette command is not installed next to this Python: pip install -e '.[bench]'"
+    return None
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="1k and 5k only")
+    ap.add_argument("--skip-200k", action="store_true", help="1k, 5k and 21k")
+    ap.add_argument("--sizes", help="comma-separated, from: " + ", ".join(SIZES))
+    ap.add_argument("--queries", type=int, default=400, help="distinct queries for the latency figures")
+    ap.add_argument("--unseen", type=int, default=800, help="requests of the unseen-queries throughput run")
+    ap.add_argument("--zipf-vocabulary", type=int, default=3000)
+    ap.add_argument("--zipf-requests", type=int, default=3000, help="requests of the measured Zipf stream")
+    ap.add_argument("--zipf-warmup", type=int, default=3000,
+                    help="requests of an earlier stream from the same distribution, not measured")
+    ap.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                    help="searchsvc serve --processes (0: leave the flag out)")
+    ap.add_argument("--workdir", type=Path, help="where corpora and indexes go (default: a temporary folder)")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--json-out", type=Path, help="also write the figures here as JSON")
+    ap.add_argument("--peer-index", nargs=2, metavar=("SRC", "DB"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.peer_index:
+        print(json.dumps(peer_index(Path(args.peer_index[0]), Path(args.peer_index[1]))))
+        return 0
+    why = missing_prerequisites()
+    if why:
+        print(f"bench/speed.py skipped: {why}")
+        return 0
+    names = (args.sizes.split(",") if args.sizes else
+             ["1k", "5k"] if args.quick else ["1k", "5k", "21k"] if args.skip_200k else list(SIZES))
+    unknown = [n for n in names if n not in SIZES]
+    if unknown:
+        ap.error(f"unknown size {unknown[0]!r}; choose from {', '.join(SIZES)}")
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="searchsvc-speed-"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"work folder: {work}; {os.cpu_count()} cores; python {sys.version.split()[0]}", flush=True)
+    results = {}
+    try:
+        corpora = make_corpora(work, names)
+        titles = title_words(work / "corpus-21k")
+        for name in names:
+            sub = work / f"run-{name}"
+            sub.mkdir()
+            results[name] = run_size(name, corpora[name], sub, args, titles)
+            shutil.rmtree(sub, ignore_errors=True)
+            if args.json_out:
+                args.json_out.write_text(json.dumps(results, indent=1), "utf-8")
+    finally:
+        if results:
+            print_table(results)
+        if not args.keep and not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    sys.exit(main())
