@@ -1,9 +1,10 @@
 """Speed and scale: searchsvc against Datasette + SQLite FTS5, built and served in the same run.
 
-    python bench/speed.py                 # 1k, 5k, 21k and ~216k pages (about 35 minutes on 2 cores)
+    python bench/speed.py                 # 1k, 5k, 21k and ~216k pages (about an hour on 2 shared cores)
     python bench/speed.py --skip-200k     # 1k, 5k, 21k
     python bench/speed.py --quick         # 1k and 5k only (a few minutes)
     python bench/speed.py --sizes 21k --json-out figures.json
+    python bench/speed.py --table-from small.json large.json   # one table from separate runs
 
 Corpus: the Reuters-21578 stories as one HTML page each
 (``../shared/tools/reuters_to_html.py``, 21,577 pages); the first 1,000 and
@@ -23,7 +24,7 @@ p50/p95 latency over HTTP of distinct queries (one client, after a warm-up
 with other queries); throughput of 8 concurrent clients on queries not asked
 before and on a Zipf (s=1) stream drawn from 3,000 queries (measured after an
 unmeasured stream of the same distribution: a server that has been up a while); peak RSS
-(summed over the process tree) of the server and of the reindex; size on disk.
+(PSS summed over the process tree) of the server and of the reindex; size on disk.
 Queries are words from the stories' titles (1-4 words of one title, in order)
 and two-word title phrases in quotes. Ours is asked ``/api/search?q=`` (10
 hits with snippets, exact total, facets); the peer its canned query.
@@ -40,6 +41,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import socket
 import sqlite3
@@ -258,20 +260,22 @@ def zipf_stream(vocabulary: list[str], n: int, rng: random.Random) -> list[str]:
 # --- processes: time and peak RSS of a process tree -------------------------------
 
 def tree_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` and all its descendants (shared pages counted in each)."""
+    """Resident bytes of ``pid`` and all its descendants: the sum of their PSS (a page shared by
+    k processes, e.g. a forked server's or the mapped index files, counts 1/k in each), else of RSS."""
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
         try:
-            with open(f"/proc/{p}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-                        break
+            try:
+                with open(f"/proc/{p}/smaps_rollup") as fh:
+                    total += next(int(line.split()[1]) for line in fh if line.startswith("Pss:")) * 1024
+            except (OSError, StopIteration):
+                with open(f"/proc/{p}/status") as fh:
+                    total += next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:")) * 1024
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as fh:
                     todo.extend(int(c) for c in fh.read().split())
-        except (OSError, ValueError):
+        except (OSError, ValueError, StopIteration):  # gone, or a zombie without memory figures
             continue
     return total
 
@@ -283,9 +287,12 @@ class RssSampler(threading.Thread):
         self._halt = threading.Event()
 
     def run(self):
+        started = time.monotonic()
         while not self._halt.is_set():
             self.peak = max(self.peak, tree_rss(self.pid))
-            self._halt.wait(self.every)
+            # reading PSS walks page tables: often at first, then twice a second (a long build
+            # grows slowly, and the sampler must not take CPU from what it measures)
+            self._halt.wait(self.every if time.monotonic() - started < 5 else max(self.every, 0.5))
 
     def stop(self) -> int:
         self._halt.set()
@@ -293,18 +300,25 @@ class RssSampler(threading.Thread):
         return self.peak
 
 
-def timed(cmd: list[str], env=None) -> tuple[float, int, str]:
-    """(seconds, peak RSS of the process tree, stdout) of one command, which must succeed."""
+def timed(cmd: list[str], env=None) -> tuple[float, int, float]:
+    """(seconds, peak RSS of the process tree, CPU seconds of the tree) of one command, which must succeed.
+
+    CPU seconds (user + system, workers included) do not depend on what else the
+    machine runs meanwhile; wall seconds do.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     sampler = RssSampler(proc.pid)
     sampler.start()
-    out, _ = proc.communicate()
+    proc.wait()
     seconds = time.perf_counter() - t
     peak = sampler.stop()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}")
-    return seconds, peak, out
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, peak, cpu
 
 
 def free_port() -> int:
@@ -512,9 +526,10 @@ def run_size(name: str, src: Path, work: Path, args, titles) -> dict:
     engines = [Ours("searchsvc", work, processes=args.processes), Peer("datasette+fts5", work)]
     figures = {e.name: {} for e in engines}
     for e in engines:
-        s, rss, _ = e.build(src)
-        figures[e.name].update({"full build s": s, "reindex peak MiB": rss / 2**20, "index MiB": e.size() / 2**20})
-        print(f"{e.name}: full build {s:.1f}s, peak {rss / 2**20:.0f} MiB", flush=True)
+        s, rss, cpu = e.build(src)
+        figures[e.name].update({"full build s": s, "full build CPU s": cpu, "reindex peak MiB": rss / 2**20,
+                                "index MiB": e.size() / 2**20})
+        print(f"{e.name}: full build {s:.1f}s ({cpu:.1f} CPU s), peak {rss / 2**20:.0f} MiB", flush=True)
     for e in engines:
         s, _, _ = e.update(src)
         figures[e.name]["no-op reindex s"] = s
@@ -550,7 +565,7 @@ def run_size(name: str, src: Path, work: Path, args, titles) -> dict:
     return figures
 
 
-METRICS = ["full build s", "no-op reindex s", "100 changed s", "p50 ms", "p95 ms", "unseen qps", "zipf qps",
+METRICS = ["full build s", "full build CPU s", "no-op reindex s", "100 changed s", "p50 ms", "p95 ms", "unseen qps", "zipf qps",
            "server peak MiB", "reindex peak MiB", "index MiB"]
 
 
@@ -560,6 +575,8 @@ def print_table(results: dict) -> None:
     for size, fig in results.items():
         ours, peer = fig["searchsvc"], fig["datasette+fts5"]
         for m in METRICS:
+            if m not in ours or m not in peer:
+                continue
             ratio = ours[m] / peer[m] if peer[m] else float("nan")
             target = TARGETS.get(m)
             if m.endswith("qps"):
@@ -613,8 +630,16 @@ def main(argv=None) -> int:
     ap.add_argument("--workdir", type=Path, help="where corpora and indexes go (default: a temporary folder)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     ap.add_argument("--json-out", type=Path, help="also write the figures here as JSON")
+    ap.add_argument("--table-from", nargs="+", type=Path, metavar="JSON",
+                    help="print the tables from --json-out files of earlier runs (sizes in file order) and exit")
     ap.add_argument("--peer-index", nargs=2, metavar=("SRC", "DB"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.table_from:
+        merged = {}
+        for path in args.table_from:
+            merged.update(json.loads(path.read_text("utf-8")))
+        print_table({k: merged[k] for k in sorted(merged, key=list(SIZES).index)})
+        return 0
     if args.peer_index:
         print(json.dumps(peer_index(Path(args.peer_index[0]), Path(args.peer_index[1]))))
         return 0

@@ -167,6 +167,7 @@ def _build_generation(home, settings, roots, files, report, progress) -> None:
 
 PARALLEL_FROM = 64      # fewer files are cleaned and written in this process
 PART_BATCH = 32         # files per message from a worker (progress granularity)
+SEPARATE_FILES_FROM = 1000  # a segment from this many source files is written as separate files
 PART_LIMIT_MB = 512     # Whoosh's in-memory posting pool per worker: fewer sorted runs to merge
 
 
@@ -211,8 +212,12 @@ class _Part:
 
         ix = whoosh_index.open_dir(str(self.gen))
         # uncompressed posting blocks: a fifth less write time and no inflate per block read
-        # at search time, for about a third more bytes on disk
-        writer = SegmentWriter(ix, _lk=False, limitmb=PART_LIMIT_MB, codec=W3Codec(compression=0))
+        # at search time, for about a third more bytes on disk. A large segment is not a
+        # compound file: Whoosh copies each part of a compound segment into memory when a
+        # searcher opens it (the whole index, in every server process); separate files are
+        # read from the page cache. Small ones stay a single file (fewer open files).
+        writer = SegmentWriter(ix, _lk=False, limitmb=PART_LIMIT_MB, codec=W3Codec(compression=0),
+                               compound=len(self.files) < SEPARATE_FILES_FROM)
         _one_stat_per_column(writer)
         _spelling_words_once(writer)
         kept = 0

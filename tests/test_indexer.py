@@ -149,3 +149,23 @@ def test_stats(corpus, tmp_settings):
     assert stats["documents"] == 6 and stats["files"] == 4
     assert stats["sources"] == ["Harbor Gazette", "Valley Courier", "Wire"]
     assert stats["size_bytes"] > 0 and stats["last_reindex"]
+
+
+def test_file_without_article_is_named_again_but_read_again_only_once_it_changes(tmp_path, tmp_settings):
+    src = tmp_path / "src"
+    write(src / "good.html", page("Good story", "Solid reporting about desalination plants."))
+    odd = write(src / "odd.html", bytes(range(256)) * 40)
+    first = reindex(tmp_settings, [src])
+    assert [(Path(p.name).name, p.reason) for p in first.problems] == [("odd.html", "binary content, not text")]
+    # same size and modification time, new content: the manifest decides before any read
+    st = odd.stat()
+    article = page("Odd story", "Reporting about tidal turbines.")
+    odd.write_text(article + " " * (st.st_size - len(article.encode())), encoding="utf-8")
+    os.utime(odd, ns=(st.st_atime_ns, st.st_mtime_ns))
+    again = reindex(tmp_settings)
+    assert (again.added, again.skipped, again.unchanged) == (0, 1, 1)
+    assert again.problems[0].reason == "binary content, not text"
+    os.utime(odd, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    changed = reindex(tmp_settings)
+    assert (changed.added, changed.skipped) == (1, 0)
+    assert search_ids(SearchIndex(tmp_settings), "turbines") == ["odd.html"]
