@@ -97,7 +97,6 @@ def main() -> int:
     genuine = [p for p in orig_pairs if exact_resemblance(bodies[p[0]], bodies[p[1]]) >= dedup.THRESHOLD]
     cross = [p for p in copy_pairs if story(p[0]) != story(p[1])]
     cross_genuine = [p for p in cross if exact_resemblance(bodies[p[0]], bodies[p[1]]) >= dedup.THRESHOLD]
-    found = {story(c) for c in (x for p in true_copy_pairs for x in p) if True}
     recall = len({story(p[0]) for p in true_copy_pairs}) / max(1, len(copied))
     good = len(true_copy_pairs) + len(genuine) + len(cross_genuine)
     precision = good / max(1, len(pairs))

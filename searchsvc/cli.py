@@ -213,7 +213,6 @@ def serve(host, port, threads, processes, index):
     """
     import waitress
 
-    from searchsvc.errors import IndexUnavailable
     from searchsvc.store import IndexHome
     from searchsvc.web import create_app
 

@@ -22,7 +22,7 @@ from whoosh.index import LockError
 
 from searchsvc import dedup, schema
 from searchsvc.config import Settings
-from searchsvc.errors import IndexBusy, IndexUnavailable, SourceError
+from searchsvc.errors import IndexBusy, SourceError
 from searchsvc.sources import Document, Problem, SkipFile, SourceFile, read_documents, scan
 from searchsvc.store import IndexHome, Manifest
 
@@ -390,7 +390,8 @@ def _update_generation(home, live, old: Manifest, settings, roots, files, report
         writer = ix.writer(timeout=settings.writer_timeout)
     except LockError:
         raise IndexBusy(f"the index at {home.path} is locked by another writer") from None
-    grouper = dedup.Grouper(lookup=_index_lookup(ix.searcher()))
+    lookup_searcher = ix.searcher()
+    grouper = dedup.Grouper(lookup=_index_lookup(lookup_searcher))
     _one_stat_per_column(writer)
     _spelling_words_once(writer)
     # ids whose committed copies go: deleted at the end with one searcher (Whoosh's
@@ -429,6 +430,8 @@ def _update_generation(home, live, old: Manifest, settings, roots, files, report
     except BaseException:
         writer.cancel()
         raise
+    finally:
+        lookup_searcher.close()
     # announce before saving the manifest: a crash in between leaves the files to be
     # read again (harmless), never a commit that running servers are not told about
     home.publish(live)

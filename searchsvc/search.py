@@ -10,7 +10,6 @@ up to three words rank the articles with every word first and require them
 from __future__ import annotations
 
 import functools
-import html
 import math
 import re
 import threading
@@ -23,13 +22,14 @@ from typing import Mapping, Sequence
 
 from whoosh import query as wq
 from whoosh.searching import Searcher
-from whoosh.sorting import Count, FieldFacet, ScoreFacet, MultiFacet
+from whoosh.sorting import Count, FieldFacet, ScoreFacet
 
-from searchsvc import paging, ranking, schema
+from searchsvc import highlight, paging, ranking, schema
+from searchsvc.highlight import matches, passages
 from searchsvc.cache import ResultCache, keep_columns
 from searchsvc.config import Settings
 from searchsvc.errors import BadRequest, IndexUnavailable, NotFound
-from searchsvc.query import WORD, Clause, ParsedQuery, parse, words_of
+from searchsvc.query import Clause, ParsedQuery, parse, words_of
 from searchsvc.store import IndexHome
 
 SORTS = ("relevance", "date", "recent")
@@ -39,7 +39,6 @@ ALL_WORDS_ENOUGH = 2      # ...unless fewer articles than this have them all: th
 ALL_WORDS_FIRST = 10.0    # (their score times this), and articles with some of the words follow
 LONG_QUERY_WORDS = 5      # longer queries drop SMART stop words
 FEEDBACK_FROM_WORDS = 6   # questions of this many words or more may get feedback (ranking.py)
-SNIPPET_SCAN_CHARS = 100_000
 SUGGEST_WORDS = 8         # did-you-mean corrects at most this many unknown words per query...
 SUGGEST_MAX_CHARS = 40    # ...each at most this long (edit-distance automata grow with length)
 
@@ -245,6 +244,7 @@ class SearchIndex:
         self._ix = None
         self._local = threading.local()
         self._snapshots: OrderedDict[str, tuple[Searcher, threading.Lock]] = OrderedDict()
+        self._open: set[Searcher] = set()  # every thread's searcher, so close() reaches them all
         self.orderings = paging.Orderings()
         self.results = ResultCache(settings.cache_entries)
 
@@ -255,9 +255,30 @@ class SearchIndex:
             old = getattr(local, "searcher", None)
             local.searcher = ix.searcher()
             local.stamp = stamp
+            with self._lock:
+                self._open.add(local.searcher)
+                if old is not None:
+                    self._open.discard(old)
             if old is not None:
                 old.close()
         return local.searcher
+
+    def close(self) -> None:
+        """Close every searcher this index opened (a server shutting down, a test ending)."""
+        with self._lock:
+            searchers = list(self._open) + [s for s, _ in self._snapshots.values()]
+            self._open.clear()
+            self._snapshots.clear()
+            self._ix = self._stamp = None
+        for searcher in searchers:
+            searcher.close()
+        self._local = threading.local()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
 
     def _live(self):
         stamp = self.home.stamp()
@@ -295,7 +316,15 @@ class SearchIndex:
 
     @contextmanager
     def pinned(self, generation: str | None):
-        """(searcher, generation): the snapshot of ``generation`` while it is kept, else the live one."""
+        """(searcher, generation): a cursor's snapshot while it is kept, else the live generation.
+
+        A first page (no cursor) uses this thread's own searcher: the same
+        generation as its snapshot, without waiting for the snapshot's lock.
+        """
+        if generation is None:
+            searcher = self.searcher()
+            yield searcher, _generation(self._local.stamp)
+            return
         live = self.generation
         with self._lock:
             snapshot = self._snapshots.get(generation or live) or self._snapshots.get(live)
@@ -686,7 +715,7 @@ def _explain(title: str, body: str, words: list[tuple[str, str]]) -> dict:
         terms = set(schema.stems(word))
         if not terms:
             continue
-        for fieldname, text in (("title", title), ("body", body[:SNIPPET_SCAN_CHARS])):
+        for fieldname, text in (("title", title), ("body", body[:highlight.SCAN_CHARS])):
             forms = {text[a:b].lower() for a, b in matches(text, terms)}
             if not forms:
                 continue
@@ -707,87 +736,6 @@ def _iso(value) -> str | None:
         return None
     return value.replace(microsecond=0).isoformat() + "Z"  # stored as naive UTC
 
-
-# --- snippets --------------------------------------------------------------
-
-def _stem_pattern(stems: set[str]) -> re.Pattern | None:
-    """Words that may stem to one of ``stems``: each stem's first letters, then any word characters.
-
-    Snowball mostly keeps a word's beginning (city -> citi), so a candidate
-    regex on all but the stem's last letter finds every form in one C-level
-    scan; each candidate is then stemmed to confirm it.
-    """
-    heads = sorted({re.escape(t[:-1] if len(t) > 3 else t) for t in stems if t}, key=len, reverse=True)
-    if not heads:
-        return None
-    return re.compile(r"(?<!\w)(?:%s)\w*" % "|".join(heads), re.IGNORECASE)
-
-
-def matches(text: str, stems: set[str]) -> list[tuple[int, int]]:
-    """(start, end) of every word in ``text`` whose index term is one of ``stems``."""
-    pattern = _stem_pattern(stems)
-    if pattern is None:
-        return []
-    found = []
-    for m in pattern.finditer(text):
-        terms = schema.stems(m.group())
-        if terms and terms[0] in stems:
-            found.append(m.span())
-    return found
-
-
-def passages(body: str, stems: set[str], size: int = 240, limit: int = 3) -> list[tuple[int, str]]:
-    """Up to ``limit`` highlighted passages (offset, escaped html with <mark>), best first."""
-    text = body[:SNIPPET_SCAN_CHARS]
-    spans = matches(text, stems) if stems else []
-    if not spans:
-        return [_window_html(text, 0, size, [])] if text else []
-    chosen: list[tuple[int, int, list]] = []
-    used = []
-    candidates = []
-    for i, (start, _) in enumerate(spans):
-        lo = max(0, min(start - size // 4, len(text) - size))
-        hi = lo + size
-        inside = [sp for sp in spans[i:] if sp[1] <= hi]
-        distinct = len({text[a:b].lower() for a, b in inside})
-        candidates.append((distinct * 10 + len(inside), -lo, lo, hi))
-    for _, _, lo, hi in sorted(candidates, reverse=True):
-        if any(lo < u_hi and hi > u_lo for u_lo, u_hi in used):
-            continue
-        used.append((lo, hi))
-        chosen.append((lo, hi, [sp for sp in spans if sp[0] >= lo and sp[1] <= hi]))
-        if len(chosen) >= limit:
-            break
-    return [_window_html(text, lo, hi - lo, inside) for lo, hi, inside in chosen]
-
-
-def snippet(body: str, stems: set[str], size: int = 240) -> str:
-    found = passages(body, stems, size, limit=1)
-    return found[0][1] if found else ""
-
-
-def _window_html(text: str, lo: int, size: int, spans: list[tuple[int, int]]) -> tuple[int, str]:
-    """(offset, html): ``text[lo:lo+size]`` snapped to word boundaries, escaped, with <mark> around ``spans``."""
-    hi = min(len(text), lo + size)
-    if lo > 0:
-        space = text.find(" ", lo, min(hi, lo + 30))
-        lo = space + 1 if space != -1 else lo
-    if hi < len(text):
-        space = text.rfind(" ", max(lo, hi - 30), hi)
-        hi = space if space != -1 else hi
-    out, pos = [], lo
-    for a, b in spans:
-        if a < lo or b > hi:
-            continue
-        out.append(html.escape(text[pos:a]))
-        out.append("<mark>" + html.escape(text[a:b]) + "</mark>")
-        pos = b
-    out.append(html.escape(text[pos:hi]))
-    body = " ".join("".join(out).split())
-    return lo, ("… " if lo > 0 else "") + body + (" …" if hi < len(text) else "")
-
-
-# --- did-you-mean ------------------------------------------------------------
 
 def _suggestion(s: Searcher, q: str, parsed: ParsedQuery, plan: Plan) -> str | None:
     if not plan.unknown:
@@ -821,17 +769,3 @@ def get_article(index: SearchIndex, doc_id: str) -> Article:
         source=stored.get(schema.SOURCE) or None,
         topics=[t for t in (stored.get(schema.TOPICS) or "").split(",") if t],
     )
-
-
-def highlight_html(text: str, q: str) -> str:
-    """``text`` escaped, with the query's words (any form) marked: the article page."""
-    parsed = parse(q)
-    stems = {t for w in words_of(parsed) for t in schema.stems(w)}
-    spans = matches(text, stems) if stems else []
-    out, pos = [], 0
-    for a, b in spans:
-        out.append(html.escape(text[pos:a]))
-        out.append("<mark>" + html.escape(text[a:b]) + "</mark>")
-        pos = b
-    out.append(html.escape(text[pos:]))
-    return "".join(out)

@@ -97,6 +97,31 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _touch_every_segment(ix) -> None:
+    """Read a little of each segment's files (stored fields, terms, postings, columns)."""
+    from itertools import islice
+
+    with ix.searcher() as searcher:
+        for sub, _ in searcher.leaf_searchers():
+            reader = sub.reader()
+            if not reader.doc_count_all():
+                continue
+            reader.stored_fields(0)
+            reader.stored_fields(reader.doc_count_all() - 1)
+            for fieldname, text in islice(reader.all_terms(), 1):
+                list(islice(reader.postings(fieldname, text).all_ids(), 1))
+            # postings are written in term order: the last field's last term ends the file
+            last_field = max(reader.indexed_field_names())
+            last_term = None
+            for last_term in reader.lexicon(last_field):
+                pass
+            if last_term is not None:
+                list(reader.postings(last_field, last_term).all_ids())
+            for fieldname in (schema.DATEKEY, schema.ID):
+                if reader.has_column(fieldname):
+                    reader.column_reader(fieldname)[0]
+
+
 class IndexHome:
     def __init__(self, path: Path | str):
         self.path = Path(path)
@@ -127,7 +152,7 @@ class IndexHome:
             )
         try:
             ix = whoosh_index.open_dir(str(gen))
-            ix.doc_count()  # opens every segment: a truncated file fails here, not in the middle of a search
+            _touch_every_segment(ix)  # a truncated file fails here, not in the middle of a search
         except Exception as exc:  # Whoosh raises many kinds for a damaged index
             raise IndexUnavailable(
                 f"the index at {self.path} cannot be opened ({type(exc).__name__}: {exc}); "

@@ -23,7 +23,8 @@ from searchsvc import __version__
 from searchsvc.config import Settings
 from searchsvc.errors import BadRequest, IndexUnavailable, SearchsvcError
 from searchsvc.openapi import openapi_spec
-from searchsvc.search import SORTS, SearchIndex, get_article, highlight_html, request_from_params, search
+from searchsvc.highlight import highlight_html
+from searchsvc.search import SORTS, SearchIndex, get_article, request_from_params, search
 
 log = logging.getLogger(__name__)
 

@@ -82,14 +82,17 @@ def sample_settings(tmp_path_factory, sample_dir) -> Settings:
 
 @pytest.fixture(scope="session")
 def sample_index(sample_settings) -> SearchIndex:
-    return SearchIndex(sample_settings)
+    index = SearchIndex(sample_settings)
+    yield index
+    index.close()
 
 
 @pytest.fixture()
 def app(sample_settings):
     app = create_app(sample_settings)
     app.config["TESTING"] = True
-    return app
+    yield app
+    app.extensions["searchsvc"].close()
 
 
 @pytest.fixture()

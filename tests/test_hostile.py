@@ -11,7 +11,6 @@ import json
 import random
 import re
 import socket
-from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest

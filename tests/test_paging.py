@@ -5,7 +5,6 @@ import json
 import random
 import threading
 from collections import Counter
-from datetime import date
 
 import pytest
 

@@ -6,7 +6,6 @@ import shutil
 import subprocess
 import sys
 
-import pytest
 
 from conftest import REPO, LiveServer, free_port, page, run_cli, wait_until_responds, write
 

@@ -1,0 +1,109 @@
+"""Finding a query's words in an article's text and marking them: snippets, passages, the article page.
+
+A word matches when the analyzer turns it into one of the query's index
+terms, so every form counts (``striking`` for ``strikes``). Text is always
+escaped first; only the ``<mark>`` tags are added.
+"""
+from __future__ import annotations
+
+import html
+import re
+
+from searchsvc import schema
+from searchsvc.query import parse, words_of
+
+SCAN_CHARS = 100_000  # passages are looked for in this much of an article
+
+
+def _stem_pattern(stems: set[str]) -> re.Pattern | None:
+    """Words that may stem to one of ``stems``: each stem's first letters, then any word characters.
+
+    Snowball mostly keeps a word's beginning (city -> citi), so a candidate
+    regex on all but the stem's last letter finds every form in one C-level
+    scan; each candidate is then stemmed to confirm it.
+    """
+    heads = sorted({re.escape(t[:-1] if len(t) > 3 else t) for t in stems if t}, key=len, reverse=True)
+    if not heads:
+        return None
+    return re.compile(r"(?<!\w)(?:%s)\w*" % "|".join(heads), re.IGNORECASE)
+
+
+def matches(text: str, stems: set[str]) -> list[tuple[int, int]]:
+    """(start, end) of every word in ``text`` whose index term is one of ``stems``."""
+    pattern = _stem_pattern(stems)
+    if pattern is None:
+        return []
+    found = []
+    for m in pattern.finditer(text):
+        terms = schema.stems(m.group())
+        if terms and terms[0] in stems:
+            found.append(m.span())
+    return found
+
+
+def passages(body: str, stems: set[str], size: int = 240, limit: int = 3) -> list[tuple[int, str]]:
+    """Up to ``limit`` highlighted passages (offset, escaped html with <mark>), best first."""
+    text = body[:SCAN_CHARS]
+    spans = matches(text, stems) if stems else []
+    if not spans:
+        return [_window_html(text, 0, size, [])] if text else []
+    chosen: list[tuple[int, int, list]] = []
+    used = []
+    candidates = []
+    for i, (start, _) in enumerate(spans):
+        lo = max(0, min(start - size // 4, len(text) - size))
+        hi = lo + size
+        inside = [sp for sp in spans[i:] if sp[1] <= hi]
+        distinct = len({text[a:b].lower() for a, b in inside})
+        candidates.append((distinct * 10 + len(inside), -lo, lo, hi))
+    for _, _, lo, hi in sorted(candidates, reverse=True):
+        if any(lo < u_hi and hi > u_lo for u_lo, u_hi in used):
+            continue
+        used.append((lo, hi))
+        chosen.append((lo, hi, [sp for sp in spans if sp[0] >= lo and sp[1] <= hi]))
+        if len(chosen) >= limit:
+            break
+    return [_window_html(text, lo, hi - lo, inside) for lo, hi, inside in chosen]
+
+
+def snippet(body: str, stems: set[str], size: int = 240) -> str:
+    found = passages(body, stems, size, limit=1)
+    return found[0][1] if found else ""
+
+
+def _window_html(text: str, lo: int, size: int, spans: list[tuple[int, int]]) -> tuple[int, str]:
+    """(offset, html): ``text[lo:lo+size]`` snapped to word boundaries, escaped, with <mark> around ``spans``."""
+    hi = min(len(text), lo + size)
+    if lo > 0:
+        space = text.find(" ", lo, min(hi, lo + 30))
+        lo = space + 1 if space != -1 else lo
+    if hi < len(text):
+        space = text.rfind(" ", max(lo, hi - 30), hi)
+        hi = space if space != -1 else hi
+    out, pos = [], lo
+    for a, b in spans:
+        if a < lo or b > hi:
+            continue
+        out.append(html.escape(text[pos:a]))
+        out.append("<mark>" + html.escape(text[a:b]) + "</mark>")
+        pos = b
+    out.append(html.escape(text[pos:hi]))
+    body = " ".join("".join(out).split())
+    return lo, ("… " if lo > 0 else "") + body + (" …" if hi < len(text) else "")
+
+
+# --- did-you-mean ------------------------------------------------------------
+
+
+def highlight_html(text: str, q: str) -> str:
+    """``text`` escaped, with the query's words (any form) marked: the article page."""
+    parsed = parse(q)
+    stems = {t for w in words_of(parsed) for t in schema.stems(w)}
+    spans = matches(text, stems) if stems else []
+    out, pos = [], 0
+    for a, b in spans:
+        out.append(html.escape(text[pos:a]))
+        out.append("<mark>" + html.escape(text[a:b]) + "</mark>")
+        pos = b
+    out.append(html.escape(text[pos:]))
+    return "".join(out)
