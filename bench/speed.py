@@ -52,7 +52,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -453,6 +453,40 @@ class Server:
         return peak
 
 
+def deep_cursor(server: Server, word: str, page: int = 1000) -> tuple[float, float, int]:
+    """(ms of the first cursor page, ms of page ``page`` (or the last), its number) for a common word.
+
+    Pages are reached by following ``next`` from the first page, as a client would.
+    """
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    data = json.loads(server.get("/api/search?" + urllib.parse.urlencode({"q": word, "per_page": 10}), conn))
+    first_ms, n, ms = 0.0, 1, 0.0
+    while data["next"] and n < page:
+        t = time.perf_counter()
+        data = json.loads(server.get("/api/search?" + urllib.parse.urlencode({"after": data["next"]}), conn))
+        ms = (time.perf_counter() - t) * 1000
+        n += 1
+        if n == 2:
+            first_ms = ms
+    conn.close()
+    return first_ms, ms, n
+
+
+def grouping_seconds(index: Path) -> float:
+    """CPU seconds near-duplicate grouping takes on the index's cleaned texts (signatures + assignment)."""
+    from searchsvc import dedup
+    from searchsvc.store import IndexHome
+
+    ix = IndexHome(index).open_index()
+    with ix.searcher() as s:
+        bodies = [(d["id"], d.get("body") or "") for d in s.all_stored_fields()]
+    t = time.process_time()
+    grouper = dedup.Grouper()
+    for doc_id, body in bodies:
+        grouper.assign(doc_id, dedup.signature(body))
+    return time.process_time() - t
+
+
 def latencies(server: Server, queries: list[str]) -> list[float]:
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
     out = []
@@ -551,6 +585,11 @@ def run_size(name: str, src: Path, work: Path, args, titles) -> dict:
             unseen = throughput(server, sets.unseen)
             throughput(server, sets.zipf_warm)  # the stream's steady state: a server that has been up a while
             zipf = throughput(server, sets.zipf)
+            if e.name == "searchsvc":
+                first_ms, deep_ms, deep_page = deep_cursor(server, "said")
+                figures[e.name].update({"cursor page 2 ms": first_ms, f"cursor page {deep_page} ms": deep_ms})
+                print(f"{e.name}: cursor over 'said': page 2 {first_ms:.1f} ms (orders every hit once), "
+                      f"page {deep_page} {deep_ms:.1f} ms", flush=True)
         finally:
             peak = server.stop()
         figures[e.name].update({
@@ -559,6 +598,10 @@ def run_size(name: str, src: Path, work: Path, args, titles) -> dict:
         })
         print(f"{e.name}: p50 {statistics.median(lat):.1f} ms, p95 {percentile(lat, 95):.1f} ms, "
               f"{unseen:.0f} q/s unseen, {zipf:.0f} q/s zipf, server {peak / 2**20:.0f} MiB", flush=True)
+    grouping = grouping_seconds(engines[0].index)
+    figures["searchsvc"]["grouping CPU s"] = grouping
+    print(f"searchsvc: near-duplicate grouping {grouping:.1f} CPU s "
+          f"({100 * grouping / figures['searchsvc']['full build CPU s']:.1f}% of the build's CPU)", flush=True)
     figures["searchsvc"]["no-op / full"] = figures["searchsvc"]["no-op reindex s"] / figures["searchsvc"]["full build s"]
     figures["searchsvc"]["100 changed / full"] = (
         figures["searchsvc"]["100 changed s"] / figures["searchsvc"]["full build s"])
@@ -590,6 +633,10 @@ def print_table(results: dict) -> None:
             if m == "server peak MiB":
                 goal = "< 1024 MiB"
             print(f"| {size} | {m} | {ours[m]:.2f} | {peer[m]:.2f} | {ratio:.2f} | {goal} |")
+        for m in sorted(k for k in ours if k.startswith("cursor page") or k == "grouping CPU s"):
+            note = "no peer: Datasette pages by offset" if m.startswith("cursor") else (
+                f"{100 * ours[m] / ours['full build CPU s']:.1f}% of the build's CPU")
+            print(f"| {size} | {m} | {ours[m]:.2f} | | | {note} |")
     sizes = list(results)
     if len(sizes) > 1:
         first = sizes[0]
