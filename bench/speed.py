@@ -308,15 +308,18 @@ def timed(cmd: list[str], env=None) -> tuple[float, int, float]:
     """
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    sampler = RssSampler(proc.pid)
-    sampler.start()
-    proc.wait()
-    seconds = time.perf_counter() - t
-    peak = sampler.stop()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}")
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        sampler = RssSampler(proc.pid)
+        sampler.start()
+        proc.wait()
+        seconds = time.perf_counter() - t
+        peak = sampler.stop()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if proc.returncode != 0:
+            err.seek(0)
+            tail = err.read().decode("utf-8", "replace").strip().splitlines()[-5:]
+            raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: " + " / ".join(tail))
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return seconds, peak, cpu
 
