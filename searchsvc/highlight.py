@@ -66,11 +66,6 @@ def passages(body: str, stems: set[str], size: int = 240, limit: int = 3) -> lis
     return [_window_html(text, lo, hi - lo, inside) for lo, hi, inside in chosen]
 
 
-def snippet(body: str, stems: set[str], size: int = 240) -> str:
-    found = passages(body, stems, size, limit=1)
-    return found[0][1] if found else ""
-
-
 def _window_html(text: str, lo: int, size: int, spans: list[tuple[int, int]]) -> tuple[int, str]:
     """(offset, html): ``text[lo:lo+size]`` snapped to word boundaries, escaped, with <mark> around ``spans``."""
     hi = min(len(text), lo + size)

@@ -86,14 +86,16 @@ class Ordering:
     """Every hit of one query in one index generation, in order: what a cursor pages through."""
 
     ranked: list[Ranked]
-    keys: list[tuple]
-    total: int
     facets: dict
+
+    @property
+    def total(self) -> int:
+        return len(self.ranked)
 
     def page_after(self, after: tuple | None, start: int, size: int) -> tuple[list[Ranked], bool]:
         """(hits, more): ``size`` hits after the cursor key ``after`` (or from position ``start``)."""
         if after is not None:
-            start = bisect.bisect_right(self.keys, after)
+            start = bisect.bisect_right(self.ranked, after, key=lambda r: r.key)
         return self.ranked[start:start + size], start + size < len(self.ranked)
 
 

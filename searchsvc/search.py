@@ -452,7 +452,7 @@ def _find(s: Searcher, index: SearchIndex, generation: str, query, excluded, *, 
         if req.with_facets:
             results = s.search(q, filter=filt, limit=1, groupedby=spec, terms=False)
             facets = {name: _facet_values(results, name) for name in FACETS}
-        ordering = paging.Ordering(ranked, [r.key for r in ranked], len(ranked), facets)
+        ordering = paging.Ordering(ranked, facets)
         index.orderings.put(key, ordering)
     page, more = ordering.page_after(after, first - req.per_page, req.per_page)
     return _Found(page, ordering.total, ordering.facets, more)
