@@ -1,20 +1,22 @@
 """Ordering every hit of a query: cursors for deep paging, collapsing, and fresh-and-relevant.
 
-Whoosh's own top-k collector serves the first pages. Past them (a cursor),
-and for ``sort=recent``, one pass over all matches keeps only the k best
-hits after the cursor, so a page costs the same at any depth. Keys end in
-the document id, a stable tie-breaker across index generations.
+A first page orders only the hits that can reach it (a partial sort of the
+query's score array, see engine.py); a cursor orders every hit once per
+generation and query (cached), so later pages are slices and cost the same
+at any depth. Keys end in the document id, a stable tie-breaker across
+index generations.
 """
 from __future__ import annotations
 
 import base64
 import bisect
 import json
-import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
+
+import numpy as np
 
 from searchsvc import schema
 from searchsvc.errors import BadRequest
@@ -66,12 +68,11 @@ class Cursor:
         return cursor
 
 
-def recent_factor(datekey: int, reference: int, half_life_days: float) -> float:
+def recent_factors(datekeys: np.ndarray, reference: int, half_life_days: float) -> np.ndarray:
     """Age decay of ``sort=recent``: 1 when as new as the newest article, halving (towards the floor) every half-life."""
-    if datekey == schema.UNDATED:
-        return RECENT_FLOOR
-    age_days = max(0.0, (reference - datekey) / SECONDS_PER_DAY)
-    return RECENT_FLOOR + (1 - RECENT_FLOOR) * math.pow(0.5, age_days / half_life_days)
+    age_days = np.maximum(0.0, (reference - datekeys) / SECONDS_PER_DAY)
+    factors = RECENT_FLOOR + (1 - RECENT_FLOOR) * np.power(0.5, age_days / half_life_days)
+    return np.where(datekeys == schema.UNDATED, RECENT_FLOOR, factors)
 
 
 @dataclass
@@ -81,62 +82,93 @@ class Ranked:
     score: float
 
 
-@dataclass
 class Ordering:
-    """Every hit of one query in one index generation, in order: what a cursor pages through."""
+    """Hits of one query in one index generation, in order: what pages are cut from.
 
-    ranked: list[Ranked]
-    facets: dict
+    Keys are arrays, smallest first: the relevance or date parts, then the
+    document id's rank (the tie-breaker). A hit's cursor key is the same tuple
+    with the document id itself in place of its rank.
+    """
 
-    @property
-    def total(self) -> int:
-        return len(self.ranked)
+    def __init__(self, gen, found, order: str, *, collapse: bool, half_life_days: float,
+                 enough: int | None = None, facets: dict | None = None):
+        self.gen, self.found = gen, found
+        self.keys = _sort_keys(gen, found, order, half_life_days)
+        self.positions = _ordered(gen, found, self.keys, collapse, enough)
+        self.facets = facets or {}
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def key(self, i: int) -> tuple:
+        at = self.positions[i]
+        parts = tuple(k[at].item() for k in reversed(self.keys[1:]))
+        return parts + (self.gen.ids[int(self.found.docnums[at])],)
+
+    def hit(self, i: int) -> Ranked:
+        at = self.positions[i]
+        return Ranked(self.key(i), int(self.found.docnums[at]), float(self.found.scores[at]))
 
     def page_after(self, after: tuple | None, start: int, size: int) -> tuple[list[Ranked], bool]:
         """(hits, more): ``size`` hits after the cursor key ``after`` (or from position ``start``)."""
         if after is not None:
-            start = bisect.bisect_right(self.ranked, after, key=lambda r: r.key)
-        return self.ranked[start:start + size], start + size < len(self.ranked)
+            start = bisect.bisect_right(_Keys(self), after)
+        stop = min(start + size, len(self))
+        return [self.hit(i) for i in range(start, stop)], stop < len(self)
 
 
-def rank_all(searcher, q, allow: set[int] | None, order: str, *, collapse: bool,
-             half_life_days: float) -> list[Ranked]:
-    """Every hit in ``order``, one per near-duplicate group when collapsing."""
-    reference = newest_datekey(searcher) if order == "recent" else 0
-    context = searcher.context(needs_current=True, weighting=searcher.weighting)
-    best_of_group: dict[str, Ranked] = {}
-    ranked: list[Ranked] = []
-    for sub, offset in searcher.leaf_searchers():
-        reader = sub.reader()
-        ids = reader.column_reader(schema.ID)
-        dates = reader.column_reader(schema.DATEKEY)
-        groups = reader.column_reader(schema.GROUP) if collapse else None
-        matcher = q.matcher(sub, context)
-        while matcher.is_active():
-            sub_docnum = matcher.id()
-            docnum = offset + sub_docnum
-            if allow is None or docnum in allow:
-                score = matcher.score()
-                doc_id = _text(ids[sub_docnum])
-                if order == "date":
-                    key = (-dates[sub_docnum], -score, doc_id)
-                elif order == "recent":
-                    key = (-score * recent_factor(dates[sub_docnum], reference, half_life_days), doc_id)
-                else:
-                    key = (-score, doc_id)
-                item = Ranked(key, docnum, score)
-                if groups is None:
-                    ranked.append(item)
-                else:
-                    group = _text(groups[sub_docnum]) or doc_id
-                    held = best_of_group.get(group)
-                    if held is None or key < held.key:
-                        best_of_group[group] = item
-            matcher.next()
-    if collapse:
-        ranked = list(best_of_group.values())
-    ranked.sort(key=lambda r: r.key)
-    return ranked
+class _Keys:
+    """An ordering's cursor keys as a sequence, computed only where bisect looks."""
+
+    def __init__(self, ordering: Ordering):
+        self.ordering = ordering
+
+    def __len__(self) -> int:
+        return len(self.ordering)
+
+    def __getitem__(self, i: int) -> tuple:
+        return self.ordering.key(i)
+
+
+def _sort_keys(gen, found, order: str, half_life_days: float) -> list[np.ndarray]:
+    """np.lexsort keys (the last one primary), each smaller-first."""
+    ranks = gen.id_rank[found.docnums]
+    if order == "date":
+        return [ranks, -found.scores, -gen.datekey[found.docnums]]
+    if order == "recent":
+        return [ranks, -found.scores * recent_factors(gen.datekey[found.docnums], gen.newest, half_life_days)]
+    return [ranks, -found.scores]
+
+
+def _ordered(gen, found, keys: list[np.ndarray], collapse: bool, enough: int | None) -> np.ndarray:
+    """Positions in ``found``, in order; one per near-duplicate group when collapsing.
+
+    With ``enough``, only the first ``enough`` are sure to be there: the
+    candidates are the hits whose primary key is within the best
+    ``enough``-th (ties included), widened until they hold enough groups.
+    Every member of a group outside the candidates ranks below all of them,
+    so a group's best candidate is its best hit.
+    """
+    n = len(found)
+    take = (enough * 2 + 8 if collapse else enough) if enough is not None else n
+    primary = keys[-1]
+    while take < n:
+        kth = np.partition(primary, take - 1)[take - 1]
+        chosen = np.nonzero(primary <= kth)[0]
+        positions = chosen[np.lexsort([k[chosen] for k in keys])]
+        if collapse:
+            positions = _first_of_each_group(gen, found, positions)
+        if len(positions) >= enough:
+            return positions
+        take *= 4
+    positions = np.lexsort(keys) if n else np.empty(0, np.int64)
+    return _first_of_each_group(gen, found, positions) if collapse else positions
+
+
+def _first_of_each_group(gen, found, positions: np.ndarray) -> np.ndarray:
+    groups = gen.group[found.docnums[positions]]
+    _, first = np.unique(groups, return_index=True)
+    return positions[np.sort(first)]
 
 
 class Orderings:
@@ -157,32 +189,10 @@ class Orderings:
 
     def put(self, key: tuple, ordering: Ordering) -> None:
         with self._lock:
-            if key in self._entries or len(ordering.ranked) > self.max_items:
+            if key in self._entries or len(ordering.found) > self.max_items:
                 return
             self._entries[key] = ordering
-            self._items += len(ordering.ranked)
+            self._items += len(ordering.found)
             while self._items > self.max_items or len(self._entries) > self.max_entries:
                 _, old = self._entries.popitem(last=False)
-                self._items -= len(old.ranked)
-
-
-def newest_datekey(searcher) -> int:
-    """The newest article's date: ``sort=recent`` measures age from it, so an archive's own "latest" counts.
-
-    Computed once per searcher (one index generation).
-    """
-    cached = getattr(searcher, "_searchsvc_newest", None)
-    if cached is not None:
-        return cached
-    newest = schema.UNDATED
-    for sub, _ in searcher.leaf_searchers():
-        reader = sub.reader()
-        if reader.doc_count_all():
-            column = reader.column_reader(schema.DATEKEY)
-            newest = max(newest, max(column[i] for i in range(reader.doc_count_all())))
-    searcher._searchsvc_newest = newest
-    return newest
-
-
-def _text(value) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value or "")
+                self._items -= len(old.found)

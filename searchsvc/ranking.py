@@ -10,7 +10,7 @@ guess: short queries (a person typing two or three words means those words;
 the planner in search.py never asks), too few matching documents, and, in
 proportion, short documents (titles, briefs) among the best ones, which added
 words would bury.
-Its cost is one extra top-10 search plus the stored text of five documents,
+Its cost is the question's top 10 (already evaluated) plus the stored text of five documents,
 capped at ``FEEDBACK_TEXT_CHARS`` each: no term vectors in the index.
 """
 from __future__ import annotations
@@ -78,12 +78,13 @@ FEEDBACK_PROBE = 10          # best documents whose lengths set how far feedback
 FEEDBACK_TEXT_CHARS = 3000   # each document's text read is capped (the lead says what it is about)
 
 
-def feedback_weights(searcher, query: wq.Query, weights: dict[str, float]) -> dict[str, float] | None:
+def feedback_weights(searcher, best: list[tuple[int, float]], weights: dict[str, float]) -> dict[str, float] | None:
     """The question's term weights mixed with words from its best documents (RM3), or None to hold back.
 
-    ``weights`` are the question's own term weights (how often it repeats
-    each). The best ``FEEDBACK_DOCS`` documents of ``query`` vote for their
-    words in proportion to their score and each word's share of the text.
+    ``best`` is the question's best ``FEEDBACK_PROBE`` (docnum, score) in
+    order; ``weights`` are its own term weights (how often it repeats each).
+    The best ``FEEDBACK_DOCS`` documents vote for their words in proportion
+    to their score and each word's share of the text.
     It holds back when too few documents match, and in proportion to the
     short documents (titles, briefs) among the best ``FEEDBACK_PROBE``: added
     words cannot be in them, so full feedback would bury them under longer,
@@ -92,9 +93,8 @@ def feedback_weights(searcher, query: wq.Query, weights: dict[str, float]) -> di
     """
     if FEEDBACK_DOCS <= 0:
         return None
-    hits = searcher.search(query, limit=max(FEEDBACK_PROBE, FEEDBACK_DOCS), terms=False)
     reader = searcher.reader()
-    probe = [(hit.docnum, hit.score, reader.doc_field_length(hit.docnum, schema.CONTENT, 0)) for hit in hits]
+    probe = [(docnum, score, reader.doc_field_length(docnum, schema.CONTENT, 0)) for docnum, score in best]
     if len(probe) < FEEDBACK_MIN_DOCS:
         return None
     long_share = sum(1 for _, _, length in probe if length >= FEEDBACK_MIN_DOC_TERMS) / len(probe)

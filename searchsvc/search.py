@@ -22,9 +22,8 @@ from typing import Mapping, Sequence
 
 from whoosh import query as wq
 from whoosh.searching import Searcher
-from whoosh.sorting import Count, FieldFacet, ScoreFacet
 
-from searchsvc import highlight, paging, ranking, schema
+from searchsvc import engine, highlight, paging, ranking, schema
 from searchsvc.highlight import matches, passages
 from searchsvc.cache import ResultCache, keep_columns
 from searchsvc.config import Settings
@@ -246,6 +245,8 @@ class SearchIndex:
         self._snapshots: OrderedDict[str, tuple[Searcher, threading.Lock]] = OrderedDict()
         self._open: set[Searcher] = set()  # every thread's searcher, so close() reaches them all
         self.orderings = paging.Orderings()
+        self._arrays: OrderedDict[str, engine.Generation] = OrderedDict()
+        self._arrays_lock = threading.Lock()
         self.results = ResultCache(settings.cache_entries)
 
     def searcher(self) -> Searcher:
@@ -308,6 +309,16 @@ class SearchIndex:
             _, (old, lock) = self._snapshots.popitem(last=False)
             with lock:
                 old.close()
+
+    def arrays(self, searcher: Searcher, generation: str) -> engine.Generation:
+        """The generation's columns as arrays, built once (from ``searcher``, one of that generation's)."""
+        with self._arrays_lock:
+            found = self._arrays.get(generation)
+            if found is None:
+                found = self._arrays[generation] = engine.Generation(searcher)
+                while len(self._arrays) > self.SNAPSHOTS:
+                    self._arrays.popitem(last=False)
+            return found
 
     @property
     def generation(self) -> str:
@@ -376,18 +387,19 @@ def _continued(req: SearchRequest, c: paging.Cursor) -> SearchRequest:
 def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: SearchIndex, started) -> ResultPage:
     settings = index.settings
     parsed = parse(req.q, settings.max_query_terms)
-    plan = _plan(s, parsed, settings)
+    ev = engine.Evaluator(index.arrays(s, generation), s)
+    plan = _plan(ev, parsed, settings)
     order = "date" if plan.query is None and req.sort == "relevance" else req.sort
-    filt = _filter(req)
+    mask = ev.gen.filter_mask(req.sources, req.date_from, req.date_to)
     after = tuple(cursor.key) if cursor else None
-    find = functools.partial(_find, s, index, generation, filt=filt, order=order, req=req)
+    find = functools.partial(_find, ev, index, generation, mask=mask, order=order, req=req)
     found = find(plan.query, plan.excluded, after=after)
     if found.total == 0 and plan.relaxed is not None:
         found = find(plan.relaxed, plan.excluded, after=after)
     suggestion = _suggestion(s, req.q, parsed, plan)
     corrected = False
     if found.total == 0 and suggestion and cursor is None:
-        fixed_plan = _plan(s, parse(suggestion, settings.max_query_terms), settings)
+        fixed_plan = _plan(ev, parse(suggestion, settings.max_query_terms), settings)
         retry = find(fixed_plan.query, fixed_plan.excluded, after=None)
         if retry.total == 0 and fixed_plan.relaxed is not None:
             retry = find(fixed_plan.relaxed, fixed_plan.excluded, after=None)
@@ -395,7 +407,7 @@ def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: Sea
             found, plan, corrected = retry, fixed_plan, True
     stems = plan.stems if req.with_snippets else None
     words = _explained_words(req.q, suggestion if corrected else None, settings) if req.explain else None
-    hits = [_hit(s, r, stems, settings, req, words) for r in found.ranked]
+    hits = [_hit(ev, r, stems, settings, req, words) for r in found.ranked]
     next_token = None
     if found.more and found.ranked:
         next_token = paging.Cursor(
@@ -419,76 +431,64 @@ def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: Sea
     )
 
 
-FACETS = ("source", "year")
+FACETS = {"source": schema.SOURCE, "year": schema.YEAR}
 
 
-def _facet_spec(req: SearchRequest) -> dict:
-    spec = {}
-    if req.with_facets:
-        spec["source"] = FieldFacet(schema.SOURCE, maptype=Count)
-        spec["year"] = FieldFacet(schema.YEAR, maptype=Count)
-    if req.collapse:
-        spec["group"] = FieldFacet(schema.GROUP, maptype=Count)
-    return spec
-
-
-def _find(s: Searcher, index: SearchIndex, generation: str, query, excluded, *, filt, order: str,
+def _find(ev: engine.Evaluator, index: SearchIndex, generation: str, query, excluded, *, mask, order: str,
           req: SearchRequest, after) -> _Found:
+    """The page's hits, the total and the facets: array operations over every match (engine.py)."""
     q = query if query is not None else wq.Every()
     if excluded:
         q = wq.AndNot(q, wq.Or(excluded))
-    spec = _facet_spec(req)
     first = req.page * req.per_page
-    if after is None and order in ("relevance", "date"):
-        return _find_top(s, q, filt, order, req, spec, first)
-    # cursor pages and sort=recent: the whole ordering once per generation and query, then slices of it
-    key = (generation, repr(q), repr(filt), order, req.collapse, req.with_facets, index.settings.recent_half_life_days)
+    settings = index.settings
+    if after is None:
+        found = _filtered(ev, q, mask)
+        ordering = paging.Ordering(ev.gen, found, order, collapse=req.collapse, enough=first,
+                                   half_life_days=settings.recent_half_life_days)
+        page, more = ordering.page_after(None, first - req.per_page, req.per_page)
+        return _Found(page, _total(ev, found, req), _facets(ev, found, req), more)
+    # cursor pages: every hit ordered once per generation and query, then slices of it
+    key = (generation, repr(q), repr(_filter_key(req)), order, req.collapse, req.with_facets,
+           settings.recent_half_life_days)
     ordering = index.orderings.get(key)
     if ordering is None:
-        allow = set(s.docs_for_query(filt)) if filt is not None else None
-        ranked = paging.rank_all(s, q, allow, order, collapse=req.collapse,
-                                 half_life_days=index.settings.recent_half_life_days)
-        facets = {}
-        if req.with_facets:
-            results = s.search(q, filter=filt, limit=1, groupedby=spec, terms=False)
-            facets = {name: _facet_values(results, name) for name in FACETS}
-        ordering = paging.Ordering(ranked, facets)
+        found = _filtered(ev, q, mask)
+        ordering = paging.Ordering(ev.gen, found, order, collapse=req.collapse,
+                                   half_life_days=settings.recent_half_life_days,
+                                   facets=_facets(ev, found, req))
         index.orderings.put(key, ordering)
-    page, more = ordering.page_after(after, first - req.per_page, req.per_page)
-    return _Found(page, ordering.total, ordering.facets, more)
+    page, more = ordering.page_after(after, 0, req.per_page)
+    total = len(ordering) if req.collapse else len(ordering.found)
+    return _Found(page, total, ordering.facets, more)
 
 
-def _find_top(s: Searcher, q, filt, order, req, spec, first) -> _Found:
-    """Pages reached by number: Whoosh's top-k collector, then near-duplicates folded in order."""
-    sortedby = [FieldFacet(schema.DATEKEY, reverse=True), ScoreFacet()] if order == "date" else None
-    reader = s.reader()
-    ids = reader.column_reader(schema.ID)
-    dates = reader.column_reader(schema.DATEKEY)
-    groups = reader.column_reader(schema.GROUP) if req.collapse else None
-    fetch = first * 2 + 8 if req.collapse else first + 1
-    while True:
-        results = s.search(q, limit=fetch, sortedby=sortedby, filter=filt, groupedby=spec or None,
-                           terms=False, scored=True)
-        matched = len(results)
-        total = len(results.groups("group")) if req.collapse else matched
-        ordered, seen = [], set()
-        for docnum, raw in results.items():
-            doc_id = _text(ids[docnum])
-            if groups is not None:
-                group = _text(groups[docnum]) or doc_id
-                if group in seen:
-                    continue
-                seen.add(group)
-            score = _score(raw)
-            key = (-dates[docnum], -score, doc_id) if order == "date" else (-score, doc_id)
-            ordered.append(paging.Ranked(key, docnum, score))
-            if len(ordered) > first:
-                break
-        if len(ordered) > first or results.scored_length() >= matched:
-            break
-        fetch *= 4
-    facets = {name: _facet_values(results, name) for name in FACETS} if req.with_facets else {}
-    return _Found(ordered[first - req.per_page:first], total, facets, more=len(ordered) > first)
+def _filter_key(req: SearchRequest) -> tuple:
+    return (req.sources, req.date_from, req.date_to)
+
+
+def _filtered(ev: engine.Evaluator, q, mask) -> engine.Matches:
+    found = ev.matches(q)
+    return found if mask is None else found.where(mask[found.docnums])
+
+
+def _total(ev: engine.Evaluator, found: engine.Matches, req: SearchRequest) -> int:
+    """Articles, or stories (near-duplicate groups) when collapsing."""
+    return ev.gen.distinct_groups(found.docnums) if req.collapse else len(found)
+
+
+def _facets(ev: engine.Evaluator, found: engine.Matches, req: SearchRequest) -> dict[str, list[FacetValue]]:
+    if not req.with_facets:
+        return {}
+    facets = {}
+    for name, fieldname in FACETS.items():
+        values = [FacetValue(v, n) for v, n in ev.gen.facet_counts(fieldname, found.docnums) if v]
+        if name == "year":
+            values.sort(key=lambda v: v.value, reverse=True)
+        else:
+            values.sort(key=lambda v: (-v.count, v.value))
+        facets[name] = values
+    return facets
 
 
 @dataclass
@@ -500,10 +500,10 @@ class Plan:
     unknown: list[str]                # plain query words with no match in the index
 
 
-def _plan(s: Searcher, parsed: ParsedQuery, settings: Settings) -> Plan:
+def _plan(ev: engine.Evaluator, parsed: ParsedQuery, settings: Settings) -> Plan:
     stems: set[str] = set()
     unknown: list[str] = []
-    reader = s.reader()
+    reader = ev.searcher.reader()
     words = parsed.words
     if len(words) > LONG_QUERY_WORDS:
         stop = schema.query_stop_words()
@@ -529,36 +529,24 @@ def _plan(s: Searcher, parsed: ParsedQuery, settings: Settings) -> Plan:
         query = wq.And(required + word_clauses)
         if len(word_clauses) > 1 or required:
             relaxed = wq.And(required + [wq.Or(word_clauses)]) if required else wq.Or(word_clauses)
-            if _fewer_matches_than(s, query, ALL_WORDS_ENOUGH):
+            if len(ev.matches(query)) < ALL_WORDS_ENOUGH:
                 query = wq.Or([wq.And(required + word_clauses, boost=ALL_WORDS_FIRST), relaxed])
     elif word_clauses:
         query = wq.And(required + [wq.Or(word_clauses)]) if required else wq.Or(word_clauses)
         if len(parsed.words) >= FEEDBACK_FROM_WORDS:
-            query = _with_feedback(s, query, required, excluded, counts)
+            query = _with_feedback(ev, query, required, excluded, counts)
     else:
         query = wq.And(required)
     return Plan(query, relaxed, excluded, stems, unknown)
 
 
-def _fewer_matches_than(s: Searcher, query: wq.Query, n: int) -> bool:
-    """Whether fewer than ``n`` live documents match ``query`` (stops counting at ``n``; no scoring)."""
-    reader = s.reader()
-    m = query.matcher(s)
-    found = 0
-    while m.is_active():
-        if not reader.is_deleted(m.id()):
-            found += 1
-            if found >= n:
-                return False
-        m.next()
-    return True
-
-
-def _with_feedback(s: Searcher, query: wq.Query, required: list[wq.Query], excluded: list[wq.Query],
+def _with_feedback(ev: engine.Evaluator, query: wq.Query, required: list[wq.Query], excluded: list[wq.Query],
                    counts: Counter) -> wq.Query:
     """A long question widened with the words of its best documents (``ranking.feedback_weights``)."""
-    probe = wq.AndNot(query, wq.Or(excluded)) if excluded else query
-    weights = ranking.feedback_weights(s, probe, counts)
+    probe = ev.matches(wq.AndNot(query, wq.Or(excluded)) if excluded else query)
+    best = paging.Ordering(ev.gen, probe, "relevance", collapse=False, half_life_days=1.0,
+                           enough=ranking.FEEDBACK_PROBE).page_after(None, 0, ranking.FEEDBACK_PROBE)[0]
+    weights = ranking.feedback_weights(ev.searcher, [(r.docnum, r.score) for r in best], counts)
     if weights is None:
         return query
     # Added words count in the merged field only: a title clause for each costs time and buys nothing.
@@ -606,7 +594,7 @@ def _clause_query(c: Clause, reader, settings: Settings, stems: set[str]) -> wq.
         words = [t.text for t in schema.word_analyzer()(c.text)]
         if not words:
             return None
-        return wq.Term(schema.AUTHOR, words[0]) if len(words) == 1 else wq.Phrase(schema.AUTHOR, words)
+        return ranking.RankedTerm(schema.AUTHOR, words[0]) if len(words) == 1 else wq.Phrase(schema.AUTHOR, words)
     fieldname = schema.TITLE if c.field == "title" else schema.CONTENT
     if c.kind == "prefix":
         prefix = "".join(t.text for t in schema.word_analyzer()(c.text))
@@ -614,13 +602,13 @@ def _clause_query(c: Clause, reader, settings: Settings, stems: set[str]) -> wq.
         stems.update(terms)
         if not terms:
             return wq.NullQuery
-        return wq.Or([wq.Term(fieldname, t) for t in terms])
+        return wq.Or([ranking.RankedTerm(fieldname, t) for t in terms])
     terms = schema.stems(c.text)
     stems.update(terms)
     if not terms:
         return None
     if len(terms) == 1:
-        return _word_clause(terms[0], 1) if fieldname == schema.CONTENT else wq.Term(fieldname, terms[0])
+        return _word_clause(terms[0], 1) if fieldname == schema.CONTENT else ranking.RankedTerm(fieldname, terms[0])
     return wq.Phrase(fieldname, terms)
 
 
@@ -638,37 +626,13 @@ def _expand_prefix(reader, fieldname: str, prefix: str, limit: int) -> list[str]
     return [t for _, t in found[:limit]]
 
 
-def _filter(req: SearchRequest) -> wq.Query | None:
-    parts = []
-    if req.sources:
-        parts.append(wq.Or([wq.Term(schema.SOURCE, s) for s in req.sources]))
-    if req.date_from or req.date_to:
-        start = datetime.combine(req.date_from, datetime.min.time()) if req.date_from else None
-        end = datetime.combine(req.date_to, datetime.max.time()) if req.date_to else None
-        parts.append(wq.DateRange(schema.PUBLISHED, start, end))
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else wq.And(parts)
-
-
-def _facet_values(results, name: str) -> list[FacetValue]:
-    try:
-        groups = results.groups(name)
-    except KeyError:
-        return []
-    values = [FacetValue(_text(k), n) for k, n in groups.items() if k not in (None, "", b"")]
-    if name == "year":
-        return sorted(values, key=lambda v: v.value, reverse=True)
-    return sorted(values, key=lambda v: (-v.count, v.value))
-
-
 def _text(value) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-def _hit(s: Searcher, r: paging.Ranked, stems: set[str] | None, settings: Settings,
+def _hit(ev: engine.Evaluator, r: paging.Ranked, stems: set[str] | None, settings: Settings,
          req: SearchRequest, words: list[tuple[str, str]] | None) -> Hit:
-    stored = s.stored_fields(r.docnum)
+    stored = ev.searcher.stored_fields(r.docnum)
     body = stored.get(schema.BODY) or ""
     found = passages(body, stems, settings.snippet_chars, limit=3) if stems is not None else []
     title = stored.get(schema.TITLE) or stored[schema.ID]
@@ -682,17 +646,14 @@ def _hit(s: Searcher, r: paging.Ranked, stems: set[str] | None, settings: Settin
         score=round(r.score, 4),
         snippet=found[0][1] if found else "",
         snippets=[Passage(text, offset) for offset, text in found],
-        duplicates=_versions(s, stored) if req.collapse else [],
+        duplicates=_versions(ev, r.docnum) if req.collapse else [],
         explain=_explain(title, body, words) if words is not None else None,
     )
 
 
-def _versions(s: Searcher, stored: dict) -> list[Version]:
+def _versions(ev: engine.Evaluator, docnum: int) -> list[Version]:
     """The other members of this hit's near-duplicate group, oldest first."""
-    group = stored.get(schema.GROUP)
-    if not group or s.doc_frequency(schema.GROUP, group) < 2:
-        return []
-    others = [d for d in s.documents(group=group) if d[schema.ID] != stored[schema.ID]]
+    others = [ev.searcher.stored_fields(int(d)) for d in ev.gen.group_members(docnum) if d != docnum]
     others.sort(key=lambda d: (d.get(schema.PUBLISHED) is None, d.get(schema.PUBLISHED) or datetime.min, d[schema.ID]))
     return [Version(d[schema.ID], d.get(schema.TITLE) or d[schema.ID], d.get(schema.SOURCE) or None,
                     _iso(d.get(schema.PUBLISHED))) for d in others]
@@ -722,13 +683,6 @@ def _explain(title: str, body: str, words: list[tuple[str, str]]) -> dict:
             how = via if via == "correction" else ("exact" if word.lower() in forms else "stem")
             matched.append(Match(word, fieldname, how))
     return {"matched": [asdict(m) for m in matched]}
-
-
-def _score(value) -> float:
-    """The relevance score; under a date sort Whoosh gives the sort key, whose last part is -score."""
-    if isinstance(value, tuple):
-        value = -value[-1] if value and isinstance(value[-1], (int, float)) else 0.0
-    return float(value or 0.0)
 
 
 def _iso(value) -> str | None:
