@@ -63,32 +63,3 @@ class ResultCache(Generic[V]):
         if generation != self._generation:
             self._pages.clear()
             self._generation = generation
-
-
-def keep_columns(searcher) -> None:
-    """Let ``searcher``'s segments keep the column readers they open (sort keys, facets, ids, dates).
-
-    Whoosh 2.7.4 builds a new column reader on every request, and building
-    one reads the column's offset table a value at a time: for a 10,000
-    document segment that was a fifth of a search's time. A segment never
-    changes, so its readers can live as long as the searcher; they are used
-    under the same rule as the searcher itself (one thread at a time).
-    """
-    for sub, _ in searcher.leaf_searchers():
-        perdoc = getattr(sub.reader(), "_perdoc", None)
-        if perdoc is None or "column_reader" in vars(perdoc):
-            continue
-        perdoc.column_reader = _memo_columns(perdoc.column_reader)
-
-
-def _memo_columns(plain):
-    readers: dict = {}
-
-    def column_reader(fieldname, column):
-        key = (fieldname, type(column))
-        reader = readers.get(key)
-        if reader is None:
-            reader = readers[key] = plain(fieldname, column)
-        return reader
-
-    return column_reader

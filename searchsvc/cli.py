@@ -139,7 +139,7 @@ def search(query, limit, page, sort, sources, date_from, date_to, as_json, every
 
 def _stream_all(ix, req) -> None:
     """Every hit, one JSON object a line, page after page through the cursor."""
-    from dataclasses import asdict, replace
+    from dataclasses import replace
 
     from searchsvc.search import search as run_search
 
@@ -147,10 +147,7 @@ def _stream_all(ix, req) -> None:
     while True:
         result = run_search(ix, req)
         for hit in result.hits:
-            data = asdict(hit)
-            if data["explain"] is None:
-                del data["explain"]
-            sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+            sys.stdout.write(json.dumps(hit.to_dict(), ensure_ascii=False) + "\n")
         if not result.next:
             return
         req = replace(req, after=result.next)

@@ -9,7 +9,9 @@ becomes two arrays (document numbers, BM25 scores with ranking.py's formula),
 filters and orderings are array operations on columns read once per index
 generation. Nodes the arrays do not cover (phrases) are run by Whoosh's own
 matchers and turned into the same arrays, so every query scores as Whoosh
-would score it; tests/test_engine.py compares the two on random queries.
+would score it (tests/test_engine.py compares the two on random queries);
+phrases are scored as the sum of their words' BM25 (ranking.py), like words,
+and only the candidate documents' positions are read.
 
 A ``Generation`` is read-only once built and shared by every thread; reading
 a term's postings needs a searcher, which each thread brings (its own).
@@ -20,10 +22,11 @@ from __future__ import annotations
 
 import threading
 from array import array
+from bisect import bisect_left
 from collections import OrderedDict
 from dataclasses import dataclass
-from itertools import chain
 from datetime import datetime
+from itertools import chain
 
 import numpy as np
 from whoosh import query as wq
@@ -171,6 +174,21 @@ class Generation:
         scores = idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / self._stats[fieldname])))
         return Matches(docnums, scores)
 
+    def positions(self, searcher, fieldname: str, text: str, docnums: np.ndarray) -> dict[int, list[int]]:
+        """Where ``text`` occurs in each of ``docnums`` (ascending, every one containing it): for phrases."""
+        out: dict[int, list[int]] = {}
+        for sub, offset in searcher.leaf_searchers():
+            reader = sub.reader()
+            n = reader.doc_count_all()
+            lo, hi = np.searchsorted(docnums, [offset, offset + n])
+            if lo == hi:
+                continue
+            tbytes = reader.schema[fieldname].to_bytes(text)
+            local = (docnums[lo:hi] - offset).tolist()
+            for docnum, found in _read_positions(reader, fieldname, tbytes, local).items():
+                out[docnum + offset] = found
+        return out
+
     # --- filters, facets, groups --------------------------------------------------
 
     def filter_mask(self, sources, date_from, date_to) -> np.ndarray | None:
@@ -228,27 +246,77 @@ def _segment_lengths(reader, fieldname: str) -> np.ndarray:
 
 
 def _read_postings(reader, fieldname: str, tbytes: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """The term's document numbers and weights in one segment, a posting block at a time where the codec allows."""
+    """The term's document numbers and weights in one segment, a posting block at a time where the codec allows.
+
+    Whoosh 2.7.4's W3 blocks hold up to 128 postings: ids as deltas from the
+    block's start (decoded here with one cumulative sum for all blocks), and
+    weights as an array, a constant, or None for all ones.
+    """
+    m = _raw_matcher(reader, fieldname, tbytes)
+    if not all(hasattr(m, name) for name in ("_read_data", "_next_block", "_blocklength", "_byteids")) or m._byteids:
+        ids, weights = [], []
+        while m.is_active():
+            ids.append(m.id())
+            weights.append(m.weight())
+            m.next()
+        return np.array(ids, DOCNUM), np.array(weights, np.float64)
+    deltas, weights, sizes = [], [], []
+    while m.is_active():
+        if m._data is None:
+            m._read_data()
+        n = m._blocklength
+        block_ids, block_weights = m._data[0], m._data[1]
+        deltas.append(np.asarray(block_ids, DOCNUM))
+        if block_weights is None or isinstance(block_weights, float):
+            weights.append(np.full(n, 1.0 if block_weights is None else block_weights))
+        else:
+            weights.append(np.asarray(block_weights, np.float64))
+        sizes.append(n)
+        m._next_block()
+    if not deltas:
+        return np.empty(0, DOCNUM), np.empty(0)
+    running = np.cumsum(np.concatenate(deltas))
+    ends = np.cumsum(sizes)
+    before = np.concatenate(([0], running[ends[:-1] - 1]))  # each block's deltas start again from zero
+    return running - np.repeat(before, sizes), np.concatenate(weights)
+
+
+def _read_positions(reader, fieldname: str, tbytes: bytes, wanted: list[int]) -> dict[int, list[int]]:
+    """Positions of the term in the ``wanted`` documents (ascending), reading only the blocks that hold them."""
+    fmt = reader.schema[fieldname].format
+    m = _raw_matcher(reader, fieldname, tbytes)
+    out: dict[int, list[int]] = {}
+    if not all(hasattr(m, name) for name in ("_read_ids", "_read_values", "_next_block", "block_max_id")):
+        for docnum in wanted:
+            m.skip_to(docnum)
+            if m.is_active() and m.id() == docnum:
+                out[docnum] = list(m.value_as("positions"))
+        return out
+    j = 0
+    while m.is_active() and j < len(wanted):
+        last = m.block_max_id()
+        if wanted[j] <= last:
+            m._read_ids()
+            ids = m._ids
+            values = None
+            while j < len(wanted) and wanted[j] <= last:
+                i = bisect_left(ids, wanted[j])
+                if i < len(ids) and ids[i] == wanted[j]:
+                    if values is None:
+                        m._read_values()
+                        values = m._values
+                    out[wanted[j]] = fmt.decode_positions(values[i])
+                j += 1
+        m._next_block()
+    return out
+
+
+def _raw_matcher(reader, fieldname: str, tbytes: bytes):
+    """The segment's own posting reader (deleted documents included: callers mask them)."""
     terms = getattr(reader, "_terms", None)
     if terms is not None:
-        m = terms.matcher(fieldname, tbytes, reader.schema[fieldname].format)
-    else:
-        m = reader.postings(fieldname, tbytes)
-    ids, weights = [], []
-    if all(hasattr(m, name) for name in ("_read_ids", "_read_weights", "_next_block")):
-        while m.is_active():  # Whoosh 2.7.4's W3 blocks: up to 128 postings each
-            m._read_ids()
-            m._read_weights()
-            ids.append(m._ids)
-            weights.append(m._weights)
-            m._next_block()
-    else:
-        while m.is_active():
-            ids.append((m.id(),))
-            weights.append((m.weight(),))
-            m.next()
-    return (np.fromiter(chain.from_iterable(ids), DOCNUM),
-            np.fromiter(chain.from_iterable(weights), np.float64))
+        return terms.matcher(fieldname, tbytes, reader.schema[fieldname].format)
+    return reader.postings(fieldname, tbytes)
 
 
 # --- evaluating a query tree ----------------------------------------------------------
@@ -274,6 +342,8 @@ class Evaluator:
         if isinstance(q, ranking.RankedTerm) and q.fieldname in self.gen.lengths:
             found = self.gen.term(self.searcher, q.fieldname, q.text)
             return Matches(found.docnums, found.scores * q.boost) if q.boost != 1.0 else found
+        if isinstance(q, wq.Phrase) and q.fieldname in self.gen.lengths and q.slop == 1 and q.words:
+            return self._phrase(q)
         if isinstance(q, wq.Every):
             docnums = np.nonzero(self.gen.live)[0].astype(DOCNUM)
             return Matches(docnums, np.ones(len(docnums)))
@@ -288,6 +358,21 @@ class Evaluator:
             found = _intersection(parts) if type(q) is wq.And else _union(parts)
             return Matches(found.docnums, found.scores * q.boost) if q.boost != 1.0 else found
         return self._by_whoosh(q)
+
+    def _phrase(self, q: wq.Phrase) -> Matches:
+        """Documents with the words next to each other, scored as the words' BM25 sum (times the boost).
+
+        Candidates are the documents with every word (array intersection);
+        only their positions are read.
+        """
+        words = [self.gen.term(self.searcher, q.fieldname, w) for w in q.words]
+        found = _intersection(words)
+        if len(q.words) > 1 and len(found):
+            positions = [self.gen.positions(self.searcher, q.fieldname, w, found.docnums) for w in q.words]
+            keep = np.fromiter((_adjacent([p[d] for p in positions]) for d in found.docnums.tolist()),
+                               bool, len(found))
+            found = found.where(keep)
+        return Matches(found.docnums, found.scores * q.boost) if q.boost != 1.0 else found
 
     def _by_whoosh(self, q: wq.Query) -> Matches:
         """Any other node (phrases, plain terms): Whoosh's matcher, a document at a time."""
@@ -305,6 +390,12 @@ class Evaluator:
         docnums = np.frombuffer(ids, DOCNUM)
         found = Matches(docnums, np.frombuffer(scores, np.float64))
         return found.where(self.gen.live[docnums])
+
+
+def _adjacent(positions: list[list[int]]) -> bool:
+    """Whether some position of the first word is followed, one by one, by the others."""
+    rest = [set(p) for p in positions[1:]]
+    return any(all(start + i in later for i, later in enumerate(rest, 1)) for start in positions[0])
 
 
 def _union(parts: list[Matches]) -> Matches:

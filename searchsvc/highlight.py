@@ -7,6 +7,7 @@ escaped first; only the ``<mark>`` tags are added.
 from __future__ import annotations
 
 import html
+from bisect import bisect_right
 import re
 
 from searchsvc import schema
@@ -34,9 +35,9 @@ def matches(text: str, stems: set[str]) -> list[tuple[int, int]]:
     if pattern is None:
         return []
     found = []
+    stem = schema.word_stem
     for m in pattern.finditer(text):
-        terms = schema.stems(m.group())
-        if terms and terms[0] in stems:
+        if stem(m.group()) in stems:
             found.append(m.span())
     return found
 
@@ -50,10 +51,11 @@ def passages(body: str, stems: set[str], size: int = 240, limit: int = 3) -> lis
     chosen: list[tuple[int, int, list]] = []
     used = []
     candidates = []
+    ends = [b for _, b in spans]  # ascending: matches never overlap
     for i, (start, _) in enumerate(spans):
         lo = max(0, min(start - size // 4, len(text) - size))
         hi = lo + size
-        inside = [sp for sp in spans[i:] if sp[1] <= hi]
+        inside = spans[i:bisect_right(ends, hi, lo=i)]
         distinct = len({text[a:b].lower() for a, b in inside})
         candidates.append((distinct * 10 + len(inside), -lo, lo, hi))
     for _, _, lo, hi in sorted(candidates, reverse=True):

@@ -100,6 +100,13 @@ def stems(text: str) -> list[str]:
     return [t.text for t in ANALYZER(text)]
 
 
+@lru_cache(maxsize=200_000)
+def word_stem(word: str) -> str | None:
+    """The index term of one word, or None for a stop word: highlighting asks this of every candidate word."""
+    found = stems(word)
+    return found[0] if found else None
+
+
 def layout(s: fields.Schema) -> list[tuple[str, str, bool]]:
     """(field, type, sortable) of every field: what an index built by this version must have."""
     return sorted((name, type(f).__name__, f.column_type is not None) for name, f in s.items())

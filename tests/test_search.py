@@ -1,6 +1,8 @@
 """The search core on a real index: each query form, snippets, escaping, suggestions, filters, sort, paging."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from conftest import make_settings, page, search_ids, write
@@ -114,6 +116,17 @@ def test_paging(ix):
     assert [h.id for h in third.hits] == ["undated.html"]
     beyond = search(ix, SearchRequest(q="", per_page=3, page=9))
     assert beyond.hits == [] and beyond.total == 7
+
+
+@pytest.mark.parametrize("explain", [False, True])
+def test_json_shape_is_every_field_of_the_records(sample_index, explain):
+    page = search(sample_index, SearchRequest(q="hospital data", explain=explain, per_page=3))
+    expected = dataclasses.asdict(page)
+    for hit in expected["hits"]:
+        if hit["explain"] is None:
+            del hit["explain"]
+    assert any(hit.duplicates for hit in page.hits) and page.facets["source"]
+    assert page.to_dict() == expected
 
 
 def test_hit_fields(ix):
