@@ -92,6 +92,7 @@ class Generation:
         self.group = self._group_codes(searcher)
         self._grouped = np.argsort(self.group, kind="stable")  # documents by group, for group_members
         self._grouped_codes = self.group[self._grouped]
+        self._shared = np.bincount(self.group)[self.group] > 1  # in a group of two or more
         self.lengths = {name: self._lengths(searcher, name) for name in (schema.CONTENT, schema.TITLE)}
         self._stats = {name: (searcher.avg_field_length(name) or 1) for name in self.lengths}
         self.newest = int(self.datekey[self.live].max()) if self.live.any() else schema.UNDATED
@@ -215,7 +216,9 @@ class Generation:
         return [(codes.values[i], int(counts[i])) for i in np.nonzero(counts)[0]]
 
     def distinct_groups(self, docnums: np.ndarray) -> int:
-        return int(np.unique(self.group[docnums]).size)
+        """How many near-duplicate groups ``docnums`` fall into (most articles are a group of their own)."""
+        shared = self._shared[docnums]
+        return int(len(docnums) - shared.sum() + np.unique(self.group[docnums[shared]]).size)
 
     def group_members(self, docnum: int) -> np.ndarray:
         """Live documents in the same near-duplicate group as ``docnum`` (itself included)."""
@@ -327,14 +330,13 @@ class Evaluator:
     def __init__(self, generation: Generation, searcher):
         self.gen = generation
         self.searcher = searcher
-        self._memo: dict[str, Matches] = {}
+        self._memo: dict[int, tuple[wq.Query, Matches]] = {}  # by node identity; the node is kept alive
 
     def matches(self, q: wq.Query) -> Matches:
-        key = repr(q)
-        found = self._memo.get(key)
-        if found is None:
-            found = self._memo[key] = self._evaluate(q)
-        return found
+        held = self._memo.get(id(q))
+        if held is None:
+            held = self._memo[id(q)] = (q, self._evaluate(q))
+        return held[1]
 
     def _evaluate(self, q: wq.Query) -> Matches:
         if q is wq.NullQuery:
@@ -399,25 +401,53 @@ def _adjacent(positions: list[list[int]]) -> bool:
 
 
 def _union(parts: list[Matches]) -> Matches:
-    parts = [p for p in parts if len(p)]
+    """Documents in any part, their scores summed.
+
+    A word's title postings are a subset of its merged-field postings, so the
+    common case adds the smaller lists' scores into the largest in place;
+    otherwise one sort of all the postings.
+    """
+    parts = sorted((p for p in parts if len(p)), key=len, reverse=True)
     if not parts:
         return empty()
-    if len(parts) == 1:
-        return parts[0]
-    docnums, where = np.unique(np.concatenate([p.docnums for p in parts]), return_inverse=True)
-    scores = np.bincount(where, weights=np.concatenate([p.scores for p in parts]), minlength=len(docnums))
-    return Matches(docnums, scores)
+    found = parts[0]
+    rest = []
+    for part in parts[1:]:
+        at = _positions_in(found.docnums, part.docnums)
+        if at is None:
+            rest.append(part)
+            continue
+        scores = found.scores.copy()
+        scores[at] += part.scores
+        found = Matches(found.docnums, scores)
+    if not rest:
+        return found
+    docnums = np.concatenate([found.docnums] + [p.docnums for p in rest])
+    scores = np.concatenate([found.scores] + [p.scores for p in rest])
+    order = np.argsort(docnums, kind="stable")
+    docnums, scores = docnums[order], scores[order]
+    starts = np.flatnonzero(np.concatenate(([True], docnums[1:] != docnums[:-1])))
+    return Matches(docnums[starts], np.add.reduceat(scores, starts))
+
+
+def _positions_in(big: np.ndarray, small: np.ndarray) -> np.ndarray | None:
+    """Where each of ``small`` sits in ``big`` (both ascending), or None unless every one is there."""
+    at = np.searchsorted(big, small)
+    if len(at) and (at[-1] >= len(big) or not np.array_equal(big[np.minimum(at, len(big) - 1)], small)):
+        return None
+    return at
 
 
 def _intersection(parts: list[Matches]) -> Matches:
+    """Documents in every part, their scores summed: the smallest list looked up in the others."""
     parts = sorted(parts, key=len)
     found = parts[0]
     for part in parts[1:]:
         if not len(found):
             break
-        docnums, mine, theirs = np.intersect1d(found.docnums, part.docnums, assume_unique=True,
-                                               return_indices=True)
-        found = Matches(docnums, found.scores[mine] + part.scores[theirs])
+        at = np.minimum(np.searchsorted(part.docnums, found.docnums), max(len(part) - 1, 0))
+        hit = part.docnums[at] == found.docnums if len(part) else np.zeros(len(found), bool)
+        found = Matches(found.docnums[hit], found.scores[hit] + part.scores[at[hit]])
     return found
 
 
