@@ -38,6 +38,9 @@ class Settings:
     snippet_chars: int = _setting(240, "Approximate length of one snippet passage.")
     recent_half_life_days: float = _setting(30.0, "Half-life of the age decay in `sort=recent`.")
     cache_entries: int = _setting(2048, "Result-cache entries per index generation (0 turns the cache off).")
+    warm_postings: int = _setting(
+        4_000_000, "Postings of the most frequent words loaded into memory in the background when a server "
+        "opens an index generation (about 16 bytes each; 0 turns warming off).")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":

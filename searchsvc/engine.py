@@ -31,6 +31,7 @@ from itertools import chain
 import numpy as np
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
 from searchsvc import ranking, schema
@@ -81,6 +82,7 @@ class Generation:
     """
 
     def __init__(self, searcher):
+        self.fingerprint = fingerprint(searcher)
         self.doc_count = searcher.doc_count_all()
         self.live = self._live(searcher)
         self.ids = [_text(v) for v in self._column(searcher, schema.ID)]
@@ -156,20 +158,21 @@ class Generation:
         return found
 
     def _read_term(self, searcher, fieldname: str, text: str) -> Matches:
-        id_parts, tf_parts = [], []
+        id_parts, tf_parts, df = [], [], 0
         for sub, offset in searcher.leaf_searchers():
             reader = sub.reader()
-            tbytes = reader.schema[fieldname].to_bytes(text)
-            if (fieldname, tbytes) in reader:
-                ids, tf = _read_postings(reader, fieldname, tbytes)
+            m, n = _term_matcher(reader, fieldname, reader.schema[fieldname].to_bytes(text))
+            if m is not None:
+                ids, tf = _read_postings(m)
                 id_parts.append(ids + offset)
                 tf_parts.append(tf)
+                df += n
         if not id_parts:
             return empty()
         docnums, tf = np.concatenate(id_parts), np.concatenate(tf_parts)
         keep = self.live[docnums]
         docnums, tf = docnums[keep], tf[keep]
-        idf = ranking.lucene_idf(self.doc_count, searcher.doc_frequency(fieldname, text))
+        idf = ranking.lucene_idf(self.doc_count, df)  # df and N count deleted documents, as Whoosh's do
         fl = self.lengths[fieldname][docnums]
         k1, b = ranking.K1, ranking.B
         scores = idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / self._stats[fieldname])))
@@ -189,6 +192,30 @@ class Generation:
             for docnum, found in _read_positions(reader, fieldname, tbytes, local).items():
                 out[docnum + offset] = found
         return out
+
+    def warm(self, searcher, budget: int, stop: threading.Event) -> int:
+        """Load the postings of the most frequent words, up to ``budget`` postings; returns how many.
+
+        The long lists are the slow ones to read on a query's first use; a
+        server warms them in the background so that first uses stay fast
+        (``Settings.warm_postings``). Stops early when ``stop`` is set.
+        """
+        if fingerprint(searcher) != self.fingerprint:
+            return 0  # another commit: its postings would not fit these arrays
+        frequency: dict[tuple[str, str], int] = {}
+        for sub, _ in searcher.leaf_searchers():
+            for fieldname in self.lengths:
+                for tbytes, info in sub.reader().iter_field(fieldname):
+                    key = (fieldname, tbytes.decode("utf-8"))
+                    frequency[key] = frequency.get(key, 0) + info.doc_frequency()
+                    if stop.is_set():
+                        return 0
+        loaded = 0
+        for (fieldname, text), df in sorted(frequency.items(), key=lambda kv: -kv[1]):
+            if loaded + df > min(budget, POSTINGS_BUDGET // 2) or stop.is_set():
+                break
+            loaded += len(self.term(searcher, fieldname, text))
+        return loaded
 
     # --- filters, facets, groups --------------------------------------------------
 
@@ -228,6 +255,20 @@ class Generation:
         return members[self.live[members]]
 
 
+def fingerprint(searcher) -> tuple:
+    """Which commit a searcher reads: its segments and their live document counts.
+
+    Arrays are keyed by this, not by when the index was opened: a searcher
+    opened between a commit and its announcement already reads the new one.
+    """
+    out = []
+    for sub, _ in searcher.leaf_searchers():
+        reader = sub.reader()
+        segment = reader.segment() if hasattr(reader, "segment") else None
+        out.append((segment.segment_id() if segment is not None else id(reader), reader.doc_count()))
+    return tuple(out)
+
+
 def _seconds(moment: datetime) -> int:
     return int((moment - EPOCH).total_seconds())
 
@@ -248,14 +289,28 @@ def _segment_lengths(reader, fieldname: str) -> np.ndarray:
     return np.array([reader.doc_field_length(d, fieldname) or 0 for d in range(n)], np.float64)
 
 
-def _read_postings(reader, fieldname: str, tbytes: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """The term's document numbers and weights in one segment, a posting block at a time where the codec allows.
+def _term_matcher(reader, fieldname: str, tbytes: bytes):
+    """(posting reader, document frequency) of a term in one segment, or (None, 0): one term-table lookup."""
+    terms = getattr(reader, "_terms", None)
+    if terms is None or not hasattr(terms, "term_info"):
+        if (fieldname, tbytes) not in reader:
+            return None, 0
+        return reader.postings(fieldname, tbytes), reader.doc_frequency(fieldname, tbytes)
+    try:
+        info = terms.term_info(fieldname, tbytes)
+    except TermNotFound:
+        return None, 0
+    m = terms._codec.postings_reader(terms._postfile, info, reader.schema[fieldname].format, term=(fieldname, tbytes))
+    return m, info.doc_frequency()
+
+
+def _read_postings(m) -> tuple[np.ndarray, np.ndarray]:
+    """A segment's document numbers and weights for a term, a posting block at a time where the codec allows.
 
     Whoosh 2.7.4's W3 blocks hold up to 128 postings: ids as deltas from the
     block's start (decoded here with one cumulative sum for all blocks), and
     weights as an array, a constant, or None for all ones.
     """
-    m = _raw_matcher(reader, fieldname, tbytes)
     if not all(hasattr(m, name) for name in ("_read_data", "_next_block", "_blocklength", "_byteids")) or m._byteids:
         ids, weights = [], []
         while m.is_active():

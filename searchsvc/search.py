@@ -261,8 +261,10 @@ class SearchIndex:
         self._snapshots: OrderedDict[str, tuple[Searcher, threading.Lock]] = OrderedDict()
         self._open: set[Searcher] = set()  # every thread's searcher, so close() reaches them all
         self.orderings = paging.Orderings()
-        self._arrays: OrderedDict[str, engine.Generation] = OrderedDict()
+        self._arrays: OrderedDict[tuple, engine.Generation] = OrderedDict()
         self._arrays_lock = threading.Lock()
+        self._warmers: list[threading.Thread] = []
+        self._stop = threading.Event()  # set by close(): warming threads end
         self.results = ResultCache(settings.cache_entries)
 
     def searcher(self) -> Searcher:
@@ -282,6 +284,11 @@ class SearchIndex:
 
     def close(self) -> None:
         """Close every searcher this index opened (a server shutting down, a test ending)."""
+        self._stop.set()
+        for thread in self._warmers:
+            thread.join()
+        self._warmers = []
+        self._stop = threading.Event()
         with self._lock:
             searchers = list(self._open) + [s for s, _ in self._snapshots.values()]
             self._open.clear()
@@ -325,15 +332,36 @@ class SearchIndex:
             with lock:
                 old.close()
 
-    def arrays(self, searcher: Searcher, generation: str) -> engine.Generation:
-        """The generation's columns as arrays, built once (from ``searcher``, one of that generation's)."""
+    def arrays(self, searcher: Searcher) -> engine.Generation:
+        """The columns of the commit ``searcher`` reads, as arrays, built once.
+
+        A new commit also starts warming its most frequent words' postings in
+        a background thread (``Settings.warm_postings``).
+        """
+        key = engine.fingerprint(searcher)
         with self._arrays_lock:
-            found = self._arrays.get(generation)
+            found = self._arrays.get(key)
             if found is None:
-                found = self._arrays[generation] = engine.Generation(searcher)
+                found = self._arrays[key] = engine.Generation(searcher)
                 while len(self._arrays) > self.SNAPSHOTS:
                     self._arrays.popitem(last=False)
+                with self._lock:
+                    ix = self._ix
+                if self.settings.warm_postings > 0 and ix is not None:
+                    self._start_warming(found, ix)
             return found
+
+    def _start_warming(self, arrays: engine.Generation, ix) -> None:
+        def warm():
+            try:
+                with ix.searcher() as s:
+                    arrays.warm(s, self.settings.warm_postings, self._stop)
+            except Exception:  # a generation removed under us, a closed index: warming is only an optimisation
+                pass
+
+        thread = threading.Thread(target=warm, name="searchsvc-warm", daemon=True)
+        self._warmers = [t for t in self._warmers if t.is_alive()] + [thread]
+        thread.start()
 
     @property
     def generation(self) -> str:
@@ -402,7 +430,7 @@ def _continued(req: SearchRequest, c: paging.Cursor) -> SearchRequest:
 def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: SearchIndex, started) -> ResultPage:
     settings = index.settings
     parsed = parse(req.q, settings.max_query_terms)
-    ev = engine.Evaluator(index.arrays(s, generation), s)
+    ev = engine.Evaluator(index.arrays(s), s)
     plan = _plan(ev, parsed, settings)
     order = "date" if plan.query is None and req.sort == "relevance" else req.sort
     mask = ev.gen.filter_mask(req.sources, req.date_from, req.date_to)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 
 import numpy as np
 import pytest
@@ -59,7 +60,7 @@ def whoosh_scores(s, q) -> dict[int, float]:
 
 
 def engine_scores(index: SearchIndex, s, q) -> dict[int, float]:
-    found = engine.Evaluator(index.arrays(s, index.generation), s).matches(q)
+    found = engine.Evaluator(index.arrays(s), s).matches(q)
     return dict(zip(found.docnums.tolist(), found.scores.tolist()))
 
 
@@ -85,7 +86,7 @@ QUERIES = ["w1", "harbours", "w3 w7", "strike council flood", "w1 w2 w3 w4 w5 w6
 def test_planned_queries_score_as_whoosh(layered, q):
     settings, index = layered
     s = index.searcher()
-    ev = engine.Evaluator(index.arrays(s, index.generation), s)
+    ev = engine.Evaluator(index.arrays(s), s)
     plan = _plan(ev, parse(q), settings)
     tree = plan.query if plan.query is not None else wq.Every()
     if plan.excluded:
@@ -128,7 +129,7 @@ def test_random_trees_score_as_whoosh(layered):
 def test_columns_match_the_stored_fields(layered):
     _, index = layered
     s = index.searcher()
-    gen = index.arrays(s, index.generation)
+    gen = index.arrays(s)
     live = np.nonzero(gen.live)[0]
     assert len(live) == 650
     for docnum in live[::7].tolist():
@@ -143,7 +144,7 @@ def test_a_deleted_record_is_gone_from_arrays_and_results(layered):
     _, index = layered
     assert search(index, SearchRequest(q="", per_page=1)).total == 650
     s = index.searcher()
-    gen = index.arrays(s, index.generation)
+    gen = index.arrays(s)
     assert "d0200" not in {gen.ids[d] for d in np.nonzero(gen.live)[0].tolist()}
     hits = search(index, SearchRequest(q="w1 OR w2", per_page=1000, collapse=False)).hits
     assert len(hits) > 100 and all(h.id < "d0150" or h.id >= "d0300" for h in hits)
@@ -159,3 +160,38 @@ def test_excluded_words_never_come_back(layered, q):
     for hit in hits:
         stored = s.document(id=hit.id)
         assert not excluded & set(f"{stored['title']} {stored['body']}".split())
+
+
+def test_warming_loads_the_frequent_words_and_changes_no_answer(layered):
+    settings, _ = layered
+    cold = SearchIndex(settings.replace(warm_postings=0, cache_entries=0))
+    warm = SearchIndex(settings.replace(warm_postings=1_000_000, cache_entries=0))
+    try:
+        s = warm.searcher()
+        gen = warm.arrays(s)
+        assert gen.warm(s, 1_000_000, threading.Event()) > 1000
+        assert ("content", "w1") in gen._postings
+        for q in QUERIES:
+            assert search(warm, SearchRequest(q=q)).to_dict() | {"took_ms": 0} == \
+                search(cold, SearchRequest(q=q)).to_dict() | {"took_ms": 0}
+    finally:
+        cold.close()
+        warm.close()
+
+
+def test_arrays_follow_the_commit_a_searcher_reads(layered, tmp_path):
+    settings, _ = layered
+    root = tmp_path
+    s2 = make_settings(root / "index")
+    dump(root / "src/a.jsonl", records(0, 50, 9))
+    reindex(s2, [root / "src"])
+    index = SearchIndex(s2)
+    try:
+        before = index.arrays(index.searcher())
+        dump(root / "src/a.jsonl", records(0, 40, 9))
+        reindex(s2, [root / "src"])
+        after = index.arrays(index.searcher())
+        assert after is not before and int(after.live.sum()) == 40 and int(before.live.sum()) == 50
+        assert search(index, SearchRequest(q="", per_page=1)).total == 40
+    finally:
+        index.close()
