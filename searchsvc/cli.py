@@ -223,10 +223,16 @@ def serve(host, port, threads, processes, index):
     if settings.processes > 1:
         _serve_in_processes(settings, create_app)
         return
-    app = create_app(settings)
+    app = _warmed(create_app(settings))
     click.echo(f"Serving {settings.index} on http://{settings.host}:{settings.port}", err=True)
     waitress.serve(app, host=settings.host, port=settings.port, threads=settings.threads,
                    ident="searchsvc", _quiet=True)
+
+
+def _warmed(app):
+    """``app`` after its index has loaded the frequent words' postings (``Settings.warm_postings``)."""
+    app.extensions["searchsvc"].warm()
+    return app
 
 
 def _serve_in_processes(settings: Settings, create_app) -> None:
@@ -259,7 +265,7 @@ def _serve_in_processes(settings: Settings, create_app) -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         status = 0
         try:
-            waitress.serve(create_app(settings), sockets=[sock], threads=settings.threads,
+            waitress.serve(_warmed(create_app(settings)), sockets=[sock], threads=settings.threads,
                            ident="searchsvc", _quiet=True)
         except BaseException:
             status = 1

@@ -21,6 +21,7 @@ directly (falling back to the matcher API when a reader has none).
 from __future__ import annotations
 
 import threading
+import time
 from array import array
 from bisect import bisect_left
 from collections import OrderedDict
@@ -40,6 +41,7 @@ DOCNUM = np.int64
 LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 EPOCH = datetime(1970, 1, 1)
 POSTINGS_BUDGET = 8_000_000  # postings kept per generation (about 16 bytes each)
+WARM_MIN_DF = 100  # shorter lists cost little more than their lookup: read on first use, not warmed
 
 
 @dataclass(frozen=True)
@@ -212,9 +214,10 @@ class Generation:
                         return 0
         loaded = 0
         for (fieldname, text), df in sorted(frequency.items(), key=lambda kv: -kv[1]):
-            if loaded + df > min(budget, POSTINGS_BUDGET // 2) or stop.is_set():
+            if df < WARM_MIN_DF or loaded + df > min(budget, POSTINGS_BUDGET // 2) or stop.is_set():
                 break
             loaded += len(self.term(searcher, fieldname, text))
+            time.sleep(0)  # let request threads have the interpreter between words
         return loaded
 
     # --- filters, facets, groups --------------------------------------------------

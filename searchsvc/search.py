@@ -332,7 +332,7 @@ class SearchIndex:
             with lock:
                 old.close()
 
-    def arrays(self, searcher: Searcher) -> engine.Generation:
+    def arrays(self, searcher: Searcher, background_warming: bool = True) -> engine.Generation:
         """The columns of the commit ``searcher`` reads, as arrays, built once.
 
         A new commit also starts warming its most frequent words' postings in
@@ -347,9 +347,23 @@ class SearchIndex:
                     self._arrays.popitem(last=False)
                 with self._lock:
                     ix = self._ix
-                if self.settings.warm_postings > 0 and ix is not None:
+                if background_warming and self.settings.warm_postings > 0 and ix is not None:
                     self._start_warming(found, ix)
             return found
+
+    def warm(self) -> int:
+        """Build the live commit's arrays and load its frequent words' postings now; how many were loaded.
+
+        A server calls this before it answers, so its first requests do not
+        compete with a background warm-up; later commits warm in the background.
+        """
+        if self.settings.warm_postings <= 0:
+            return 0
+        try:
+            s = self.searcher()
+        except IndexUnavailable:
+            return 0
+        return self.arrays(s, background_warming=False).warm(s, self.settings.warm_postings, self._stop)
 
     def _start_warming(self, arrays: engine.Generation, ix) -> None:
         def warm():
@@ -555,7 +569,7 @@ def _plan(ev: engine.Evaluator, parsed: ParsedQuery, settings: Settings) -> Plan
     counts = Counter(t for w in words for t in schema.stems(w))
     for w in words:
         for t in schema.stems(w):
-            if reader.doc_frequency(schema.CONTENT, t) == 0:
+            if not len(ev.gen.term(ev.searcher, schema.CONTENT, t)):  # read once: the query scores it next
                 unknown.append(w)
     stems.update(counts)
     word_clauses = [_word_clause(t, n) for t, n in counts.items()]
