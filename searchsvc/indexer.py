@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from contextlib import contextmanager
 from datetime import datetime
 from dataclasses import dataclass, field
 from importlib import resources
@@ -218,13 +219,13 @@ class _Part:
         # read from the page cache. Small ones stay a single file (fewer open files).
         writer = SegmentWriter(ix, _lk=False, limitmb=PART_LIMIT_MB, codec=W3Codec(compression=0),
                                compound=len(self.files) < SEPARATE_FILES_FROM)
-        _one_stat_per_column(writer)
-        _spelling_words_once(writer)
+        _lengths_in_memory(writer)
         kept = 0
-        for doc, group in zip(self.docs, groups):
-            if group is not None:
-                writer.add_document(**_fields(doc, group))
-                kept += 1
+        with _spelling_words_once(writer):
+            for doc, group in zip(self.docs, groups):
+                if group is not None:
+                    writer.add_document(**_fields(doc, group))
+                    kept += 1
         self.docs = []
         if not kept:
             writer.cancel()
@@ -232,43 +233,75 @@ class _Part:
         return writer._finalize_segment()
 
 
-def _one_stat_per_column(writer) -> None:
-    """Whoosh 2.7.4 asks the file system whether a length column exists once per posting
-    (a stat per word of every document) while it writes a segment; the new segment's files
-    are final by then, so one answer per field is enough (about a quarter of the write time)."""
-    import functools
+def _lengths_in_memory(writer) -> None:
+    """Answer the segment flush's length questions from memory.
 
-    plain = writer.per_document_reader
+    Whoosh 2.7.4 asks, for every posting it writes, the document's field
+    length (for the block's min/max), reading it back from the length column
+    it just wrote, with a stat per call to see whether the column exists: a
+    sixth of the write time. The lengths pass through ``add_field`` first, so
+    they are kept here (one byte each, as the column holds them).
+    """
+    from whoosh.util.numeric import byte_to_length, length_to_byte
+
+    perdoc = writer.perdocwriter
+    lengths: dict[str, dict[int, int]] = {}
+    current = [0]
+    plain_start, plain_add = perdoc.start_doc, perdoc.add_field
+
+    def start_doc(docnum):
+        current[0] = docnum
+        plain_start(docnum)
+
+    def add_field(fieldname, fieldobj, value, length):
+        if length:
+            lengths.setdefault(fieldname, {})[current[0]] = length_to_byte(length)
+        plain_add(fieldname, fieldobj, value, length)
+
+    def doc_field_length(docnum, fieldname, default=0):
+        column = lengths.get(fieldname)
+        if column is None:
+            return default
+        lbyte = column.get(docnum, 0)
+        return byte_to_length(lbyte) if lbyte else None  # as Whoosh's own reader answers
+
+    plain_reader = writer.per_document_reader
 
     def per_document_reader():
-        reader = plain()
-        reader.has_column = functools.lru_cache(maxsize=None)(reader.has_column)
+        reader = plain_reader()
+        reader.doc_field_length = doc_field_length
         return reader
 
+    perdoc.start_doc, perdoc.add_field = start_doc, add_field
     writer.per_document_reader = per_document_reader
 
 
-def _spelling_words_once(writer) -> None:
-    """Post each spelling word once per segment instead of once per document.
+@contextmanager
+def _spelling_words_once(writer):
+    """While adding documents: each spelling word once per segment, found with one pass of ``schema.spelling_words``.
 
-    Whoosh 2.7.4 adds a posting (all to document 0) for every word of every
-    document to a stemmed field's spelling field, as many as the field's own
-    postings; did-you-mean only asks which words exist (frequencies come from
-    the field itself), so one posting per word gives the same suggestions.
+    Whoosh 2.7.4 analyses a stemmed field a second time for its spelling
+    field and posts every word of every document (all to document 0), as
+    many postings as the field's own; did-you-mean only asks which words
+    exist (frequencies come from the field itself), so one posting per word
+    gives the same suggestions. The schema is pickled at commit, so the
+    fields are given back their own method before that.
     """
-    spelling = {f.spelling_fieldname(name) for name, f in writer.schema.items() if f.separate_spelling()}
-    seen: set[tuple[str, bytes]] = set()
-    add = writer.pool.add
+    seen: set[str] = set()
 
-    def add_once(posting):
-        if posting[0] in spelling:
-            key = (posting[0], posting[1])
-            if key in seen:
-                return
-            seen.add(key)
-        add(posting)
+    def new_words(value):
+        words = schema.spelling_words(value) - seen
+        seen.update(words)
+        return iter(sorted(words))
 
-    writer.pool.add = add_once
+    fields = [field for _, field in writer.schema.items() if field.separate_spelling()]
+    for field in fields:
+        field.spellable_words = new_words
+    try:
+        yield
+    finally:
+        for field in fields:
+            del field.spellable_words
 
 
 def _build_in_process(gen, files, settings, decide, bar) -> list:
@@ -392,8 +425,7 @@ def _update_generation(home, live, old: Manifest, settings, roots, files, report
         raise IndexBusy(f"the index at {home.path} is locked by another writer") from None
     lookup_searcher = ix.searcher()
     grouper = dedup.Grouper(lookup=_index_lookup(lookup_searcher))
-    _one_stat_per_column(writer)
-    _spelling_words_once(writer)
+    _lengths_in_memory(writer)
     # ids whose committed copies go: deleted at the end with one searcher (Whoosh's
     # update_document/delete_by_term open one per call); the writer's own additions
     # are not in the committed segments, so deleting after adding is the same as before
@@ -404,21 +436,22 @@ def _update_generation(home, live, old: Manifest, settings, roots, files, report
             for doc_id in manifest.files.pop(path)[2]:
                 doomed.add(doc_id)
                 report.removed += 1
-        for f, docs in _cleaned(changed, settings, report, progress, failed):
-            manifest.skipped.pop(f.path, None)
-            new_ids = [d.id for d in docs]
-            for doc in docs:
-                writer.add_document(**_fields(doc, grouper.assign(doc.id, doc.signature)))
-                doomed.add(doc.id)
-                if doc.id in known_ids:
-                    report.updated += 1
-                else:
-                    report.added += 1
-            before = old.files.get(f.path)
-            for stale in set(before[2] if before else ()) - set(new_ids):
-                doomed.add(stale)
-                report.removed += 1
-            manifest.files[f.path] = [f.size, f.mtime_ns, new_ids, f.root]
+        with _spelling_words_once(writer):
+            for f, docs in _cleaned(changed, settings, report, progress, failed):
+                manifest.skipped.pop(f.path, None)
+                new_ids = [d.id for d in docs]
+                for doc in docs:
+                    writer.add_document(**_fields(doc, grouper.assign(doc.id, doc.signature)))
+                    doomed.add(doc.id)
+                    if doc.id in known_ids:
+                        report.updated += 1
+                    else:
+                        report.added += 1
+                before = old.files.get(f.path)
+                for stale in set(before[2] if before else ()) - set(new_ids):
+                    doomed.add(stale)
+                    report.removed += 1
+                manifest.files[f.path] = [f.size, f.mtime_ns, new_ids, f.root]
         # a changed file that now fails to read keeps its last good documents and its
         # old manifest entry, so it is named again (and retried) on the next reindex;
         # one that never had any is remembered as skipped until it changes

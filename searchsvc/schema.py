@@ -10,6 +10,7 @@ Choices (measured in bench/relevance.py, see the README):
 """
 from __future__ import annotations
 
+import re
 import threading
 from functools import lru_cache
 from importlib import resources
@@ -98,6 +99,19 @@ def build_schema() -> fields.Schema:
 def stems(text: str) -> list[str]:
     """The index terms that ``text`` becomes (what a query word must equal to match)."""
     return [t.text for t in ANALYZER(text)]
+
+
+# the tokenizer's own pattern, without its capturing group (so findall returns whole words)
+_TOKEN = re.compile(RegexTokenizer().expression.pattern.replace("(", "(?:"), RegexTokenizer().expression.flags)
+
+
+def spelling_words(text: str) -> set[str]:
+    """The distinct unstemmed words the analyzer keeps from ``text`` (did-you-mean's vocabulary), in one pass.
+
+    Equal to the text analyzer's tokens with ``no_morph=True`` (tests/test_clean.py checks).
+    """
+    words = {word.lower().translate(accent_map) for word in set(_TOKEN.findall(text))}
+    return words - INDEX_STOP_WORDS - {""}
 
 
 @lru_cache(maxsize=200_000)
