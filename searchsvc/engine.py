@@ -77,10 +77,12 @@ class Codes:
 
 
 class Generation:
-    """Columns and postings of one index generation, as arrays.
+    """Columns and postings of one commit of the index, as arrays.
 
-    Built from one searcher of that generation; every thread may read it.
-    Term postings are added as queries ask for them (bounded LRU).
+    Built from one searcher of that commit (see ``fingerprint``); every
+    thread may read it. Term postings are added as queries ask for them, or
+    by ``warm`` (a bounded LRU). Building it reads five columns a document at
+    a time: about 0.15 s for 21,000 articles, once per commit.
     """
 
     def __init__(self, searcher):

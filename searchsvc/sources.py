@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePath
@@ -64,41 +65,47 @@ class Problem:
 
 
 def scan(roots: list[Path], problems: list[Problem]) -> Iterator[SourceFile]:
-    """Every indexable file under ``roots``; unreadable entries go to ``problems``."""
+    """Every indexable file under ``roots``; unreadable entries go to ``problems``.
+
+    One ``stat`` per file and plain strings: a no-op reindex is mostly this walk.
+    """
     for root in roots:
-        root = Path(os.path.abspath(root))
-        if root.is_dir():
+        root = os.path.abspath(root)
+        if os.path.isdir(root):
             yield from _walk(root, problems)
-        elif root.suffix.lower() in KINDS:
-            entry = _entry(root, root, root.name, problems)
+        else:
+            kind = KINDS.get(os.path.splitext(root)[1].lower())
+            entry = _entry(root, root, os.path.basename(root), kind, problems) if kind else None
             if entry:
                 yield entry
 
 
-def _walk(root: Path, problems: list[Problem]) -> Iterator[SourceFile]:
+def _walk(root: str, problems: list[Problem]) -> Iterator[SourceFile]:
     def onerror(exc: OSError):
-        problems.append(Problem(exc.filename or str(root), exc.strerror or str(exc)))
+        problems.append(Problem(exc.filename or root, exc.strerror or str(exc)))
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
         dirnames.sort()
+        folder = os.path.relpath(dirpath, root)
+        prefix = "" if folder == "." else folder.replace(os.sep, "/") + "/"
         for name in sorted(filenames):
-            if Path(name).suffix.lower() not in KINDS:
+            kind = KINDS.get(os.path.splitext(name)[1].lower())
+            if kind is None:
                 continue
-            path = Path(dirpath, name)
-            entry = _entry(path, root, path.relative_to(root).as_posix(), problems)
+            entry = _entry(os.path.join(dirpath, name), root, prefix + name, kind, problems)
             if entry:
                 yield entry
 
 
-def _entry(path: Path, root: Path, rel: str, problems: list[Problem]) -> SourceFile | None:
+def _entry(path: str, root: str, rel: str, kind: str, problems: list[Problem]) -> SourceFile | None:
     try:
-        st = path.stat()  # follows a symlinked file; a dangling one fails here
+        st = os.stat(path)  # follows a symlinked file; a dangling one fails here
     except OSError as exc:
-        problems.append(Problem(str(path), _reason(exc)))
+        problems.append(Problem(path, _reason(exc)))
         return None
-    if not path.is_file():
+    if not stat.S_ISREG(st.st_mode):
         return None  # e.g. a folder named x.html: os.walk lists it among folders anyway
-    return SourceFile(str(path), str(root), valid_text(rel), KINDS[path.suffix.lower()], st.st_size, st.st_mtime_ns)
+    return SourceFile(path, root, valid_text(rel), kind, st.st_size, st.st_mtime_ns)
 
 
 def valid_text(text: str) -> str:
