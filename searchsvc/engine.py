@@ -27,7 +27,6 @@ from bisect import bisect_left
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import chain
 
 import numpy as np
 from whoosh import query as wq
