@@ -39,8 +39,8 @@ class Settings:
     recent_half_life_days: float = _setting(30.0, "Half-life of the age decay in `sort=recent`.")
     cache_entries: int = _setting(2048, "Result-cache entries per index generation (0 turns the cache off).")
     warm_postings: int = _setting(
-        4_000_000, "Postings of the most frequent words loaded into memory in the background when a server "
-        "opens an index generation (about 16 bytes each; 0 turns warming off).")
+        4_000_000, "Postings of the most frequent words a server loads into memory before it answers, and in "
+        "the background after each new commit (about 16 bytes each; 0 turns warming off).")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":

@@ -7,11 +7,11 @@ Here the same query tree is evaluated whole lists at once: a ranked term
 becomes two arrays (document numbers, BM25 scores with ranking.py's formula),
 ``And``/``Or``/``AndNot`` become array merges, and totals, facets, groups,
 filters and orderings are array operations on columns read once per index
-generation. Nodes the arrays do not cover (phrases) are run by Whoosh's own
-matchers and turned into the same arrays, so every query scores as Whoosh
-would score it (tests/test_engine.py compares the two on random queries);
-phrases are scored as the sum of their words' BM25 (ranking.py), like words,
-and only the candidate documents' positions are read.
+generation. Phrases intersect their words' lists and read only the
+candidates' positions; they score as the sum of their words' BM25, like
+words. Any other node (an author phrase) is run by Whoosh's own matcher and
+turned into the same arrays, so every query scores as Whoosh would score it
+(tests/test_engine.py compares the two on random query trees).
 
 A ``Generation`` is read-only once built and shared by every thread; reading
 a term's postings needs a searcher, which each thread brings (its own).
@@ -99,7 +99,7 @@ class Generation:
         self._grouped_codes = self.group[self._grouped]
         self._shared = np.bincount(self.group)[self.group] > 1  # in a group of two or more
         self.lengths = {name: self._lengths(searcher, name) for name in (schema.CONTENT, schema.TITLE)}
-        self._stats = {name: (searcher.avg_field_length(name) or 1) for name in self.lengths}
+        self._avg_length = {name: (searcher.avg_field_length(name) or 1) for name in self.lengths}
         self.newest = int(self.datekey[self.live].max()) if self.live.any() else schema.UNDATED
         self._postings: OrderedDict[tuple[str, str], Matches] = OrderedDict()
         self._held = 0
@@ -178,7 +178,7 @@ class Generation:
         idf = ranking.lucene_idf(self.doc_count, df)  # df and N count deleted documents, as Whoosh's do
         fl = self.lengths[fieldname][docnums]
         k1, b = ranking.K1, ranking.B
-        scores = idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / self._stats[fieldname])))
+        scores = idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / self._avg_length[fieldname])))
         return Matches(docnums, scores)
 
     def positions(self, searcher, fieldname: str, text: str, docnums: np.ndarray) -> dict[int, list[int]]:
@@ -294,7 +294,10 @@ def _segment_lengths(reader, fieldname: str) -> np.ndarray:
 
 
 def _term_matcher(reader, fieldname: str, tbytes: bytes):
-    """(posting reader, document frequency) of a term in one segment, or (None, 0): one term-table lookup."""
+    """(posting reader, document frequency) of a term in one segment, or (None, 0): one term-table lookup.
+
+    The segment's own reader: deleted documents included (callers mask them).
+    """
     terms = getattr(reader, "_terms", None)
     if terms is None or not hasattr(terms, "term_info"):
         if (fieldname, tbytes) not in reader:
@@ -346,8 +349,10 @@ def _read_postings(m) -> tuple[np.ndarray, np.ndarray]:
 def _read_positions(reader, fieldname: str, tbytes: bytes, wanted: list[int]) -> dict[int, list[int]]:
     """Positions of the term in the ``wanted`` documents (ascending), reading only the blocks that hold them."""
     fmt = reader.schema[fieldname].format
-    m = _raw_matcher(reader, fieldname, tbytes)
+    m, _ = _term_matcher(reader, fieldname, tbytes)
     out: dict[int, list[int]] = {}
+    if m is None:
+        return out
     if not all(hasattr(m, name) for name in ("_read_ids", "_read_values", "_next_block", "block_max_id")):
         for docnum in wanted:
             m.skip_to(docnum)
@@ -371,14 +376,6 @@ def _read_positions(reader, fieldname: str, tbytes: bytes, wanted: list[int]) ->
                 j += 1
         m._next_block()
     return out
-
-
-def _raw_matcher(reader, fieldname: str, tbytes: bytes):
-    """The segment's own posting reader (deleted documents included: callers mask them)."""
-    terms = getattr(reader, "_terms", None)
-    if terms is not None:
-        return terms.matcher(fieldname, tbytes, reader.schema[fieldname].format)
-    return reader.postings(fieldname, tbytes)
 
 
 # --- evaluating a query tree ----------------------------------------------------------
@@ -436,7 +433,7 @@ class Evaluator:
         return Matches(found.docnums, found.scores * q.boost) if q.boost != 1.0 else found
 
     def _by_whoosh(self, q: wq.Query) -> Matches:
-        """Any other node (phrases, plain terms): Whoosh's matcher, a document at a time."""
+        """Any other node (an author phrase): Whoosh's matcher, a document at a time."""
         s = self.searcher
         context = s.context(needs_current=True, weighting=s.weighting)
         ids, scores = array("q"), array("d")

@@ -7,8 +7,8 @@ escaped first; only the ``<mark>`` tags are added.
 from __future__ import annotations
 
 import html
-from bisect import bisect_right
 import re
+from bisect import bisect_right
 
 from searchsvc import schema
 from searchsvc.query import parse, words_of

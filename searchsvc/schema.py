@@ -108,7 +108,7 @@ _TOKEN = re.compile(RegexTokenizer().expression.pattern.replace("(", "(?:"), Reg
 def spelling_words(text: str) -> set[str]:
     """The distinct unstemmed words the analyzer keeps from ``text`` (did-you-mean's vocabulary), in one pass.
 
-    Equal to the text analyzer's tokens with ``no_morph=True`` (tests/test_clean.py checks).
+    Equal to the text analyzer's tokens with ``no_morph=True`` (tests/test_indexer.py checks).
     """
     words = {word.lower().translate(accent_map) for word in set(_TOKEN.findall(text))}
     return words - INDEX_STOP_WORDS - {""}

@@ -449,7 +449,7 @@ def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: Sea
     order = "date" if plan.query is None and req.sort == "relevance" else req.sort
     mask = ev.gen.filter_mask(req.sources, req.date_from, req.date_to)
     after = tuple(cursor.key) if cursor else None
-    find = functools.partial(_find, ev, index, generation, mask=mask, order=order, req=req)
+    find = functools.partial(_find, ev, index, mask=mask, order=order, req=req)
     found = find(plan.query, plan.excluded, after=after)
     if found.total == 0 and plan.relaxed is not None:
         found = find(plan.relaxed, plan.excluded, after=after)
@@ -491,7 +491,7 @@ def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: Sea
 FACETS = {"source": schema.SOURCE, "year": schema.YEAR}
 
 
-def _find(ev: engine.Evaluator, index: SearchIndex, generation: str, query, excluded, *, mask, order: str,
+def _find(ev: engine.Evaluator, index: SearchIndex, query, excluded, *, mask, order: str,
           req: SearchRequest, after) -> _Found:
     """The page's hits, the total and the facets: array operations over every match (engine.py)."""
     q = query if query is not None else wq.Every()
@@ -505,8 +505,8 @@ def _find(ev: engine.Evaluator, index: SearchIndex, generation: str, query, excl
                                    half_life_days=settings.recent_half_life_days)
         page, more = ordering.page_after(None, first - req.per_page, req.per_page)
         return _Found(page, _total(ev, found, req), _facets(ev, found, req), more)
-    # cursor pages: every hit ordered once per generation and query, then slices of it
-    key = (generation, repr(q), repr(_filter_key(req)), order, req.collapse, req.with_facets,
+    # cursor pages: every hit ordered once per commit and query, then slices of it
+    key = (ev.gen.fingerprint, repr(q), repr(_filter_key(req)), order, req.collapse, req.with_facets,
            settings.recent_half_life_days)
     ordering = index.orderings.get(key)
     if ordering is None:
