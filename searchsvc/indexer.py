@@ -169,7 +169,7 @@ def _build_generation(home, settings, roots, files, report, progress) -> None:
 PARALLEL_FROM = 64      # fewer files are cleaned and written in this process
 PART_BATCH = 32         # files per message from a worker (progress granularity)
 SEPARATE_FILES_FROM = 1000  # a segment from this many source files is written as separate files
-PART_LIMIT_MB = 512     # Whoosh's in-memory posting pool per worker: fewer sorted runs to merge
+SEGMENT_POSTINGS = 4_000_000  # postings a worker holds in memory (~0.5 GB) before it writes a segment
 
 
 def _slices(files: list[SourceFile], n: int) -> list[list[SourceFile]]:
@@ -205,32 +205,36 @@ class _Part:
                 docs = [(d.id, d.signature) for d in docs]
             yield f, docs, problems
 
-    def write(self, groups: list[str | None]):
-        """The segment of the kept documents (``groups[i]`` None: skip the i-th), or None if empty."""
-        from whoosh.writing import SegmentWriter
-
+    def write(self, groups: list[str | None]) -> list:
+        """The segments of the kept documents (``groups[i]`` None: skip the i-th); a new one past the postings budget."""
         from whoosh.codec.whoosh3 import W3Codec
 
+        from searchsvc.segment import BulkSegmentWriter
+
         ix = whoosh_index.open_dir(str(self.gen))
-        # uncompressed posting blocks: a fifth less write time and no inflate per block read
-        # at search time, for about a third more bytes on disk. A large segment is not a
-        # compound file: Whoosh copies each part of a compound segment into memory when a
-        # searcher opens it (the whole index, in every server process); separate files are
-        # read from the page cache. Small ones stay a single file (fewer open files).
-        writer = SegmentWriter(ix, _lk=False, limitmb=PART_LIMIT_MB, codec=W3Codec(compression=0),
-                               compound=len(self.files) < SEPARATE_FILES_FROM)
-        _lengths_in_memory(writer)
-        kept = 0
-        with _spelling_words_once(writer):
-            for doc, group in zip(self.docs, groups):
-                if group is not None:
-                    writer.add_document(**_fields(doc, group))
-                    kept += 1
+
+        def new_writer():
+            # uncompressed posting blocks: a fifth less write time and no inflate per block read
+            # at search time, for about a third more bytes on disk. A large segment is not a
+            # compound file: Whoosh copies each part of a compound segment into memory when a
+            # searcher opens it (the whole index, in every server process); separate files are
+            # read from the page cache. Small ones stay a single file (fewer open files).
+            return BulkSegmentWriter(ix, codec=W3Codec(compression=0),
+                                     compound=len(self.files) < SEPARATE_FILES_FROM)
+
+        segments, writer = [], None
+        for doc, group in zip(self.docs, groups):
+            if group is None:
+                continue
+            writer = writer or new_writer()
+            writer.add_document(**_fields(doc, group))
+            if writer.postings_held >= SEGMENT_POSTINGS:
+                segments.append(writer._finalize_segment())
+                writer = None
         self.docs = []
-        if not kept:
-            writer.cancel()
-            return None
-        return writer._finalize_segment()
+        if writer is not None:
+            segments.append(writer._finalize_segment())
+        return segments
 
 
 def _lengths_in_memory(writer) -> None:
@@ -312,8 +316,7 @@ def _build_in_process(gen, files, settings, decide, bar) -> list:
         cleaned.append(item)
         if bar is not None:
             bar.update(1)
-    segment = part.write(decide(cleaned))
-    return [segment] if segment is not None else []
+    return part.write(decide(cleaned))
 
 
 def _build_in_workers(gen, slices, settings, decide, bar) -> list:
@@ -348,7 +351,7 @@ def _build_in_workers(gen, slices, settings, decide, bar) -> list:
                         bar.update(len(payload))
                 elif kind == "cleaned":
                     done[i] = True
-                elif kind == "segment":
+                elif kind == "segments":
                     segments[i] = payload
                     pending.discard(i)
                 else:
@@ -359,7 +362,7 @@ def _build_in_workers(gen, slices, settings, decide, bar) -> list:
                 next_to_decide += 1
         for proc in procs:
             proc.join()
-        return [s for s in segments if s is not None]
+        return [segment for part in segments for segment in part]
     finally:
         for proc in procs:
             if proc.is_alive():
@@ -389,7 +392,7 @@ def _part_worker(part: _Part, conn, parent_ends) -> None:
         conn.send(("files", batch))
         conn.send(("cleaned", None))
         groups = conn.recv()
-        conn.send(("segment", part.write(groups)))
+        conn.send(("segments", part.write(groups)))
     except BaseException:
         try:
             conn.send(("error", traceback.format_exc()))

@@ -16,7 +16,7 @@ from functools import lru_cache
 from importlib import resources
 
 import Stemmer
-from whoosh import fields
+from whoosh import columns, fields
 from whoosh.analysis import (
     CharsetFilter,
     LowercaseFilter,
@@ -83,8 +83,10 @@ def build_schema() -> fields.Schema:
         title=fields.TEXT(analyzer=ANALYZER, stored=True),
         content=fields.TEXT(analyzer=ANALYZER, spelling=True),
         body=fields.STORED(),
-        published=fields.DATETIME(stored=True),
-        datekey=fields.NUMERIC(numtype=int, bits=64, sortable=True, signed=True),
+        # dates are filtered and sorted from the datekey column (see engine), never
+        # looked up as terms: indexing them cost 16 trie terms a value per field
+        published=fields.STORED(),
+        datekey=fields.COLUMN(columns.NumericColumn("q", default=UNDATED)),
         year=fields.ID(stored=True, sortable=True),
         author=fields.TEXT(analyzer=word_analyzer(), stored=True, phrase=True),
         source=fields.ID(stored=True, sortable=True),
@@ -105,13 +107,39 @@ def stems(text: str) -> list[str]:
 _TOKEN = re.compile(RegexTokenizer().expression.pattern.replace("(", "(?:"), RegexTokenizer().expression.flags)
 
 
-def spelling_words(text: str) -> set[str]:
-    """The distinct unstemmed words the analyzer keeps from ``text`` (did-you-mean's vocabulary), in one pass.
+def index_words(text: str) -> tuple[int, list[str]]:
+    """The words the text analyzer keeps from ``text`` (lower-cased, accent-folded, not yet stemmed), in one pass,
+    and the position of the first.
 
-    Equal to the text analyzer's tokens with ``no_morph=True`` (tests/test_indexer.py checks).
+    With ``stem_of`` applied, equal to the analyzer's tokens in index mode
+    (tests/test_schema.py checks, with Hypothesis): the bulk segment writer
+    analyses every title and body with this instead of Whoosh's chain of
+    five token filters. Positions run on from the first word's (Whoosh's
+    stop filter renumbers from there, so leading stop words shift them all).
+    ASCII text is lower-cased whole (the same tokens: no ASCII letter changes
+    class or length, and the accent map leaves lower-case ASCII alone).
     """
-    words = {word.lower().translate(accent_map) for word in set(_TOKEN.findall(text))}
-    return words - INDEX_STOP_WORDS - {""}
+    if text.isascii():
+        words = _TOKEN.findall(text.lower())
+    else:
+        words = [w.lower().translate(accent_map) for w in _TOKEN.findall(text)]
+    stop = INDEX_STOP_WORDS
+    first = next((i for i, w in enumerate(words) if w and w not in stop), 0)
+    return first, [w for w in words if w and w not in stop]
+
+
+stem_of = lru_cache(maxsize=1 << 18)(stem_english)  # a kept word's index term
+
+
+def index_terms(text: str) -> tuple[int, list[str]]:
+    """The index terms of ``text`` in order, and the position of the first."""
+    first, words = index_words(text)
+    return first, list(map(stem_of, words))
+
+
+def spelling_words(text: str) -> set[str]:
+    """The distinct unstemmed words the analyzer keeps from ``text``: did-you-mean's vocabulary."""
+    return set(index_words(text)[1])
 
 
 @lru_cache(maxsize=200_000)

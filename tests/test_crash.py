@@ -195,7 +195,7 @@ def swapping(index, live, before):
     return bool(new_files(index / live, before, (".toc",)))
 
 
-PHASES = {"cleaning": (cleaning, 0.3), "writing": (writing, 0.0), "swap": (swapping, 0.0)}
+PHASES = {"cleaning": (cleaning, 0.05), "writing": (writing, 0.0), "swap": (swapping, 0.0)}
 
 
 def kill_at(proc: subprocess.Popen, index: Path, phase: str, incremental: bool) -> bool:

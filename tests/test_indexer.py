@@ -7,11 +7,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from conftest import make_settings, page, search_ids, write
-from searchsvc import schema
 from searchsvc.errors import IndexBusy, SourceError
 from searchsvc.indexer import index_stats, reindex
 from searchsvc.search import SearchIndex, get_article
@@ -173,9 +170,3 @@ def test_file_without_article_is_named_again_but_read_again_only_once_it_changes
     assert (changed.added, changed.skipped) == (1, 0)
     assert search_ids(SearchIndex(tmp_settings), "turbines") == ["odd.html"]
 
-
-@settings(max_examples=300, deadline=None)
-@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=200)
-       | st.sampled_from(["Café Straße naïve İstanbul ÆON", "the Of 3.14 U.S. don't", "Ｆｕｌｌ ｗｉｄｔｈ x"]))
-def test_spelling_words_are_the_analyzers_unstemmed_words(text):
-    assert schema.spelling_words(text) == {t.text for t in schema.ANALYZER(text, no_morph=True)}

@@ -1,0 +1,284 @@
+"""Writing a full build's segments: Whoosh 2.7.4's own file format, the text fields in bulk.
+
+Whoosh's ``SegmentWriter`` runs every title and body through a chain of five
+token filters, turns each posting into a tuple in a sorting pool, sorts the
+pool and hands the postings one at a time through three method calls to the
+block writer. Titles and bodies carry about four fifths of a news index's
+postings, so ``BulkSegmentWriter`` analyses those two fields with one pass
+(``schema.index_terms``), keeps each term's postings in lists as documents
+arrive (already in document order: nothing to sort but the terms), and
+writes each list's blocks itself. Every other field goes through Whoosh's
+own path. The files are byte for byte the ones Whoosh writes for the same
+documents (tests/test_segment.py builds both and compares), so everything
+that reads an index, Whoosh included, reads these.
+
+Used for full builds only: an incremental commit may merge old segments,
+which Whoosh's writer does through its pool.
+"""
+from __future__ import annotations
+
+import struct
+from collections import Counter
+from functools import lru_cache
+from operator import sub
+from array import array
+from pickle import dumps
+
+from whoosh import formats
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec
+from whoosh.filedb.filetables import OrderedHashWriter
+from whoosh.system import pack_int, pack_uint, pack_ushort
+from whoosh.util.numeric import length_to_byte
+from whoosh.writing import SegmentWriter
+
+from searchsvc import schema
+
+TEXT_FIELDS = (schema.CONTENT, schema.TITLE)  # analysed here in one pass
+_ROW = struct.Struct("!BfIBBfIIqi")  # W3TermInfo: flags, weight, df, min/max length, max weight, first/last id, extent
+_ROW_HEAD = struct.Struct("!ii")  # a hash table row's key and value lengths
+_HEAD = struct.Struct("!4si")  # a term's first block: the W3 magic, the block's length
+
+
+class BulkSegmentWriter(SegmentWriter):
+    """A ``SegmentWriter`` (no lock of its own: the build holds the index's) that keeps postings in lists, not a pool."""
+
+    def __init__(self, ix, **kwargs):
+        super().__init__(ix, _lk=False, **kwargs)
+        codec = self.codec
+        if not isinstance(codec, W3Codec) or codec._inlinelimit > 1:
+            raise ValueError("the bulk writer writes W3 blocks without inlined postings")
+        self._blocklimit = codec._blocklimit
+        for name in TEXT_FIELDS:
+            field = self.schema[name]
+            if type(field.format) is not formats.Positions or field.format.field_boost != 1.0:
+                raise ValueError(f"field {name!r}: the bulk writer analyses unboosted positions only")
+        # per field: term -> ([docnum], [weight], [encoded value]); a length byte per document
+        self._terms: dict[str, dict] = {}
+        self._length_bytes: dict[str, list[int]] = {}
+        self._spelled: set[str] = set()
+        self.postings_held = 0  # the caller starts a new segment past its memory budget
+
+    def add_document(self, **fields):
+        """As ``SegmentWriter.add_document``: fields in name order, the same calls to the per-document writer."""
+        self._check_state()
+        schema_ = self.schema
+        perdoc = self.perdocwriter
+        docnum = self.docnum
+        names = sorted(name for name in fields if not name.startswith("_"))
+        self._check_fields(schema_, names)
+        perdoc.start_doc(docnum)
+        for name in names:
+            value = fields[name]
+            if value is None:
+                continue
+            field = schema_[name]
+            length, last_value, words = 0, b"", None
+            if name in TEXT_FIELDS:
+                length, last_value, words = self._add_text(name, docnum, value)
+            elif field.indexed:
+                length, last_value = self._add_items(name, docnum, field.index(value), field.scorable)
+            if field.separate_spelling():
+                # did-you-mean asks only which words exist: each once per segment (Whoosh posts every
+                # word of every document), to document 0 with the field's last posting value as Whoosh does
+                words = (set(words) if words is not None else schema.spelling_words(value)) - self._spelled
+                self._spelled.update(words)
+                self._add_items(field.spelling_fieldname(name), 0,
+                                ((word.encode("utf-8"), 1, 1, last_value) for word in sorted(words)))
+            perdoc.add_field(name, field, value if field.stored else None, length)
+            if field.column_type is not None:
+                perdoc.add_column_value(name, field.column_type, field.to_column_value(value))
+        perdoc.finish_doc()
+        self._added = True
+        self.docnum += 1
+
+    def _add_text(self, name: str, docnum: int, value: str) -> tuple[int, bytes, list[str]]:
+        """Post a title or body analysed in one pass: its length, the last new term's encoded positions, its words."""
+        first, words = schema.index_words(value)
+        terms_in_doc = list(map(schema.stem_of, words))
+        counts = Counter(terms_in_doc)  # in first-seen order, as Whoosh posts them
+        where = {term: pos for pos, term in enumerate(terms_in_doc, first)}  # the only (or last) position
+        repeated = {term: [] for term, n in counts.items() if n > 1}
+        if repeated:
+            for pos, term in enumerate(terms_in_doc, first):
+                found = repeated.get(term)
+                if found is not None:
+                    found.append(pos)
+        terms = self._terms.get(name)
+        if terms is None:
+            terms = self._terms[name] = {}
+        single = _single_position
+        encoded = b""
+        for term, n in counts.items():
+            encoded = single(where[term]) if n == 1 else _encode_positions(repeated[term])
+            postings = terms.get(term)
+            if postings is None:
+                terms[term] = postings = (array("I"), [], [])
+            postings[0].append(docnum)
+            postings[1].append(n)  # the weight: an int here (cached, no allocation), a float on disk
+            postings[2].append(encoded)
+        self.postings_held += len(counts)
+        length = len(words)
+        lengths = self._length_bytes.setdefault(name, [])
+        lengths.extend([0] * (docnum - len(lengths)))
+        lengths.append(length_to_byte(length) if length else 0)
+        return length, encoded, words
+
+    def _add_items(self, name: str, docnum: int, items, scorable=False) -> tuple[int, bytes]:
+        """Post (term, frequency, weight, value) items as Whoosh's field writer would; length and last value."""
+        terms = self._terms.get(name)
+        if terms is None:
+            terms = self._terms[name] = {}
+        length, value, count = 0, b"", 0
+        for term, freq, weight, value in items:
+            postings = terms.get(term)
+            if postings is None:
+                terms[term] = postings = (array("I"), [], [])
+            postings[0].append(docnum)
+            postings[1].append(weight)
+            postings[2].append(value)
+            length += freq
+            count += 1
+        if scorable:
+            lengths = self._length_bytes.setdefault(name, [])
+            lengths.extend([0] * (docnum - len(lengths)))
+            lengths.append(length_to_byte(length) if length else 0)
+        else:
+            length = 0
+        self.postings_held += count
+        return length, value
+
+    def _flush_segment(self):
+        """Write every field's terms, fields in name order and terms in byte order."""
+        self.perdocwriter.close()
+        for name in sorted(self._terms):
+            if self._terms[name]:
+                self._write_field(name)
+        self.fieldwriter.close()
+
+    def _write_field(self, name: str) -> None:
+        """One field's posting lists, in blocks as ``W3PostingsWriter`` writes them, and its rows in the term table."""
+        writer = self.fieldwriter
+        field = self.schema[name]
+        writer.start_field(name, field)
+        prefix = pack_ushort(writer._fieldmap[name])
+        postfile, table = writer._postfile, _TermTable(writer._tindex)
+        terms, limit = self._terms.pop(name), self._blocklimit
+        length_bytes = self._length_bytes.get(name, [])
+        length_bytes.extend([0] * (self.docnum - len(length_bytes)))
+        join_values = _values_joiner(field.format)
+        offset = postfile.tell()
+        text_keys = name in TEXT_FIELDS  # str keys: their order is their UTF-8 bytes' order
+        for term in sorted(terms):
+            docnums, weights, values = terms[term]
+            key = prefix + (term.encode("utf-8") if text_keys else term)
+            count = len(docnums)
+            if count == 1:  # most terms: one posting, one block
+                docnum, weight = docnums[0], weights[0]
+                low = high = length_bytes[docnum]
+                heaviest = float(weight) if text_keys else max(0, weight)
+                data = dumps(((docnum,), None if weight == 1 else float(weight), join_values(values)), 2)
+                info = dumps((1, docnum, heaviest, 0, low, high), 2)
+                block = _HEAD.pack(WHOOSH3_HEADER_MAGIC, -len(info) - len(data)) + info + data
+                table.add(key, _ROW.pack(False, weight, 1, low, high, heaviest, docnum, docnum, offset, len(block)))
+                postfile.write(block)
+                offset += len(block)
+                continue
+            start = offset
+            postfile.write(WHOOSH3_HEADER_MAGIC)
+            offset += len(WHOOSH3_HEADER_MAGIC)
+            total_weight, max_weight, min_length, max_length = 0, 0, 0, 0
+            for first in range(0, count, limit):
+                ids, block_weights = docnums[first:first + limit], weights[first:first + limit]
+                lengths = [length_bytes[d] for d in ids]
+                low, high, heaviest = _length_range(lengths), max(lengths), max(0, *block_weights)
+                if text_keys:
+                    heaviest = float(heaviest)
+                data = dumps((_deltas(ids), _mini_weights(block_weights), join_values(values[first:first + limit])), 2)
+                info = dumps((len(ids), ids[-1], heaviest, 0, low, high), 2)
+                size = len(info) + len(data)
+                postfile.write(pack_int(-size if first + limit >= count else size) + info + data)
+                offset += 4 + size
+                total_weight += sum(block_weights)
+                max_weight = max(max_weight, heaviest)
+                if low:
+                    min_length = min(min_length, low) if min_length else low
+                max_length = max(max_length, high)
+            table.add(key, _ROW.pack(False, total_weight, count, min_length, max_length, max_weight,
+                                     docnums[0], docnums[-1], start, offset - start))
+        table.close()
+        writer.finish_field()
+
+
+class _TermTable:
+    """Rows added to Whoosh's ordered hash table of terms as its ``add`` does, without its per-row checks and calls."""
+
+    def __init__(self, table: OrderedHashWriter):
+        self.table = table
+        self.file = table.dbfile
+        self.offset = self.file.tell()
+        self.buckets, self.positions, self.hash = table.buckets, table.index, table.hashfn
+        self.last = table.lastkey
+
+    def add(self, key: bytes, value: bytes) -> None:
+        if key <= self.last:
+            raise ValueError(f"term table keys must increase: {self.last!r}..{key!r}")
+        row = _ROW_HEAD.pack(len(key), len(value)) + key + value
+        self.file.write(row)
+        self.positions.append(self.offset)
+        h = self.hash(key)
+        self.buckets[h & 255].append((h, self.offset))
+        self.offset += len(row)
+        self.last = key
+
+    def close(self) -> None:
+        self.table.lastkey = self.last
+
+
+def _length_range(lengths: list[int]) -> int:
+    """The shortest length byte, skipping documents without one (as Whoosh's block statistics do); 0 if none."""
+    low = min(lengths)
+    if low:
+        return low
+    return min((n for n in lengths if n), default=0)
+
+
+def _values_joiner(fmt):
+    """How the W3 block writer stores a block's values for this posting format."""
+    size = fmt.fixed_value_size()
+    if size is None or size < 0:
+        return tuple
+    if size == 0:
+        return lambda values: None
+    return b"".join
+
+
+def _single_position(pos: int) -> bytes:
+    """The encoding of a term found once, at ``pos`` (most terms of a document).
+
+    A new bytes object each time: a block pickles its values, and pickle
+    would write a shared object once and refer back to it, so the block
+    would no longer be the one Whoosh writes.
+    """
+    return _ONE + _pickled_position(pos)
+
+
+_ONE = pack_uint(1)
+_pickled_position = lru_cache(maxsize=4096)(lambda pos: dumps([pos], 2))
+
+
+def _encode_positions(poses: list[int]) -> bytes:
+    """``formats.Positions.encode``: a count, then the pickled gaps."""
+    gaps = [poses[0]] + [b - a for a, b in zip(poses, poses[1:])]
+    return pack_uint(len(gaps)) + dumps(gaps, 2)
+
+
+def _deltas(ids) -> tuple[int, ...]:
+    return (ids[0],) + tuple(map(sub, ids[1:], ids[:-1]))
+
+
+def _mini_weights(weights: list):
+    """As the W3 block writer stores them (as 32-bit floats): None if all 1, one float if all equal, else each."""
+    first = weights[0]
+    if all(w == first for w in weights):
+        return None if first == 1 else float(first)
+    return tuple(map(float, weights))
