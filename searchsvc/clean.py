@@ -195,11 +195,9 @@ def _append_text(parent, last_child, text: str) -> None:
 
 # ---------------------------------------------------------------- text helpers
 
-_WS = re.compile(r"\s+")
-
-
 def _norm(text: str | None) -> str:
-    return _WS.sub(" ", text or "").strip()
+    """Whitespace runs as one space, none at the ends (``str.split`` and ``\\s`` agree on what is whitespace)."""
+    return " ".join(text.split()) if text else ""
 
 
 def _text_of(el) -> str:

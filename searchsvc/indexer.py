@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from collections import deque
 from contextlib import contextmanager
 from datetime import datetime
 from dataclasses import dataclass, field
@@ -190,11 +191,13 @@ def _slices(files: list[SourceFile], n: int) -> list[list[SourceFile]]:
 
 
 class _Part:
-    """One slice of a full build: clean it (keeping the documents), then write the kept ones as a segment."""
+    """One slice of a full build: clean it, then write the documents kept, in order, as they are decided."""
 
     def __init__(self, gen: Path, files: list[SourceFile], max_bytes: int):
         self.gen, self.files, self.max_bytes = gen, files, max_bytes
-        self.docs: list[Document] = []
+        self.docs: deque[Document] = deque()  # cleaned, not yet decided
+        self.writer = None
+        self.segments: list = []
 
     def clean(self) -> Iterator[tuple[SourceFile, list | None, list[Problem]]]:
         """(file, [(id, signature)] or None, problems) per file, in order."""
@@ -205,36 +208,38 @@ class _Part:
                 docs = [(d.id, d.signature) for d in docs]
             yield f, docs, problems
 
-    def write(self, groups: list[str | None]) -> list:
-        """The segments of the kept documents (``groups[i]`` None: skip the i-th); a new one past the postings budget."""
+    def write(self, groups: list[str | None]) -> None:
+        """Add the next ``len(groups)`` cleaned documents (``None``: a duplicate id, skipped); a new segment past the budget."""
+        for group in groups:
+            doc = self.docs.popleft()
+            if group is None:
+                continue
+            if self.writer is None:
+                self.writer = self._new_writer()
+            self.writer.add_document(**_fields(doc, group))
+            if self.writer.postings_held >= SEGMENT_POSTINGS:
+                self.segments.append(self.writer._finalize_segment())
+                self.writer = None
+
+    def finish(self) -> list:
+        """The segments written."""
+        if self.writer is not None:
+            self.segments.append(self.writer._finalize_segment())
+            self.writer = None
+        return self.segments
+
+    def _new_writer(self):
         from whoosh.codec.whoosh3 import W3Codec
 
         from searchsvc.segment import BulkSegmentWriter
 
-        ix = whoosh_index.open_dir(str(self.gen))
-
-        def new_writer():
-            # uncompressed posting blocks: a fifth less write time and no inflate per block read
-            # at search time, for about a third more bytes on disk. A large segment is not a
-            # compound file: Whoosh copies each part of a compound segment into memory when a
-            # searcher opens it (the whole index, in every server process); separate files are
-            # read from the page cache. Small ones stay a single file (fewer open files).
-            return BulkSegmentWriter(ix, codec=W3Codec(compression=0),
-                                     compound=len(self.files) < SEPARATE_FILES_FROM)
-
-        segments, writer = [], None
-        for doc, group in zip(self.docs, groups):
-            if group is None:
-                continue
-            writer = writer or new_writer()
-            writer.add_document(**_fields(doc, group))
-            if writer.postings_held >= SEGMENT_POSTINGS:
-                segments.append(writer._finalize_segment())
-                writer = None
-        self.docs = []
-        if writer is not None:
-            segments.append(writer._finalize_segment())
-        return segments
+        # uncompressed posting blocks: a fifth less write time and no inflate per block read
+        # at search time, for about a third more bytes on disk. A large segment is not a
+        # compound file: Whoosh copies each part of a compound segment into memory when a
+        # searcher opens it (the whole index, in every server process); separate files are
+        # read from the page cache. Small ones stay a single file (fewer open files).
+        return BulkSegmentWriter(whoosh_index.open_dir(str(self.gen)), codec=W3Codec(compression=0),
+                                 compound=len(self.files) < SEPARATE_FILES_FROM)
 
 
 def _lengths_in_memory(writer) -> None:
@@ -316,10 +321,20 @@ def _build_in_process(gen, files, settings, decide, bar) -> list:
         cleaned.append(item)
         if bar is not None:
             bar.update(1)
-    return part.write(decide(cleaned))
+    part.write(decide(cleaned))
+    return part.finish()
 
 
 def _build_in_workers(gen, slices, settings, decide, bar) -> list:
+    """Workers clean their slices; this process decides each batch in file order and the workers write.
+
+    Batches are decided as they arrive, slice after slice, so the first
+    slice is decided by the time its worker has cleaned it, and a later
+    worker starts writing as soon as its first batch is decided (not after
+    its whole slice). Each worker takes decisions off its pipe in a thread
+    of its own, so a send from here never waits on a worker busy cleaning
+    or writing (and the other workers never wait on that send).
+    """
     from multiprocessing.connection import wait
 
     ctx = multiprocessing.get_context("fork")
@@ -333,10 +348,10 @@ def _build_in_workers(gen, slices, settings, decide, bar) -> list:
         conns.append(ours)
         procs.append(proc)
     try:
-        cleaned = [[] for _ in slices]
-        done = [False] * len(slices)
-        segments: list = [None] * len(slices)
-        next_to_decide = 0
+        undecided = [deque() for _ in slices]  # batches received, not yet decided
+        cleaned = [False] * len(slices)
+        segments: list = [[] for _ in slices]
+        deciding = 0  # every slice before this one is decided
         pending = set(range(len(slices)))
         while pending:
             for conn in wait([conns[i] for i in pending]):
@@ -346,20 +361,23 @@ def _build_in_workers(gen, slices, settings, decide, bar) -> list:
                 except EOFError:
                     raise RuntimeError(f"a reindex worker (pid {procs[i].pid}) stopped unexpectedly") from None
                 if kind == "files":
-                    cleaned[i].extend(payload)
+                    undecided[i].append(payload)
                     if bar is not None:
                         bar.update(len(payload))
                 elif kind == "cleaned":
-                    done[i] = True
+                    cleaned[i] = True
                 elif kind == "segments":
                     segments[i] = payload
                     pending.discard(i)
                 else:
                     raise RuntimeError(f"a reindex worker failed:\n{payload}")
-            while next_to_decide < len(slices) and done[next_to_decide]:
-                conns[next_to_decide].send(decide(cleaned[next_to_decide]))
-                cleaned[next_to_decide] = []
-                next_to_decide += 1
+            while deciding < len(slices):
+                while undecided[deciding]:
+                    conns[deciding].send(decide(undecided[deciding].popleft()))
+                if not cleaned[deciding]:
+                    break
+                conns[deciding].send(None)  # that was the slice's last batch
+                deciding += 1
         for proc in procs:
             proc.join()
         return [segment for part in segments for segment in part]
@@ -373,15 +391,31 @@ def _build_in_workers(gen, slices, settings, decide, bar) -> list:
 
 
 def _part_worker(part: _Part, conn, parent_ends) -> None:
-    """A worker process: clean the slice, report it in batches, wait for the decisions, write the segment.
+    """A worker process: clean the slice, report it in batches, then write the documents as decisions arrive.
 
     It first closes its copies of the parent's pipe ends, so that if the parent
     dies (even by SIGKILL) its pipe reports EOF and the worker ends too.
     """
+    import queue
+    import threading
     import traceback
 
     for end in parent_ends:
         end.close()
+    decisions: queue.SimpleQueue = queue.SimpleQueue()
+
+    def receive():
+        while True:
+            try:
+                groups = conn.recv()
+            except (EOFError, OSError):
+                decisions.put(EOFError)
+                return
+            decisions.put(groups)
+            if groups is None:
+                return
+
+    threading.Thread(target=receive, daemon=True).start()
     try:
         batch = []
         for item in part.clean():
@@ -391,8 +425,11 @@ def _part_worker(part: _Part, conn, parent_ends) -> None:
                 batch = []
         conn.send(("files", batch))
         conn.send(("cleaned", None))
-        groups = conn.recv()
-        conn.send(("segments", part.write(groups)))
+        while (groups := decisions.get()) is not None:
+            if groups is EOFError:
+                raise EOFError("the reindex process is gone")
+            part.write(groups)
+        conn.send(("segments", part.finish()))
     except BaseException:
         try:
             conn.send(("error", traceback.format_exc()))
