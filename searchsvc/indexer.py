@@ -9,6 +9,7 @@ the live one and swaps it in atomically (see ``store``). Cleaning runs in
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import time
 from collections import deque
@@ -208,6 +209,23 @@ class _Part:
                 docs = [(d.id, d.signature) for d in docs]
             yield f, docs, problems
 
+    @staticmethod
+    @contextmanager
+    def writing():
+        """While writing: no cyclic garbage collection.
+
+        A segment's postings are millions of long-lived lists that each
+        collection would walk again, and the writer makes no reference
+        cycles (a fifth of the writing time on Reuters pages).
+        """
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            yield
+        finally:
+            if enabled:
+                gc.enable()
+
     def write(self, groups: list[str | None]) -> None:
         """Add the next ``len(groups)`` cleaned documents (``None``: a duplicate id, skipped); a new segment past the budget."""
         for group in groups:
@@ -321,8 +339,9 @@ def _build_in_process(gen, files, settings, decide, bar) -> list:
         cleaned.append(item)
         if bar is not None:
             bar.update(1)
-    part.write(decide(cleaned))
-    return part.finish()
+    with part.writing():
+        part.write(decide(cleaned))
+        return part.finish()
 
 
 def _build_in_workers(gen, slices, settings, decide, bar) -> list:
@@ -425,11 +444,13 @@ def _part_worker(part: _Part, conn, parent_ends) -> None:
                 batch = []
         conn.send(("files", batch))
         conn.send(("cleaned", None))
-        while (groups := decisions.get()) is not None:
-            if groups is EOFError:
-                raise EOFError("the reindex process is gone")
-            part.write(groups)
-        conn.send(("segments", part.finish()))
+        with part.writing():
+            while (groups := decisions.get()) is not None:
+                if groups is EOFError:
+                    raise EOFError("the reindex process is gone")
+                part.write(groups)
+            segments = part.finish()
+        conn.send(("segments", segments))
     except BaseException:
         try:
             conn.send(("error", traceback.format_exc()))

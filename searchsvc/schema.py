@@ -111,7 +111,7 @@ def index_words(text: str) -> tuple[int, list[str]]:
     """The words the text analyzer keeps from ``text`` (lower-cased, accent-folded, not yet stemmed), in one pass,
     and the position of the first.
 
-    With ``stem_of`` applied, equal to the analyzer's tokens in index mode
+    With ``stems_of`` applied, equal to the analyzer's tokens in index mode
     (tests/test_schema.py checks, with Hypothesis): the bulk segment writer
     analyses every title and body with this instead of Whoosh's chain of
     five token filters. Positions run on from the first word's (Whoosh's
@@ -128,13 +128,27 @@ def index_words(text: str) -> tuple[int, list[str]]:
     return first, [w for w in words if w and w not in stop]
 
 
-stem_of = lru_cache(maxsize=1 << 18)(stem_english)  # a kept word's index term
+_STEMS: dict[str, str] = {}  # every kept word seen -> its index term
+STEM_CACHE = 1_000_000       # words remembered before the dictionary starts again
+
+
+def stems_of(words: list[str]) -> list[str]:
+    """The index terms of kept words: a dictionary lookup per word in C (a build asks this of every word it indexes)."""
+    try:
+        return list(map(_STEMS.__getitem__, words))
+    except KeyError:
+        if len(_STEMS) > STEM_CACHE:
+            _STEMS.clear()
+        for word in words:
+            if word not in _STEMS:
+                _STEMS[word] = stem_english(word)
+        return list(map(_STEMS.__getitem__, words))
 
 
 def index_terms(text: str) -> tuple[int, list[str]]:
     """The index terms of ``text`` in order, and the position of the first."""
     first, words = index_words(text)
-    return first, list(map(stem_of, words))
+    return first, stems_of(words)
 
 
 def spelling_words(text: str) -> set[str]:

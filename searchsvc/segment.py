@@ -18,15 +18,15 @@ which Whoosh's writer does through its pool.
 from __future__ import annotations
 
 import struct
+from hashlib import md5
 from collections import Counter
-from functools import lru_cache
 from operator import sub
 from array import array
 from pickle import dumps
 
 from whoosh import formats
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec
-from whoosh.filedb.filetables import OrderedHashWriter
+from whoosh.filedb.filetables import OrderedHashWriter, md5_hash
 from whoosh.system import pack_int, pack_uint, pack_ushort
 from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter
@@ -94,7 +94,7 @@ class BulkSegmentWriter(SegmentWriter):
     def _add_text(self, name: str, docnum: int, value: str) -> tuple[int, bytes, list[str]]:
         """Post a title or body analysed in one pass: its length, the last new term's encoded positions, its words."""
         first, words = schema.index_words(value)
-        terms_in_doc = list(map(schema.stem_of, words))
+        terms_in_doc = schema.stems_of(words)
         counts = Counter(terms_in_doc)  # in first-seen order, as Whoosh posts them
         where = {term: pos for pos, term in enumerate(terms_in_doc, first)}  # the only (or last) position
         repeated = {term: [] for term, n in counts.items() if n > 1}
@@ -161,12 +161,12 @@ class BulkSegmentWriter(SegmentWriter):
         field = self.schema[name]
         writer.start_field(name, field)
         prefix = pack_ushort(writer._fieldmap[name])
-        postfile, table = writer._postfile, _TermTable(writer._tindex)
+        postings, table = _Appender(writer._postfile), _TermTable(writer._tindex)
+        add_row, add_block = table.add, postings.add
         terms, limit = self._terms.pop(name), self._blocklimit
         length_bytes = self._length_bytes.get(name, [])
         length_bytes.extend([0] * (self.docnum - len(length_bytes)))
         join_values = _values_joiner(field.format)
-        offset = postfile.tell()
         text_keys = name in TEXT_FIELDS  # str keys: their order is their UTF-8 bytes' order
         for term in sorted(terms):
             docnums, weights, values = terms[term]
@@ -174,18 +174,14 @@ class BulkSegmentWriter(SegmentWriter):
             count = len(docnums)
             if count == 1:  # most terms: one posting, one block
                 docnum, weight = docnums[0], weights[0]
-                low = high = length_bytes[docnum]
+                low = length_bytes[docnum]
                 heaviest = float(weight) if text_keys else max(0, weight)
                 data = dumps(((docnum,), None if weight == 1 else float(weight), join_values(values)), 2)
-                info = dumps((1, docnum, heaviest, 0, low, high), 2)
+                info = dumps((1, docnum, heaviest, 0, low, low), 2)
                 block = _HEAD.pack(WHOOSH3_HEADER_MAGIC, -len(info) - len(data)) + info + data
-                table.add(key, _ROW.pack(False, weight, 1, low, high, heaviest, docnum, docnum, offset, len(block)))
-                postfile.write(block)
-                offset += len(block)
+                add_row(key, _ROW.pack(False, weight, 1, low, low, heaviest, docnum, docnum, add_block(block), len(block)))
                 continue
-            start = offset
-            postfile.write(WHOOSH3_HEADER_MAGIC)
-            offset += len(WHOOSH3_HEADER_MAGIC)
+            start = add_block(WHOOSH3_HEADER_MAGIC)
             total_weight, max_weight, min_length, max_length = 0, 0, 0, 0
             for first in range(0, count, limit):
                 ids, block_weights = docnums[first:first + limit], weights[first:first + limit]
@@ -196,41 +192,76 @@ class BulkSegmentWriter(SegmentWriter):
                 data = dumps((_deltas(ids), _mini_weights(block_weights), join_values(values[first:first + limit])), 2)
                 info = dumps((len(ids), ids[-1], heaviest, 0, low, high), 2)
                 size = len(info) + len(data)
-                postfile.write(pack_int(-size if first + limit >= count else size) + info + data)
-                offset += 4 + size
+                add_block(pack_int(-size if first + limit >= count else size) + info + data)
                 total_weight += sum(block_weights)
                 max_weight = max(max_weight, heaviest)
                 if low:
                     min_length = min(min_length, low) if min_length else low
                 max_length = max(max_length, high)
-            table.add(key, _ROW.pack(False, total_weight, count, min_length, max_length, max_weight,
-                                     docnums[0], docnums[-1], start, offset - start))
+            add_row(key, _ROW.pack(False, total_weight, count, min_length, max_length, max_weight,
+                                   docnums[0], docnums[-1], start, postings.offset - start))
+        postings.close()
         table.close()
         writer.finish_field()
 
 
+class _Appender:
+    """Bytes bound for a file, joined into large writes; ``add`` answers where its bytes start."""
+
+    FLUSH_AT = 1 << 20
+
+    def __init__(self, file):
+        self.file, self.offset = file, file.tell()
+        self.chunks, self.held = [], 0
+
+    def add(self, data: bytes) -> int:
+        at = self.offset
+        self.chunks.append(data)
+        self.offset += len(data)
+        self.held += len(data)
+        if self.held >= self.FLUSH_AT:
+            self.close()
+        return at
+
+    def close(self) -> None:
+        self.file.write(b"".join(self.chunks))
+        self.chunks, self.held = [], 0
+
+
 class _TermTable:
-    """Rows added to Whoosh's ordered hash table of terms as its ``add`` does, without its per-row checks and calls."""
+    """Rows added to Whoosh's ordered hash table of terms as its ``add`` does, in bulk.
+
+    The table's own ``add`` is four method calls a row; here a row is
+    appended to lists, and ``close`` writes them and hands the positions and
+    hashes over to the table, which writes its hash index when the field
+    writer closes.
+    """
 
     def __init__(self, table: OrderedHashWriter):
-        self.table = table
-        self.file = table.dbfile
-        self.offset = self.file.tell()
-        self.buckets, self.positions, self.hash = table.buckets, table.index, table.hashfn
+        if table.hashfn is not md5_hash:
+            raise ValueError("the term table hashes with something other than md5_hash")
+        self.table, self.rows = table, _Appender(table.dbfile)
+        self.positions: list[int] = []
         self.last = table.lastkey
 
     def add(self, key: bytes, value: bytes) -> None:
         if key <= self.last:
             raise ValueError(f"term table keys must increase: {self.last!r}..{key!r}")
-        row = _ROW_HEAD.pack(len(key), len(value)) + key + value
-        self.file.write(row)
-        self.positions.append(self.offset)
-        h = self.hash(key)
-        self.buckets[h & 255].append((h, self.offset))
-        self.offset += len(row)
+        at = self.rows.add(_ROW_HEAD.pack(len(key), len(value)) + key + value)
+        self.positions.append(at)
+        h = int.from_bytes(md5(key).digest()[-4:], "big")  # md5_hash: the digest's low 32 bits
+        self.table.buckets[h & 255].append((h, at))
         self.last = key
 
     def close(self) -> None:
+        self.rows.close()
+        index = self.table.index  # GrowableArray: its type widens with the largest position, as ``append`` does
+        if self.positions:
+            try:
+                array(index.array.typecode, self.positions[-1:])
+            except OverflowError:
+                index._retype(self.positions[-1])
+            index.array.extend(self.positions)
         self.table.lastkey = self.last
 
 
@@ -259,11 +290,13 @@ def _single_position(pos: int) -> bytes:
     would write a shared object once and refer back to it, so the block
     would no longer be the one Whoosh writes.
     """
-    return _ONE + _pickled_position(pos)
+    if pos < len(_PICKLED_POSITIONS):
+        return _ONE + _PICKLED_POSITIONS[pos]
+    return _ONE + dumps([pos], 2)
 
 
 _ONE = pack_uint(1)
-_pickled_position = lru_cache(maxsize=4096)(lambda pos: dumps([pos], 2))
+_PICKLED_POSITIONS = [dumps([pos], 2) for pos in range(4096)]
 
 
 def _encode_positions(poses: list[int]) -> bytes:
