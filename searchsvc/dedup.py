@@ -53,9 +53,26 @@ def resemblance(a: bytes, b: bytes) -> float:
     """Estimated Jaccard from two bottom-k sketches: shared share of the union's k smallest."""
     if not a or not b:
         return 0.0
-    sa, sb = set(memoryview(a).cast("I")), set(memoryview(b).cast("I"))
+    return _resemblance(_hashes(a), _hashes(b))
+
+
+def _hashes(sketch: bytes) -> set[int]:
+    return set(memoryview(sketch).cast("I"))
+
+
+def _resemblance(sa: set[int], sb: set[int], at_least: float = 0.0) -> float:
+    """``resemblance`` of two sketches' hash sets; 0.0 early when it must fall below ``at_least``.
+
+    The shared share of the union's k smallest is at most the shared share
+    of the whole (k-capped) union: a candidate sharing one key, most of
+    them, is answered without ordering anything.
+    """
+    both = sa & sb
+    size = min(SKETCH, len(sa) + len(sb) - len(both))
+    if not size or len(both) < at_least * size:
+        return 0.0
     union = sorted(sa | sb)[:SKETCH]  # at most 2k values: a C sort beats a heap
-    return len((sa & sb).intersection(union)) / len(union)
+    return len(both.intersection(union)) / len(union)
 
 
 Lookup = Callable[[tuple[str, ...], str], Iterable[tuple[bytes, str]]]  # (keys, own id) -> (sketch, group)
@@ -91,8 +108,9 @@ class Grouper:
         if self.lookup is not None:
             candidates.extend(self.lookup(sig.keys, doc_id))
         best, best_score = None, self.threshold
+        own = _hashes(sig.sketch)
         for sketch, group in candidates:
-            score = resemblance(sig.sketch, sketch)
+            score = _resemblance(own, _hashes(sketch), at_least=best_score)
             if score > best_score or (score == best_score and best is None):
                 best, best_score = group, score
         return best

@@ -1,0 +1,53 @@
+"""Near-duplicate signatures and resemblance, against their definitions."""
+from __future__ import annotations
+
+import zlib
+from array import array
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from searchsvc import dedup
+
+sketches = st.sets(st.integers(0, 2**32 - 1), max_size=dedup.SKETCH).map(sorted)
+
+
+def defined_resemblance(a: list[int], b: list[int]) -> float:
+    """The shared share of the k smallest hashes of the union (0 for an empty sketch)."""
+    if not a or not b:
+        return 0.0
+    union = sorted(set(a) | set(b))[:dedup.SKETCH]
+    return sum(1 for h in union if h in set(a) & set(b)) / len(union)
+
+
+@settings(max_examples=400, deadline=None)
+@given(sketches, sketches, st.sets(st.integers(0, 2**32 - 1), max_size=40))
+def test_resemblance_is_the_shared_share_of_the_unions_smallest(a, b, shared):
+    a, b = sorted(set(a) | shared)[:dedup.SKETCH], sorted(set(b) | shared)[:dedup.SKETCH]
+    pack = lambda hashes: array("I", hashes).tobytes()
+    assert dedup.resemblance(pack(a), pack(b)) == defined_resemblance(a, b)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from("harbor strike council budget flood ferry Ünï x1".split()), max_size=120))
+def test_signature_keeps_the_smallest_shingle_hashes(words):
+    text = " ".join(words)
+    sig = dedup.signature(text)
+    lowered = dedup._WORD.findall(text.lower())
+    if len(lowered) < dedup.SHINGLE + dedup.MIN_SHINGLES - 1:
+        assert sig.empty
+        return
+    hashes = {zlib.crc32(" ".join(lowered[i:i + dedup.SHINGLE]).encode("utf-8"))
+              for i in range(len(lowered) - dedup.SHINGLE + 1)}
+    smallest = sorted(hashes)[:dedup.SKETCH]
+    assert array("I", sig.sketch).tolist() == smallest
+    assert sig.keys == tuple(f"{h:08x}" for h in smallest[:dedup.KEYS])
+
+
+def test_the_most_similar_group_above_the_threshold_wins():
+    base = " ".join(f"w{i}" for i in range(200))
+    grouper = dedup.Grouper()
+    assert grouper.assign("a", dedup.signature(base)) == "a"
+    assert grouper.assign("b", dedup.signature("other " + " ".join(f"v{i}" for i in range(200)))) == "b"
+    assert grouper.assign("c", dedup.signature(base.replace("w150", "changed"))) == "a"
+    assert grouper.assign("d", dedup.signature(base[: len(base) // 3])) == "d"  # a third of the text: below 0.5
