@@ -79,10 +79,12 @@ def reindex(sources, full, workers, index):
 
 
 def _progress_bar(total: int):
+    """A bar on a terminal; None elsewhere (and tqdm is not even imported: a small reindex is mostly start-up)."""
+    if not sys.stderr.isatty() or total < 2:
+        return None
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="file", desc="cleaning", disable=not sys.stderr.isatty() or total < 2,
-                file=sys.stderr, leave=False)
+    return tqdm(total=total, unit="file", desc="cleaning", file=sys.stderr, leave=False)
 
 
 @cli.command()

@@ -31,10 +31,10 @@ from datetime import datetime
 import numpy as np
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
-from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
 from searchsvc import ranking, schema
+from searchsvc.segment import term_postings
 
 DOCNUM = np.int64
 LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
@@ -164,7 +164,7 @@ class Generation:
         id_parts, tf_parts, df = [], [], 0
         for sub, offset in searcher.leaf_searchers():
             reader = sub.reader()
-            m, n = _term_matcher(reader, fieldname, reader.schema[fieldname].to_bytes(text))
+            m, n = term_postings(reader, fieldname, reader.schema[fieldname].to_bytes(text))
             if m is not None:
                 ids, tf = _read_postings(m)
                 id_parts.append(ids + offset)
@@ -293,24 +293,6 @@ def _segment_lengths(reader, fieldname: str) -> np.ndarray:
     return np.array([reader.doc_field_length(d, fieldname) or 0 for d in range(n)], np.float64)
 
 
-def _term_matcher(reader, fieldname: str, tbytes: bytes):
-    """(posting reader, document frequency) of a term in one segment, or (None, 0): one term-table lookup.
-
-    The segment's own reader: deleted documents included (callers mask them).
-    """
-    terms = getattr(reader, "_terms", None)
-    if terms is None or not hasattr(terms, "term_info"):
-        if (fieldname, tbytes) not in reader:
-            return None, 0
-        return reader.postings(fieldname, tbytes), reader.doc_frequency(fieldname, tbytes)
-    try:
-        info = terms.term_info(fieldname, tbytes)
-    except TermNotFound:
-        return None, 0
-    m = terms._codec.postings_reader(terms._postfile, info, reader.schema[fieldname].format, term=(fieldname, tbytes))
-    return m, info.doc_frequency()
-
-
 def _read_postings(m) -> tuple[np.ndarray, np.ndarray]:
     """A segment's document numbers and weights for a term, a posting block at a time where the codec allows.
 
@@ -349,7 +331,7 @@ def _read_postings(m) -> tuple[np.ndarray, np.ndarray]:
 def _read_positions(reader, fieldname: str, tbytes: bytes, wanted: list[int]) -> dict[int, list[int]]:
     """Positions of the term in the ``wanted`` documents (ascending), reading only the blocks that hold them."""
     fmt = reader.schema[fieldname].format
-    m, _ = _term_matcher(reader, fieldname, tbytes)
+    m, _ = term_postings(reader, fieldname, tbytes)
     out: dict[int, list[int]] = {}
     if m is None:
         return out

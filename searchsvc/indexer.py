@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import time
-from collections import deque
+from collections import Counter, deque
 from contextlib import contextmanager
 from datetime import datetime
 from dataclasses import dataclass, field
@@ -74,13 +74,15 @@ def reindex(
         live = home.live_dir()
         old = Manifest.load(live)
         roots = _resolve_sources(sources, old)
-        rebuild = full or live is None or not _opens(live)
-        report = ReindexReport(full=rebuild)
+        current = None if full or live is None else _open_current(live)
+        report = ReindexReport(full=current is None)
         files = list(scan(roots, report.problems))
-        if rebuild:
+        if current is None:
             _build_generation(home, settings, roots, files, report, progress)
         else:
-            _update_generation(home, live, old, settings, roots, files, report, progress)
+            ix, searcher = current
+            with searcher:
+                _update_generation(home, live, ix, searcher, old, settings, roots, files, report, progress)
     report.skipped = len(report.problems)
     report.seconds = time.perf_counter() - started
     return report
@@ -96,14 +98,15 @@ def _resolve_sources(sources, manifest: Manifest) -> list[Path]:
     return roots
 
 
-def _opens(gen: Path) -> bool:
-    """Whether the live generation can be updated in place (else: a full rebuild)."""
+def _open_current(gen: Path):
+    """(index, searcher) of the live generation if it can be updated in place (every segment opens), else None."""
     try:
         ix = whoosh_index.open_dir(str(gen))
-        ix.doc_count()
-        return schema.is_current(ix.schema)
+        if not schema.is_current(ix.schema):
+            return None
+        return ix, ix.searcher()
     except Exception:
-        return False
+        return None
 
 
 def _build_generation(home, settings, roots, files, report, progress) -> None:
@@ -168,7 +171,8 @@ def _build_generation(home, settings, roots, files, report, progress) -> None:
     home.remove_stale_generations()
 
 
-PARALLEL_FROM = 64      # fewer files are cleaned and written in this process
+PARALLEL_FROM = 64      # fewer files are cleaned and written in this process (full build)
+POOL_FROM = 400         # fewer changed files are cleaned in this process: a pool costs as much as ~400 files
 PART_BATCH = 32         # files per message from a worker (progress granularity)
 SEPARATE_FILES_FROM = 1000  # a segment from this many source files is written as separate files
 SEGMENT_POSTINGS = 4_000_000  # postings a worker holds in memory (~0.5 GB) before it writes a segment
@@ -258,78 +262,6 @@ class _Part:
         # read from the page cache. Small ones stay a single file (fewer open files).
         return BulkSegmentWriter(whoosh_index.open_dir(str(self.gen)), codec=W3Codec(compression=0),
                                  compound=len(self.files) < SEPARATE_FILES_FROM)
-
-
-def _lengths_in_memory(writer) -> None:
-    """Answer the segment flush's length questions from memory.
-
-    Whoosh 2.7.4 asks, for every posting it writes, the document's field
-    length (for the block's min/max), reading it back from the length column
-    it just wrote, with a stat per call to see whether the column exists
-    (0.8 of 13.6 profiled seconds for 3,000 Reuters pages). The lengths pass
-    through ``add_field`` first, so they are kept here (one byte each, as the
-    column holds them).
-    """
-    from whoosh.util.numeric import byte_to_length, length_to_byte
-
-    perdoc = writer.perdocwriter
-    lengths: dict[str, dict[int, int]] = {}
-    current = [0]
-    plain_start, plain_add = perdoc.start_doc, perdoc.add_field
-
-    def start_doc(docnum):
-        current[0] = docnum
-        plain_start(docnum)
-
-    def add_field(fieldname, fieldobj, value, length):
-        if length:
-            lengths.setdefault(fieldname, {})[current[0]] = length_to_byte(length)
-        plain_add(fieldname, fieldobj, value, length)
-
-    def doc_field_length(docnum, fieldname, default=0):
-        column = lengths.get(fieldname)
-        if column is None:
-            return default
-        lbyte = column.get(docnum, 0)
-        return byte_to_length(lbyte) if lbyte else None  # as Whoosh's own reader answers
-
-    plain_reader = writer.per_document_reader
-
-    def per_document_reader():
-        reader = plain_reader()
-        reader.doc_field_length = doc_field_length
-        return reader
-
-    perdoc.start_doc, perdoc.add_field = start_doc, add_field
-    writer.per_document_reader = per_document_reader
-
-
-@contextmanager
-def _spelling_words_once(writer):
-    """While adding documents: each spelling word once per segment, found with one pass of ``schema.spelling_words``.
-
-    Whoosh 2.7.4 analyses a stemmed field a second time for its spelling
-    field and posts every word of every document (all to document 0), as
-    many postings as the field's own; did-you-mean only asks which words
-    exist (frequencies come from the field itself), so one posting per word
-    gives the same suggestions. The schema is pickled at commit, so the
-    fields are given back their own method before that.
-    """
-    seen: set[str] = set()
-
-    def new_words(value):
-        words = schema.spelling_words(value) - seen
-        seen.update(words)
-        return iter(sorted(words))
-
-    fields = [field for _, field in writer.schema.items() if field.separate_spelling()]
-    for field in fields:
-        field.spellable_words = new_words
-    try:
-        yield
-    finally:
-        for field in fields:
-            del field.spellable_words
 
 
 def _build_in_process(gen, files, settings, decide, bar) -> list:
@@ -460,7 +392,8 @@ def _part_worker(part: _Part, conn, parent_ends) -> None:
         conn.close()
 
 
-def _update_generation(home, live, old: Manifest, settings, roots, files, report, progress) -> None:
+def _update_generation(home, live, ix, searcher, old: Manifest, settings, roots, files, report, progress) -> None:
+    """Apply the changed and removed files to the live generation ``ix``; ``searcher`` reads the commit being updated."""
     scanned_roots = {str(r) for r in roots}
     current = {f.path: f for f in files}
     manifest = Manifest(sources=_merge_sources(old.sources, roots), files=dict(old.files), skipped={
@@ -477,17 +410,19 @@ def _update_generation(home, live, old: Manifest, settings, roots, files, report
             changed.append(f)
     gone = [p for p, entry in old.files.items() if entry[3] in scanned_roots and p not in current]
     if not changed and not gone:
-        report.documents = _doc_count(live)
+        report.documents = searcher.doc_count()
         return
     known_ids = {i for entry in old.files.values() for i in entry[2]}
-    ix = whoosh_index.open_dir(str(live))
+    from whoosh.codec.whoosh3 import W3Codec
+
+    from searchsvc.segment import BulkSegmentWriter
+
     try:
-        writer = ix.writer(timeout=settings.writer_timeout)
+        # a segment of its own, merged with the small ones before it at commit (Whoosh's MERGE_SMALL)
+        writer = BulkSegmentWriter(ix, lock=True, timeout=settings.writer_timeout, codec=W3Codec(compression=0))
     except LockError:
         raise IndexBusy(f"the index at {home.path} is locked by another writer") from None
-    lookup_searcher = ix.searcher()
-    grouper = dedup.Grouper(lookup=_index_lookup(lookup_searcher))
-    _lengths_in_memory(writer)
+    grouper = dedup.Grouper(lookup=_index_lookup(searcher))
     # ids whose committed copies go: deleted at the end with one searcher (Whoosh's
     # update_document/delete_by_term open one per call); the writer's own additions
     # are not in the committed segments, so deleting after adding is the same as before
@@ -498,53 +433,49 @@ def _update_generation(home, live, old: Manifest, settings, roots, files, report
             for doc_id in manifest.files.pop(path)[2]:
                 doomed.add(doc_id)
                 report.removed += 1
-        with _spelling_words_once(writer):
-            for f, docs in _cleaned(changed, settings, report, progress, failed):
-                manifest.skipped.pop(f.path, None)
-                new_ids = [d.id for d in docs]
-                for doc in docs:
-                    writer.add_document(**_fields(doc, grouper.assign(doc.id, doc.signature)))
-                    doomed.add(doc.id)
-                    if doc.id in known_ids:
-                        report.updated += 1
-                    else:
-                        report.added += 1
-                before = old.files.get(f.path)
-                for stale in set(before[2] if before else ()) - set(new_ids):
-                    doomed.add(stale)
-                    report.removed += 1
-                manifest.files[f.path] = [f.size, f.mtime_ns, new_ids, f.root]
+        for f, docs in _cleaned(changed, settings, report, progress, failed):
+            manifest.skipped.pop(f.path, None)
+            new_ids = [d.id for d in docs]
+            for doc in docs:
+                writer.add_document(**_fields(doc, grouper.assign(doc.id, doc.signature)))
+                doomed.add(doc.id)
+                if doc.id in known_ids:
+                    report.updated += 1
+                else:
+                    report.added += 1
+            before = old.files.get(f.path)
+            for stale in set(before[2] if before else ()) - set(new_ids):
+                doomed.add(stale)
+                report.removed += 1
+            manifest.files[f.path] = [f.size, f.mtime_ns, new_ids, f.root]
         # a changed file that now fails to read keeps its last good documents and its
         # old manifest entry, so it is named again (and retried) on the next reindex;
         # one that never had any is remembered as skipped until it changes
         for f, problems in failed:
             if f.path not in manifest.files and problems:
                 manifest.skipped[f.path] = [f.size, f.mtime_ns, problems[0].reason, f.root]
-        _delete_ids(writer, doomed)
+        _delete_ids(writer, doomed, searcher)
         writer.commit()
     except BaseException:
         writer.cancel()
         raise
-    finally:
-        lookup_searcher.close()
     # announce before saving the manifest: a crash in between leaves the files to be
     # read again (harmless), never a commit that running servers are not told about
     home.publish(live)
     manifest.save(live)
-    report.documents = _doc_count(live)
+    report.documents = sum(segment.doc_count() for segment in ix._segments())  # the new table of contents
 
 
-def _delete_ids(writer, ids: set[str], chunk: int = 1024) -> None:
-    """Delete the committed documents with these ids, through one searcher."""
+def _delete_ids(writer, ids: set[str], searcher, chunk: int = 1024) -> None:
+    """Delete the committed documents with these ids, through ``searcher`` (of the commit the writer started from)."""
     if not ids:
         return
     from whoosh import query as wq
 
     ordered = sorted(ids)
-    with writer.searcher() as searcher:
-        for i in range(0, len(ordered), chunk):
-            terms = [wq.Term(schema.ID, doc_id) for doc_id in ordered[i:i + chunk]]
-            writer.delete_by_query(wq.Or(terms), searcher=searcher)
+    for i in range(0, len(ordered), chunk):
+        terms = [wq.Term(schema.ID, doc_id) for doc_id in ordered[i:i + chunk]]
+        writer.delete_by_query(wq.Or(terms), searcher=searcher)
 
 
 def _merge_sources(old: list[str], roots: list[Path]) -> list[str]:
@@ -555,10 +486,6 @@ def _merge_sources(old: list[str], roots: list[Path]) -> list[str]:
     return merged
 
 
-def _doc_count(gen: Path) -> int:
-    return whoosh_index.open_dir(str(gen)).doc_count()
-
-
 def _cleaned(files: list[SourceFile], settings: Settings, report: ReindexReport, progress, failed=None):
     """(file, documents) for each readable file, cleaned in ``settings.workers`` processes.
 
@@ -566,7 +493,7 @@ def _cleaned(files: list[SourceFile], settings: Settings, report: ReindexReport,
     """
     bar = progress(len(files)) if progress else None
     jobs = [(f, settings.max_file_bytes) for f in files]
-    if settings.workers > 1 and len(files) >= PARALLEL_FROM:
+    if settings.workers > 1 and len(files) >= POOL_FROM:
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(settings.workers) as pool:
             yield from _collect(pool.imap(_read_one, jobs, chunksize=16), report, bar, failed)
@@ -604,16 +531,48 @@ def _read_one(job) -> tuple[SourceFile, list[Document] | None, list[Problem]]:
         return f, None, [Problem(f.path, f"could not be read ({type(exc).__name__}: {exc})")]
 
 
+LOOKUP_LIMIT = 64  # candidates per document: those sharing the most keys, rarest keys first
+
+
 def _index_lookup(searcher) -> dedup.Lookup:
-    """Near-duplicate candidates among the documents already in the live index."""
-    from whoosh import query as wq
+    """Near-duplicate candidates among the documents already in the live index.
+
+    Keys are read rarest first; once there are candidates, a key common
+    enough to bring more than ``4 * LOOKUP_LIMIT`` documents (a shingle of
+    boilerplate, in thousands of stories) is not read: a true near-copy
+    shares about half the keys, so it is found by the rarer ones. The
+    documents' sketches and groups come from columns: no stored document
+    (body and all) is decompressed to compare a sketch.
+    """
+    from searchsvc.segment import term_postings
+
+    readers = [sub.reader() for sub, _ in searcher.leaf_searchers()]
+    columns: dict[int, tuple] = {}  # a column reader reads its whole offset table when made: once per segment
 
     def lookup(keys, own_id):
-        q = wq.Or([wq.Term(schema.DUPKEYS, k) for k in keys])
-        for hit in searcher.search(q, limit=64, scored=False):
-            stored = hit.fields()
-            if stored[schema.ID] != own_id and stored.get(schema.SKETCH):
-                yield stored[schema.SKETCH], stored.get(schema.GROUP) or stored[schema.ID]
+        postings = {key: [] for key in keys}  # key -> [(segment, posting reader)]
+        frequency = dict.fromkeys(keys, 0)
+        for key in keys:
+            tbytes = key.encode("utf-8")
+            for i, reader in enumerate(readers):
+                m, df = term_postings(reader, schema.DUPKEYS, tbytes)  # one term-table lookup
+                if m is not None:
+                    postings[key].append((i, m))
+                    frequency[key] += df
+        shared: Counter = Counter()  # (segment, docnum) -> keys in common
+        for key in sorted(keys, key=frequency.__getitem__):
+            if shared and len(shared) + frequency[key] > 4 * LOOKUP_LIMIT:
+                break
+            for i, m in postings[key]:
+                deleted = readers[i].is_deleted
+                shared.update((i, docnum) for docnum in m.all_ids() if not deleted(docnum))
+        for (i, docnum), _ in sorted(shared.items(), key=lambda item: (-item[1], item[0]))[:LOOKUP_LIMIT + 1]:
+            if i not in columns:
+                columns[i] = tuple(readers[i].column_reader(name) for name in (schema.ID, schema.SKETCH, schema.GROUP))
+            ids, sketches, groups = columns[i]
+            sketch, doc_id = sketches[docnum], _text(ids[docnum])
+            if sketch and doc_id != own_id:
+                yield sketch, _text(groups[docnum]) or doc_id
     return lookup
 
 

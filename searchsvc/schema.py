@@ -72,7 +72,7 @@ ANALYZER = text_analyzer()
 ID, TITLE, CONTENT, BODY = "id", "title", "content", "body"
 PUBLISHED, YEAR, AUTHOR, SOURCE, URL, TOPICS = "published", "year", "author", "source", "url", "topics"
 GROUP = "group"  # near-duplicate group: the id of its first member (see dedup)
-DUPKEYS, SKETCH = "dupkeys", "sketch"  # dedup's lookup keys and its stored sketch
+DUPKEYS, SKETCH = "dupkeys", "sketch"  # dedup's lookup keys and its sketch (a column)
 DATEKEY = "datekey"  # seconds since 1970 (UTC), or UNDATED: the date sort column, undated last
 UNDATED = -(2**62)
 
@@ -94,7 +94,7 @@ def build_schema() -> fields.Schema:
         topics=fields.KEYWORD(stored=True, commas=True, lowercase=True, scorable=False),
         group=fields.ID(stored=True, sortable=True),
         dupkeys=fields.KEYWORD(scorable=False),
-        sketch=fields.STORED(),
+        sketch=fields.COLUMN(columns.VarBytesColumn()),  # read by the near-duplicate lookup, never shown
     )
 
 

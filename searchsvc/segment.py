@@ -17,18 +17,25 @@ which Whoosh's writer does through its pool.
 """
 from __future__ import annotations
 
+import io
+import pickle
 import struct
-from hashlib import md5
-from collections import Counter
-from operator import sub
+import zlib
 from array import array
+from collections import Counter
+from hashlib import md5
+from itertools import accumulate
+from operator import sub
 from pickle import dumps
+from typing import Iterator
 
-from whoosh import formats
-from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec
+from whoosh import fields, formats
+from whoosh.analysis import IDTokenizer
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3TermsReader, W3TermInfo
 from whoosh.filedb.filetables import OrderedHashWriter, md5_hash
-from whoosh.system import pack_int, pack_uint, pack_ushort
+from whoosh.system import pack_int, pack_uint, pack_ushort, unpack_ushort
 from whoosh.util.numeric import length_to_byte
+from whoosh.reading import TermNotFound
 from whoosh.writing import SegmentWriter
 
 from searchsvc import schema
@@ -37,13 +44,19 @@ TEXT_FIELDS = (schema.CONTENT, schema.TITLE)  # analysed here in one pass
 _ROW = struct.Struct("!BfIBBfIIqi")  # W3TermInfo: flags, weight, df, min/max length, max weight, first/last id, extent
 _ROW_HEAD = struct.Struct("!ii")  # a hash table row's key and value lengths
 _HEAD = struct.Struct("!4si")  # a term's first block: the W3 magic, the block's length
+_INT = struct.Struct("!i")  # a block's length (negative: the term's last block)
 
 
 class BulkSegmentWriter(SegmentWriter):
-    """A ``SegmentWriter`` (no lock of its own: the build holds the index's) that keeps postings in lists, not a pool."""
+    """A ``SegmentWriter`` that keeps postings in lists, not a pool.
 
-    def __init__(self, ix, **kwargs):
-        super().__init__(ix, _lk=False, **kwargs)
+    ``lock``: take the index's write lock (an incremental reindex), or not
+    (a full build's parts: the build holds it). Merging small segments at
+    commit goes through here as well: their postings join the lists.
+    """
+
+    def __init__(self, ix, lock: bool = False, **kwargs):
+        super().__init__(ix, _lk=lock, **kwargs)
         codec = self.codec
         if not isinstance(codec, W3Codec) or codec._inlinelimit > 1:
             raise ValueError("the bulk writer writes W3 blocks without inlined postings")
@@ -52,11 +65,64 @@ class BulkSegmentWriter(SegmentWriter):
             field = self.schema[name]
             if type(field.format) is not formats.Positions or field.format.field_boost != 1.0:
                 raise ValueError(f"field {name!r}: the bulk writer analyses unboosted positions only")
+        # ID fields indexed as the whole value (what their tokenizer and format make of it)
+        self._whole_value_fields = {name for name, field in self.schema.items()
+                                    if type(field) is fields.ID and type(field.analyzer) is IDTokenizer
+                                    and type(field.format) is formats.Existence}
         # per field: term -> ([docnum], [weight], [encoded value]); a length byte per document
         self._terms: dict[str, dict] = {}
         self._length_bytes: dict[str, list[int]] = {}
+        self._record_lengths()
         self._spelled: set[str] = set()
         self.postings_held = 0  # the caller starts a new segment past its memory budget
+
+    def _record_lengths(self) -> None:
+        """Keep each document's length bytes as they pass to the per-document writer (new and merged documents)."""
+        perdoc = self.perdocwriter
+        plain_add_field = perdoc.add_field
+        lengths = self._length_bytes
+
+        def add_field(fieldname, fieldobj, value, length):
+            if length:
+                column = lengths.get(fieldname)
+                if column is None:
+                    column = lengths[fieldname] = []
+                docnum = perdoc._docnum
+                if len(column) < docnum:
+                    column.extend([0] * (docnum - len(column)))
+                column.append(length_to_byte(length))
+            plain_add_field(fieldname, fieldobj, value, length)
+
+        perdoc.add_field = add_field
+
+    def add_postings_to_pool(self, reader, startdoc, docmap):
+        """A merged segment's postings, renumbered, join the lists (after this writer's own documents).
+
+        ``docmap`` (old -> new document number) holds the live documents
+        only when the segment has deletions; else they follow ``startdoc``.
+        """
+        texts, schema_ = TEXT_FIELDS, self.schema
+        for name, text, docnums, weights, values in _segment_postings(reader):
+            if name not in schema_:
+                continue
+            if docmap is None:
+                kept = range(len(docnums))
+                docnums = [startdoc + d for d in docnums]
+            else:
+                kept = [i for i, d in enumerate(docnums) if d in docmap]
+                if not kept:
+                    continue
+                docnums = [docmap[docnums[i]] for i in kept]
+            terms = self._terms.get(name)
+            if terms is None:
+                terms = self._terms[name] = {}
+            term = text.decode("utf-8") if name in texts else text
+            postings = terms.get(term)
+            if postings is None:
+                terms[term] = postings = (array("I"), [], [])
+            postings[0].extend(docnums)
+            postings[1].extend(weights[i] for i in kept)
+            postings[2].extend(values[i] for i in kept)
 
     def add_document(self, **fields):
         """As ``SegmentWriter.add_document``: fields in name order, the same calls to the per-document writer."""
@@ -75,6 +141,9 @@ class BulkSegmentWriter(SegmentWriter):
             length, last_value, words = 0, b"", None
             if name in TEXT_FIELDS:
                 length, last_value, words = self._add_text(name, docnum, value)
+            elif name in self._whole_value_fields and type(value) is str:
+                last_value = b""
+                self._add_items(name, docnum, ((value.encode("utf-8"), 1, field.format.field_boost, b""),))
             elif field.indexed:
                 length, last_value = self._add_items(name, docnum, field.index(value), field.scorable)
             if field.separate_spelling():
@@ -117,11 +186,7 @@ class BulkSegmentWriter(SegmentWriter):
             postings[1].append(n)  # the weight: an int here (cached, no allocation), a float on disk
             postings[2].append(encoded)
         self.postings_held += len(counts)
-        length = len(words)
-        lengths = self._length_bytes.setdefault(name, [])
-        lengths.extend([0] * (docnum - len(lengths)))
-        lengths.append(length_to_byte(length) if length else 0)
-        return length, encoded, words
+        return len(words), encoded, words
 
     def _add_items(self, name: str, docnum: int, items, scorable=False) -> tuple[int, bytes]:
         """Post (term, frequency, weight, value) items as Whoosh's field writer would; length and last value."""
@@ -138,14 +203,8 @@ class BulkSegmentWriter(SegmentWriter):
             postings[2].append(value)
             length += freq
             count += 1
-        if scorable:
-            lengths = self._length_bytes.setdefault(name, [])
-            lengths.extend([0] * (docnum - len(lengths)))
-            lengths.append(length_to_byte(length) if length else 0)
-        else:
-            length = 0
         self.postings_held += count
-        return length, value
+        return (length if scorable else 0), value
 
     def _flush_segment(self):
         """Write every field's terms, fields in name order and terms in byte order."""
@@ -263,6 +322,87 @@ class _TermTable:
                 index._retype(self.positions[-1])
             index.array.extend(self.positions)
         self.table.lastkey = self.last
+
+
+def term_postings(reader, fieldname: str, tbytes: bytes):
+    """(posting reader, document frequency) of a term in one segment, or (None, 0): one term-table lookup.
+
+    The segment's own reader: deleted documents included (callers mask them).
+    """
+    terms = getattr(reader, "_terms", None)
+    if terms is None or not hasattr(terms, "term_info"):
+        if (fieldname, tbytes) not in reader:
+            return None, 0
+        return reader.postings(fieldname, tbytes), reader.doc_frequency(fieldname, tbytes)
+    try:
+        info = terms.term_info(fieldname, tbytes)
+    except TermNotFound:
+        return None, 0
+    m = terms._codec.postings_reader(terms._postfile, info, reader.schema[fieldname].format, term=(fieldname, tbytes))
+    return m, info.doc_frequency()
+
+
+def _segment_postings(reader) -> Iterator[tuple[str, bytes, list[int], list, list]]:
+    """(field, term, document numbers, weights, values) of every term of a segment, deleted documents included.
+
+    As Whoosh's posting reader decodes them (weights and values exactly as
+    its matcher answers them), but a term's blocks straight from the
+    posting file, without a matcher object per term: a merge reads every
+    term of every merged segment.
+    """
+    terms = getattr(reader, "_terms", None)
+    if not isinstance(terms, W3TermsReader):
+        yield from _postings_through_matchers(reader)
+        return
+    postfile, names, fields_ = terms._postfile, terms._fieldunmap, reader.schema
+    for key, row in terms._tindex.items():
+        name, text = names[unpack_ushort(key[:2])[0]], key[2:]
+        if row[0]:  # the postings are inline in the row
+            ids, weights, values = W3TermInfo.from_bytes(row).inlined_postings()
+            yield name, text, list(ids), list(weights), list(values)
+            continue
+        fixed = fields_[name].format.fixed_value_size() if name in fields_ else None
+        offset, length = _ROW.unpack(row)[-2:]  # (W3TermInfo.from_bytes reads the length as a tuple)
+        data = io.BytesIO(postfile.get(offset, length))
+        if data.read(4) != WHOOSH3_HEADER_MAGIC:
+            raise ValueError(f"posting list of {name}:{text!r} does not start with a W3 block")
+        docnums, weights, values = [], [], []
+        last = False
+        while not last:
+            size = _INT.unpack(data.read(4))[0]
+            last, size = size < 0, abs(size)
+            end = data.tell() + size
+            count, _, _, compression, _, _ = pickle.load(data)
+            block = data.read(end - data.tell())
+            block_ids, block_weights, block_values = pickle.loads(zlib.decompress(block) if compression else block)
+            docnums.extend(accumulate(block_ids))  # deltas from zero in every block
+            if block_weights is None:
+                weights.extend([1.0] * count)
+            elif isinstance(block_weights, float):
+                weights.extend([array("f", (block_weights,))[0]] * count)  # a float32, as the matcher answers
+            else:
+                weights.extend(block_weights)
+            if fixed is None or fixed < 0:
+                values.extend(block_values)
+            elif fixed == 0:
+                values.extend([None] * count)
+            else:
+                values.extend(block_values[i:i + fixed] for i in range(0, len(block_values), fixed))
+        yield name, text, docnums, weights, values
+
+
+def _postings_through_matchers(reader) -> Iterator[tuple[str, bytes, list[int], list, list]]:
+    current, docnums, weights, values = None, [], [], []
+    for name, text, docnum, weight, value in reader.iter_postings():
+        if (name, text) != current:
+            if current is not None:
+                yield (*current, docnums, weights, values)
+            current, docnums, weights, values = (name, text), [], [], []
+        docnums.append(docnum)
+        weights.append(weight)
+        values.append(value)
+    if current is not None:
+        yield (*current, docnums, weights, values)
 
 
 def _length_range(lengths: list[int]) -> int:

@@ -84,17 +84,18 @@ def _walk(root: str, problems: list[Problem]) -> Iterator[SourceFile]:
     def onerror(exc: OSError):
         problems.append(Problem(exc.filename or root, exc.strerror or str(exc)))
 
+    splitext, kinds = os.path.splitext, KINDS
     for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
         dirnames.sort()
         folder = os.path.relpath(dirpath, root)
         prefix = "" if folder == "." else folder.replace(os.sep, "/") + "/"
+        directory = os.path.join(dirpath, "")
         for name in sorted(filenames):
-            kind = KINDS.get(os.path.splitext(name)[1].lower())
-            if kind is None:
-                continue
-            entry = _entry(os.path.join(dirpath, name), root, prefix + name, kind, problems)
-            if entry:
-                yield entry
+            kind = kinds.get(splitext(name)[1].lower())
+            if kind is not None:
+                entry = _entry(directory + name, root, prefix + name, kind, problems)
+                if entry:
+                    yield entry
 
 
 def _entry(path: str, root: str, rel: str, kind: str, problems: list[Problem]) -> SourceFile | None:
@@ -114,7 +115,9 @@ def valid_text(text: str) -> str:
     They come from file names that are not UTF-8 (Python decodes those bytes
     as surrogates) and from ``\\ud800``-style escapes in JSON.
     """
-    return SURROGATES.sub("\ufffd", text) if text and SURROGATES.search(text) else text
+    if not text or text.isascii():
+        return text
+    return SURROGATES.sub("\ufffd", text) if SURROGATES.search(text) else text
 
 
 def _reason(exc: OSError) -> str:

@@ -170,3 +170,31 @@ def test_file_without_article_is_named_again_but_read_again_only_once_it_changes
     assert (changed.added, changed.skipped) == (1, 0)
     assert search_ids(SearchIndex(tmp_settings), "turbines") == ["odd.html"]
 
+
+
+def story(seed: int, words: int = 160) -> str:
+    rng = __import__("random").Random(seed)
+    vocabulary = [f"w{n}" for n in range(3000)]
+    return " ".join(rng.choices(vocabulary, k=words))
+
+
+def test_incremental_reindex_groups_a_near_copy_with_the_story_already_indexed(tmp_path, tmp_settings):
+    from searchsvc.search import SearchRequest, search
+
+    src = tmp_path / "articles"
+    original = story(1)
+    boilerplate = " ".join(f"b{n}" for n in range(12))  # a shingle every story shares (a key in thousands)
+    write(src / "a.html", page("Harbor pact", f"{boilerplate} {original}"))
+    for i in range(80):
+        write(src / f"other{i:02d}.html", page(f"Other {i}", f"{boilerplate} {story(100 + i)}"))
+    reindex(tmp_settings, [src])
+    edited = original.split()
+    edited[40:44] = ["changed", "words", "in", "copy"]
+    write(src / "b.html", page("Harbor pact (update)", f"{boilerplate} {' '.join(edited)}"))
+    write(src / "c.html", page("Unrelated", f"{boilerplate} {story(999)}"))
+    report = reindex(tmp_settings, [src])
+    assert (report.added, report.unchanged) == (2, 81)
+    hits = search(SearchIndex(tmp_settings), SearchRequest(q="harbor pact", per_page=50)).hits
+    assert [(h.id, [d.id for d in h.duplicates]) for h in hits] == [("a.html", ["b.html"])]
+    singles = search(SearchIndex(tmp_settings), SearchRequest(q="unrelated")).hits
+    assert [(h.id, h.duplicates) for h in singles] == [("c.html", [])]

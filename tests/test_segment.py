@@ -1,13 +1,14 @@
 """The bulk segment writer writes the files Whoosh's own writer writes, byte for byte.
 
 Both write the same documents (the bundled sample corpus plus generated
-edge cases) into a segment of their own; every file of the two segments
-must be equal. Whoosh's writer gets the same one-spelling-posting-per-word
-treatment as full builds had before the bulk writer (``_spelling_words_once``).
+edge cases) into a segment of their own, or merge the same segments; every
+file of the two segments must be equal. Whoosh's writer gets the bulk
+writer's one spelling posting per word and segment (``spelling_once``).
 """
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def segment_files(directory: Path, writer_class, documents: list[Document]) -> d
     writer = writer_class(ix, codec=W3Codec(compression=0), compound=False, **(
         {"_lk": False} if writer_class is SegmentWriter else {}))
     grouper = dedup.Grouper()
-    with indexer._spelling_words_once(writer) if writer_class is SegmentWriter else _nothing():
+    with whoosh_spelling(writer):
         for doc in documents:
             doc.signature = dedup.signature(doc.body)
             writer.add_document(**indexer._fields(doc, grouper.assign(doc.id, doc.signature)))
@@ -62,12 +63,64 @@ def segment_files(directory: Path, writer_class, documents: list[Document]) -> d
     return {p.name[len(prefix):]: p.read_bytes() for p in directory.iterdir() if p.name.startswith(prefix)}
 
 
-class _nothing:
-    def __enter__(self):
-        return self
+def merged_segment_files(directory: Path, writer_class, documents: list[Document], compression: int) -> dict[str, bytes]:
+    """Three committed segments (the second with deletions) and new documents, merged into one segment."""
+    directory.mkdir()
+    ix = whoosh_index.create_in(str(directory), schema.build_schema())
+    grouper = dedup.Grouper()
+    fields = []
+    for doc in documents:
+        doc.signature = dedup.signature(doc.body)
+        fields.append(indexer._fields(doc, grouper.assign(doc.id, doc.signature)))
+    parts = [fields[:40], fields[40:80], fields[80:120]]
+    for part in parts:  # compressed blocks: what incremental reindexes wrote before the bulk writer
+        writer = SegmentWriter(ix, codec=W3Codec(compression=compression), compound=False)
+        with spelling_once(writer):
+            for f in part:
+                writer.add_document(**f)
+        writer.commit(merge=False)
+    writer = ix.writer()
+    for f in parts[1][::3]:
+        writer.delete_by_term(schema.ID, f[schema.ID])
+    writer.commit(merge=False)
+    writer = writer_class(ix, codec=W3Codec(compression=0), compound=False)
+    with whoosh_spelling(writer):
+        for f in fields[120:130]:
+            writer.add_document(**f)
+    writer.commit(optimize=True)  # after the spelling patch is gone: the schema is pickled at commit
+    segments = whoosh_index.open_dir(str(directory))._segments()
+    assert len(segments) == 1
+    prefix = f"{ix.indexname}_{segments[0].segid}"
+    return {p.name[len(prefix):]: p.read_bytes() for p in directory.iterdir() if p.name.startswith(prefix)}
 
-    def __exit__(self, *exc):
-        return False
+
+@contextmanager
+def spelling_once(writer):
+    """Whoosh's writer posting each spelling word once per segment, found by ``schema.spelling_words``.
+
+    Whoosh 2.7.4 posts every word of every document to the spelling field;
+    the bulk writer posts each word once (did-you-mean only asks which words
+    exist). The schema is pickled at commit: commit after leaving this.
+    """
+    seen: set[str] = set()
+
+    def new_words(value):
+        words = schema.spelling_words(value) - seen
+        seen.update(words)
+        return iter(sorted(words))
+
+    spelled = [field for _, field in writer.schema.items() if field.separate_spelling()]
+    for field in spelled:
+        field.spellable_words = new_words
+    try:
+        yield
+    finally:
+        for field in spelled:
+            del field.spellable_words
+
+
+def whoosh_spelling(writer):
+    return spelling_once(writer) if type(writer) is SegmentWriter else nullcontext()
 
 
 @pytest.mark.parametrize("documents", [sample_documents, generated_documents])
@@ -79,6 +132,15 @@ def test_bulk_segment_is_byte_for_byte_whooshs(tmp_path, documents):
     assert sorted(bulk_files) == sorted(whoosh_files)
     different = [name for name in whoosh_files if bulk_files[name] != whoosh_files[name]]
     assert different == []
+
+
+@pytest.mark.parametrize("compression", [0, 3])
+def test_merging_segments_is_byte_for_byte_whooshs(tmp_path, compression):
+    docs = generated_documents()[:130]
+    whoosh_files = merged_segment_files(tmp_path / "whoosh", SegmentWriter, docs, compression)
+    bulk_files = merged_segment_files(tmp_path / "bulk", BulkSegmentWriter, docs, compression)
+    assert ".pst" in whoosh_files and sorted(bulk_files) == sorted(whoosh_files)
+    assert [name for name in whoosh_files if bulk_files[name] != whoosh_files[name]] == []
 
 
 def test_a_build_past_the_postings_budget_writes_more_segments_and_finds_the_same(tmp_path, monkeypatch):
