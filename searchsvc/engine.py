@@ -20,15 +20,18 @@ directly (falling back to the matcher API when a reader has none).
 """
 from __future__ import annotations
 
+import pickle
 import threading
 import time
 from array import array
 from bisect import bisect_left
 from collections import OrderedDict
 from dataclasses import dataclass
+from itertools import accumulate
 from datetime import datetime
 
 import numpy as np
+from whoosh import formats
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
 from whoosh.util.numeric import byte_to_length
@@ -335,7 +338,8 @@ def _read_positions(reader, fieldname: str, tbytes: bytes, wanted: list[int]) ->
     out: dict[int, list[int]] = {}
     if m is None:
         return out
-    if not all(hasattr(m, name) for name in ("_read_ids", "_read_values", "_next_block", "block_max_id")):
+    blocks = all(hasattr(m, name) for name in ("_read_data", "_next_block", "block_max_id", "_byteids"))
+    if not blocks or m._byteids or type(fmt) is not formats.Positions:
         for docnum in wanted:
             m.skip_to(docnum)
             if m.is_active() and m.id() == docnum:
@@ -345,16 +349,15 @@ def _read_positions(reader, fieldname: str, tbytes: bytes, wanted: list[int]) ->
     while m.is_active() and j < len(wanted):
         last = m.block_max_id()
         if wanted[j] <= last:
-            m._read_ids()
-            ids = m._ids
-            values = None
+            if m._data is None:
+                m._read_data()
+            ids = list(accumulate(m._data[0]))  # the block's ids, as deltas from zero
+            values = m._data[2]
             while j < len(wanted) and wanted[j] <= last:
                 i = bisect_left(ids, wanted[j])
                 if i < len(ids) and ids[i] == wanted[j]:
-                    if values is None:
-                        m._read_values()
-                        values = m._values
-                    out[wanted[j]] = fmt.decode_positions(values[i])
+                    # formats.Positions: a count, then the pickled gaps
+                    out[wanted[j]] = list(accumulate(pickle.loads(values[i][4:])))
                 j += 1
         m._next_block()
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 from bisect import bisect_right
+from functools import lru_cache
 
 from searchsvc import schema
 from searchsvc.query import parse, words_of
@@ -16,7 +17,8 @@ from searchsvc.query import parse, words_of
 SCAN_CHARS = 100_000  # passages are looked for in this much of an article
 
 
-def _stem_pattern(stems: set[str]) -> re.Pattern | None:
+@lru_cache(maxsize=256)
+def _stem_pattern(stems: frozenset[str]) -> re.Pattern | None:
     """Words that may stem to one of ``stems``: each stem's first letters, then any word characters.
 
     Snowball mostly keeps a word's beginning (city -> citi), so a candidate
@@ -31,7 +33,7 @@ def _stem_pattern(stems: set[str]) -> re.Pattern | None:
 
 def matches(text: str, stems: set[str]) -> list[tuple[int, int]]:
     """(start, end) of every word in ``text`` whose index term is one of ``stems``."""
-    pattern = _stem_pattern(stems)
+    pattern = _stem_pattern(frozenset(stems))  # one pattern per query, not per hit
     if pattern is None:
         return []
     found = []

@@ -159,7 +159,7 @@ def spelling_words(text: str) -> set[str]:
 @lru_cache(maxsize=200_000)
 def word_stem(word: str) -> str | None:
     """The index term of one word, or None for a stop word: highlighting asks this of every candidate word."""
-    found = stems(word)
+    found = index_terms(word)[1]
     return found[0] if found else None
 
 

@@ -33,3 +33,9 @@ def test_spelling_words_are_the_analyzers_unstemmed_words(text):
 
 def test_leading_stop_words_shift_positions():
     assert schema.index_terms("the harbor of the city") == (1, ["harbor", "citi"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(r"\w{1,12}", fullmatch=True) | st.sampled_from(["The", "Straße", "İstanbul", "prices", "of"]))
+def test_word_stem_is_the_analyzers_term_for_one_word(word):
+    assert schema.word_stem(word) == (schema.stems(word) or [None])[0]
