@@ -4,8 +4,10 @@ Incremental: a manifest of (size, mtime) per file, kept beside the index,
 decides what to read before any parse, so an unchanged corpus costs a scan
 of directory entries. Changed files are re-cleaned and updated, files gone
 from a re-scanned source are removed. ``full`` builds a new generation beside
-the live one and swaps it in atomically (see ``store``). Cleaning runs in
-``workers`` processes; one writer, holding the index lock, writes.
+the live one and swaps it in atomically (see ``store``), each of the
+``workers`` processes cleaning and writing a slice. Segments are written by
+``segment.BulkSegmentWriter`` (Whoosh's file format, faster), always under
+the index lock.
 """
 from __future__ import annotations
 
@@ -110,15 +112,16 @@ def _open_current(gen: Path):
 
 
 def _build_generation(home, settings, roots, files, report, progress) -> None:
-    """A new generation from ``files``: each worker cleans a slice and writes its own segment.
+    """A new generation from ``files``: each worker cleans a slice and writes its own segments.
 
-    Cleaning and Whoosh's tokenising both cost CPU, so both run in the
+    Cleaning and writing both cost CPU, so both run in the
     ``settings.workers`` processes. Duplicate ids and near-duplicate groups
     depend on every document before them, so the workers report each
-    document's id and signature, this process decides in file order (slice
-    after slice, as they finish cleaning), and each worker then writes the
-    documents it was told to keep. This process holds the index lock and
-    commits the workers' segments in one table of contents.
+    document's id and signature, this process decides in file order (batch
+    after batch, slice after slice), and each worker writes the documents it
+    is told to keep as the decisions arrive (``segment.BulkSegmentWriter``;
+    a new segment past ``SEGMENT_POSTINGS``). This process holds the index
+    lock and commits the workers' segments in one table of contents.
     """
     gen = home.new_generation_dir()
     ix = whoosh_index.create_in(str(gen), schema.build_schema())

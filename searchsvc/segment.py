@@ -1,19 +1,20 @@
-"""Writing a full build's segments: Whoosh 2.7.4's own file format, the text fields in bulk.
+"""Writing index segments: Whoosh 2.7.4's own file format, postings kept in lists.
 
 Whoosh's ``SegmentWriter`` runs every title and body through a chain of five
 token filters, turns each posting into a tuple in a sorting pool, sorts the
 pool and hands the postings one at a time through three method calls to the
-block writer. Titles and bodies carry about four fifths of a news index's
-postings, so ``BulkSegmentWriter`` analyses those two fields with one pass
-(``schema.index_terms``), keeps each term's postings in lists as documents
-arrive (already in document order: nothing to sort but the terms), and
-writes each list's blocks itself. Every other field goes through Whoosh's
-own path. The files are byte for byte the ones Whoosh writes for the same
-documents (tests/test_segment.py builds both and compares), so everything
-that reads an index, Whoosh included, reads these.
+block writer. ``BulkSegmentWriter`` analyses titles and bodies (four fifths
+of a news index's postings) with one pass (``schema.index_words``), lets
+Whoosh's own field types analyse the other fields, keeps each term's
+postings in lists as documents arrive (already in document order: nothing to
+sort but the terms) and writes each list's blocks and its term-table row
+itself. Merging small segments at commit reads their postings straight from
+the posting blocks into the same lists. The files are byte for byte the ones
+Whoosh writes for the same documents or the same merge
+(tests/test_segment.py builds both and compares), so everything that reads
+an index, Whoosh included, reads these.
 
-Used for full builds only: an incremental commit may merge old segments,
-which Whoosh's writer does through its pool.
+Full builds (each worker's part) and incremental reindexes both write with it.
 """
 from __future__ import annotations
 
@@ -33,9 +34,9 @@ from whoosh import fields, formats
 from whoosh.analysis import IDTokenizer
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3TermsReader, W3TermInfo
 from whoosh.filedb.filetables import OrderedHashWriter, md5_hash
+from whoosh.reading import TermNotFound
 from whoosh.system import pack_int, pack_uint, pack_ushort, unpack_ushort
 from whoosh.util.numeric import length_to_byte
-from whoosh.reading import TermNotFound
 from whoosh.writing import SegmentWriter
 
 from searchsvc import schema
@@ -95,6 +96,13 @@ class BulkSegmentWriter(SegmentWriter):
 
         perdoc.add_field = add_field
 
+    def _field_terms(self, name: str) -> dict:
+        """The field's term -> postings lists."""
+        terms = self._terms.get(name)
+        if terms is None:
+            terms = self._terms[name] = {}
+        return terms
+
     def add_postings_to_pool(self, reader, startdoc, docmap):
         """A merged segment's postings, renumbered, join the lists (after this writer's own documents).
 
@@ -113,9 +121,7 @@ class BulkSegmentWriter(SegmentWriter):
                 if not kept:
                     continue
                 docnums = [docmap[docnums[i]] for i in kept]
-            terms = self._terms.get(name)
-            if terms is None:
-                terms = self._terms[name] = {}
+            terms = self._field_terms(name)
             term = text.decode("utf-8") if name in texts else text
             postings = terms.get(term)
             if postings is None:
@@ -172,9 +178,7 @@ class BulkSegmentWriter(SegmentWriter):
                 found = repeated.get(term)
                 if found is not None:
                     found.append(pos)
-        terms = self._terms.get(name)
-        if terms is None:
-            terms = self._terms[name] = {}
+        terms = self._field_terms(name)
         single = _single_position
         encoded = b""
         for term, n in counts.items():
@@ -190,9 +194,7 @@ class BulkSegmentWriter(SegmentWriter):
 
     def _add_items(self, name: str, docnum: int, items, scorable=False) -> tuple[int, bytes]:
         """Post (term, frequency, weight, value) items as Whoosh's field writer would; length and last value."""
-        terms = self._terms.get(name)
-        if terms is None:
-            terms = self._terms[name] = {}
+        terms = self._field_terms(name)
         length, value, count = 0, b"", 0
         for term, freq, weight, value in items:
             postings = terms.get(term)

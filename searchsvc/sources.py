@@ -170,11 +170,14 @@ def _read_bytes(path: str, max_bytes: int) -> bytes:
         return fh.read(max_bytes + 1)[:max_bytes]
 
 
+_CONTROL_DELETE = bytes(CONTROL_BYTES)
+
+
 def _looks_binary(data: bytes) -> bool:
     head = data[:8192]
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return False  # UTF-16 text
-    controls = sum(head.count(bytes([c])) for c in CONTROL_BYTES)
+    controls = len(head) - len(head.translate(None, _CONTROL_DELETE))  # one C pass
     return controls > len(head) // 20 or b"\x00\x00\x00" in head
 
 
