@@ -59,8 +59,8 @@ class BulkSegmentWriter(SegmentWriter):
     def __init__(self, ix, lock: bool = False, **kwargs):
         super().__init__(ix, _lk=lock, **kwargs)
         codec = self.codec
-        if not isinstance(codec, W3Codec) or codec._inlinelimit > 1:
-            raise ValueError("the bulk writer writes W3 blocks without inlined postings")
+        if not isinstance(codec, W3Codec) or codec._inlinelimit > 1 or codec._compression:
+            raise ValueError("the bulk writer writes uncompressed W3 blocks without inlined postings")
         self._blocklimit = codec._blocklimit
         for name in TEXT_FIELDS:
             field = self.schema[name]

@@ -173,10 +173,14 @@ def toc_numbers(folder: Path) -> list[int]:
 
 
 # phase -> is it happening? (given the index, the live generation's name and its files before the run)
+SEGMENT_FILES = (".trm", ".pst", ".col", ".seg")
+
+
 def cleaning(index, live, before):
-    """Full: the new generation exists, nothing committed. Incremental: the writer is open."""
+    """Full: the new generation exists, no segment file yet (the workers are cleaning). Incremental: the writer is open."""
     if before is None:
-        return any(not any(toc_numbers(g)) for g in other_generations(index, live) if toc_numbers(g))
+        return any(not any(toc_numbers(g)) and not new_files(g, set(), SEGMENT_FILES)
+                   for g in other_generations(index, live) if toc_numbers(g))
     return bool(new_files(index / live, before, (".trm", ".pst")))
 
 
@@ -195,12 +199,12 @@ def swapping(index, live, before):
     return bool(new_files(index / live, before, (".toc",)))
 
 
-PHASES = {"cleaning": (cleaning, 0.05), "writing": (writing, 0.0), "swap": (swapping, 0.0)}
+PHASES = {"cleaning": cleaning, "writing": writing, "swap": swapping}
 
 
 def kill_at(proc: subprocess.Popen, index: Path, phase: str, incremental: bool) -> bool:
     """SIGKILL ``proc`` once ``phase`` shows in the index folder; False if it finished first."""
-    happening, linger = PHASES[phase]
+    happening = PHASES[phase]
     live = live_generation(index)
     before = set(os.listdir(index / live)) if incremental else None
     deadline = time.monotonic() + 120
@@ -208,8 +212,6 @@ def kill_at(proc: subprocess.Popen, index: Path, phase: str, incremental: bool) 
         if proc.poll() is not None:
             return False
         if happening(index, live, before):
-            if linger:
-                time.sleep(linger)
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
             return proc.returncode == -signal.SIGKILL
