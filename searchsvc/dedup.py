@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import zlib
 from array import array
+from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -74,6 +75,28 @@ def _resemblance(sa: set[int], sb: set[int], at_least: float = 0.0) -> float:
     return len(both.intersection(union)) / len(union)
 
 
+CANDIDATES = 64  # documents compared with a new one: those sharing the most keys
+
+
+def likeliest(keyed: list[tuple[int, Callable[[], Iterable]]], limit: int = CANDIDATES) -> list:
+    """The ``limit`` items sharing the most keys (ties: the earliest), from (how many, items) per key.
+
+    Keys are read rarest first. Once there are candidates, a key common
+    enough to bring more than ``4 * limit`` items is not read, nor any after
+    it: such a key is a shingle of boilerplate ("editing by ..."), shared by
+    thousands of unrelated stories, and a true near-copy shares about half
+    the keys, so the rarer ones find it. Without this bound, a corpus where
+    thousands of stories end with the same sentence compared each story with
+    all of them.
+    """
+    shared: Counter = Counter()
+    for size, items in sorted(keyed, key=lambda entry: entry[0]):
+        if shared and len(shared) + size > 4 * limit:
+            break
+        shared.update(items())
+    return [item for item, _ in sorted(shared.items(), key=lambda entry: (-entry[1], entry[0]))[:limit]]
+
+
 Lookup = Callable[[tuple[str, ...], str], Iterable[tuple[bytes, str]]]  # (keys, own id) -> (sketch, group)
 
 
@@ -102,8 +125,8 @@ class Grouper:
         """The group of the most similar known document at or above the threshold."""
         if sig.empty:
             return None
-        slots = {slot for key in sig.keys for slot in self._by_key.get(key, ())}
-        candidates = [self._seen[slot] for slot in sorted(slots)]
+        keyed = [(len(self._by_key[key]), self._by_key[key].__iter__) for key in sig.keys if key in self._by_key]
+        candidates = [self._seen[slot] for slot in likeliest(keyed)]
         if self.lookup is not None:
             candidates.extend(self.lookup(sig.keys, doc_id))
         best, best_score = None, self.threshold

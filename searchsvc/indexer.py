@@ -14,7 +14,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import time
-from collections import Counter, deque
+from collections import deque
 from contextlib import contextmanager
 from datetime import datetime
 from dataclasses import dataclass, field
@@ -534,42 +534,39 @@ def _read_one(job) -> tuple[SourceFile, list[Document] | None, list[Problem]]:
         return f, None, [Problem(f.path, f"could not be read ({type(exc).__name__}: {exc})")]
 
 
-LOOKUP_LIMIT = 64  # candidates per document: those sharing the most keys, rarest keys first
-
-
 def _index_lookup(searcher) -> dedup.Lookup:
-    """Near-duplicate candidates among the documents already in the live index.
+    """Near-duplicate candidates among the documents already in the live index (``dedup.likeliest`` of them).
 
-    Keys are read rarest first; once there are candidates, a key common
-    enough to bring more than ``4 * LOOKUP_LIMIT`` documents (a shingle of
-    boilerplate, in thousands of stories) is not read: a true near-copy
-    shares about half the keys, so it is found by the rarer ones. The
-    documents' sketches and groups come from columns: no stored document
-    (body and all) is decompressed to compare a sketch.
+    The documents sharing a key come from the key's postings (read only for
+    the keys ``likeliest`` asks for), their sketches and groups from
+    columns: no stored document (body and all) is decompressed to compare a
+    sketch.
     """
     from searchsvc.segment import term_postings
 
     readers = [sub.reader() for sub, _ in searcher.leaf_searchers()]
     columns: dict[int, tuple] = {}  # a column reader reads its whole offset table when made: once per segment
 
+    def documents(found):
+        """(segment, docnum) of the live documents in a key's posting readers."""
+        def read():
+            for i, m in found:
+                deleted = readers[i].is_deleted
+                yield from ((i, docnum) for docnum in m.all_ids() if not deleted(docnum))
+        return read
+
     def lookup(keys, own_id):
-        postings = {key: [] for key in keys}  # key -> [(segment, posting reader)]
-        frequency = dict.fromkeys(keys, 0)
+        keyed = []
         for key in keys:
-            tbytes = key.encode("utf-8")
+            tbytes, found, count = key.encode("utf-8"), [], 0
             for i, reader in enumerate(readers):
                 m, df = term_postings(reader, schema.DUPKEYS, tbytes)  # one term-table lookup
                 if m is not None:
-                    postings[key].append((i, m))
-                    frequency[key] += df
-        shared: Counter = Counter()  # (segment, docnum) -> keys in common
-        for key in sorted(keys, key=frequency.__getitem__):
-            if shared and len(shared) + frequency[key] > 4 * LOOKUP_LIMIT:
-                break
-            for i, m in postings[key]:
-                deleted = readers[i].is_deleted
-                shared.update((i, docnum) for docnum in m.all_ids() if not deleted(docnum))
-        for (i, docnum), _ in sorted(shared.items(), key=lambda item: (-item[1], item[0]))[:LOOKUP_LIMIT + 1]:
+                    found.append((i, m))
+                    count += df
+            if found:
+                keyed.append((count, documents(found)))
+        for i, docnum in dedup.likeliest(keyed, dedup.CANDIDATES + 1):  # one more: the document's own old copy
             if i not in columns:
                 columns[i] = tuple(readers[i].column_reader(name) for name in (schema.ID, schema.SKETCH, schema.GROUP))
             ids, sketches, groups = columns[i]

@@ -51,3 +51,31 @@ def test_the_most_similar_group_above_the_threshold_wins():
     assert grouper.assign("b", dedup.signature("other " + " ".join(f"v{i}" for i in range(200)))) == "b"
     assert grouper.assign("c", dedup.signature(base.replace("w150", "changed"))) == "a"
     assert grouper.assign("d", dedup.signature(base[: len(base) // 3])) == "d"  # a third of the text: below 0.5
+
+
+def test_likeliest_prefers_items_sharing_more_keys_and_skips_boilerplate_keys():
+    read = []
+
+    def key(name, items):
+        def items_of():
+            read.append(name)
+            return iter(items)
+        return (len(items), items_of)
+
+    boilerplate = key("boilerplate", list(range(1000, 2000)))
+    keyed = [key("rare", [7, 3]), key("also rare", [3, 9]), boilerplate]
+    assert dedup.likeliest(keyed, limit=2) == [3, 7]  # 3 shares two keys; then the earliest
+    assert "boilerplate" not in read
+    read.clear()
+    assert dedup.likeliest([boilerplate], limit=3) == [1000, 1001, 1002]  # the only key: read anyway
+    assert read == ["boilerplate"]
+
+
+def test_near_copies_group_among_stories_that_share_a_boilerplate_ending():
+    ending = " ".join(f"e{n}" for n in range(30))  # thirty words every story ends with
+    grouper = dedup.Grouper()
+    stories = {f"s{i}": " ".join(f"w{i}_{n}" for n in range(60)) + " " + ending for i in range(400)}
+    groups = {doc_id: grouper.assign(doc_id, dedup.signature(text)) for doc_id, text in stories.items()}
+    copy = stories["s7"].replace("w7_30", "changed")
+    assert grouper.assign("copy", dedup.signature(copy)) == "s7"
+    assert len(set(groups.values())) == 400  # the shared ending alone groups nothing
