@@ -122,7 +122,7 @@ class Grouper:
             self._by_key.setdefault(key, []).append(slot)
 
     def match(self, sig: Signature, doc_id: str = "") -> str | None:
-        """The group of the most similar known document at or above the threshold."""
+        """The group of the most similar known document at or above the threshold, among ``likeliest`` candidates."""
         if sig.empty:
             return None
         keyed = [(len(self._by_key[key]), self._by_key[key].__iter__) for key in sig.keys if key in self._by_key]

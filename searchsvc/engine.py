@@ -27,8 +27,8 @@ from array import array
 from bisect import bisect_left
 from collections import OrderedDict
 from dataclasses import dataclass
-from itertools import accumulate
 from datetime import datetime
+from itertools import accumulate
 
 import numpy as np
 from whoosh import formats
