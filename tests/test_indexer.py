@@ -198,3 +198,17 @@ def test_incremental_reindex_groups_a_near_copy_with_the_story_already_indexed(t
     assert [(h.id, [d.id for d in h.duplicates]) for h in hits] == [("a.html", ["b.html"])]
     singles = search(SearchIndex(tmp_settings), SearchRequest(q="unrelated")).hits
     assert [(h.id, h.duplicates) for h in singles] == [("c.html", [])]
+
+
+def test_an_update_of_more_files_than_the_bound_is_a_full_rebuild(corpus, tmp_settings, monkeypatch):
+    from searchsvc import indexer
+
+    before = reindex(tmp_settings, [corpus]).documents
+    monkeypatch.setattr(indexer, "LARGE_UPDATE_FILES", 1)
+    write(corpus / "city/new1.html", page("Tram line opens", "The new tram line opened."))
+    write(corpus / "city/new2.html", page("Market hall", "The market hall reopened."))
+    report = reindex(tmp_settings)  # the same sources, scanned again: two changed files, over the bound
+    assert report.full and report.documents == before + 2
+    assert search_ids(SearchIndex(tmp_settings), "tram") == ["city/new1.html"]
+    write(corpus / "city/new3.html", page("Ferry pier", "A ferry pier was built."))
+    assert not reindex(tmp_settings).full  # one changed file: an update
