@@ -172,10 +172,10 @@ def toc_numbers(folder: Path) -> list[int]:
     return [int(n[len("_MAIN_"):-len(".toc")]) for n in new_files(folder, set(), (".toc",)) if n.startswith("_MAIN_")]
 
 
-# phase -> is it happening? (given the index, the live generation's name and its files before the run)
 SEGMENT_FILES = (".trm", ".pst", ".col", ".seg")
 
 
+# phase -> is it happening? (given the index, the live generation's name and its files before the run)
 def cleaning(index, live, before):
     """Full: the new generation exists, no segment file yet (the workers are cleaning). Incremental: the writer is open."""
     if before is None:
