@@ -122,13 +122,13 @@ def _rebuild_instead(files: list[SourceFile], old: Manifest, roots: list[Path]) 
 
 
 def _changed_files(files: list[SourceFile], old: Manifest) -> list[SourceFile]:
-    """The files whose size or modification time differ from the manifest's (new ones included)."""
-    out = []
-    for f in files:
-        entry = old.files.get(f.path) or old.skipped.get(f.path)
-        if not (entry and entry[0] == f.size and entry[1] == f.mtime_ns):
-            out.append(f)
-    return out
+    """The files an update reads: new ones, and those whose size or modification time the manifest does not hold."""
+    return [f for f in files if not _same(old.files.get(f.path), f) and not _same(old.skipped.get(f.path), f)]
+
+
+def _same(entry: list | None, f: SourceFile) -> bool:
+    """Whether a manifest entry ([size, mtime_ns, ...]) describes ``f`` as it is now."""
+    return bool(entry) and entry[0] == f.size and entry[1] == f.mtime_ns
 
 
 def _open_current(gen: Path):
@@ -434,11 +434,10 @@ def _update_generation(home, live, ix, searcher, old: Manifest, settings, roots,
         p: e for p, e in old.skipped.items() if e[3] not in scanned_roots or p in current})
     changed = []
     for f in files:
-        before = old.files.get(f.path)
         skip = old.skipped.get(f.path)
-        if before and before[0] == f.size and before[1] == f.mtime_ns:
+        if _same(old.files.get(f.path), f):
             report.unchanged += 1
-        elif skip and skip[0] == f.size and skip[1] == f.mtime_ns:
+        elif _same(skip, f):
             report.problems.append(Problem(f.path, skip[2]))  # named again, not read again
         else:
             changed.append(f)

@@ -353,9 +353,8 @@ def _segment_postings(reader) -> Iterator[tuple[str, bytes, list[int], list, lis
     term of every merged segment.
     """
     terms = getattr(reader, "_terms", None)
-    if not isinstance(terms, W3TermsReader):
-        yield from _postings_through_matchers(reader)
-        return
+    if not isinstance(terms, W3TermsReader):  # every segment this project writes or merges is W3
+        raise TypeError(f"cannot merge a segment read by {type(terms).__name__}: not Whoosh's W3 codec")
     postfile, names, fields_ = terms._postfile, terms._fieldunmap, reader.schema
     for key, row in terms._tindex.items():
         name, text = names[unpack_ushort(key[:2])[0]], key[2:]
@@ -391,20 +390,6 @@ def _segment_postings(reader) -> Iterator[tuple[str, bytes, list[int], list, lis
             else:
                 values.extend(block_values[i:i + fixed] for i in range(0, len(block_values), fixed))
         yield name, text, docnums, weights, values
-
-
-def _postings_through_matchers(reader) -> Iterator[tuple[str, bytes, list[int], list, list]]:
-    current, docnums, weights, values = None, [], [], []
-    for name, text, docnum, weight, value in reader.iter_postings():
-        if (name, text) != current:
-            if current is not None:
-                yield (*current, docnums, weights, values)
-            current, docnums, weights, values = (name, text), [], [], []
-        docnums.append(docnum)
-        weights.append(weight)
-        values.append(value)
-    if current is not None:
-        yield (*current, docnums, weights, values)
 
 
 def _length_range(lengths: list[int]) -> int:

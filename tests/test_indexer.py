@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import threading
 from pathlib import Path
 
@@ -173,7 +174,7 @@ def test_file_without_article_is_named_again_but_read_again_only_once_it_changes
 
 
 def story(seed: int, words: int = 160) -> str:
-    rng = __import__("random").Random(seed)
+    rng = random.Random(seed)
     vocabulary = [f"w{n}" for n in range(3000)]
     return " ".join(rng.choices(vocabulary, k=words))
 
