@@ -1,3 +1,4 @@
 from searchsvc.cli import cli
 
-cli(prog_name="searchsvc")
+if __name__ == "__main__":  # not when a spawned worker process imports the parent's main module
+    cli(prog_name="searchsvc")

@@ -18,7 +18,6 @@ from collections import deque
 from contextlib import contextmanager
 from datetime import datetime
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -58,7 +57,7 @@ class ReindexReport:
 
 def bundled_sample() -> Path:
     """The sample corpus shipped inside the package (used when no source was ever given)."""
-    return Path(str(resources.files("searchsvc").joinpath("sample")))
+    return Path(__file__).with_name("sample")  # a folder on disk: the scan walks it
 
 
 def reindex(
@@ -69,28 +68,132 @@ def reindex(
 ) -> ReindexReport:
     """Bring the index at ``settings.index`` up to date with ``sources``."""
     started = time.perf_counter()
+    with _Bookkeeping() as bookkeeping:
+        report = _reindex(settings, sources, full, progress, bookkeeping)
+    report.skipped = len(report.problems)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _reindex(settings, sources, full, progress, bookkeeping) -> ReindexReport:
     home = IndexHome(settings.index)
     home.ensure_writable()
     with home.reindex_lock(settings.writer_timeout):
         home.remove_stale_generations()  # debris of a reindex killed before its swap
         live = home.live_dir()
-        old = Manifest.load(live)
-        roots = _resolve_sources(sources, old)
-        current = None if full or live is None else _open_current(live)
-        problems: list[Problem] = []
-        files = list(scan(roots, problems))
-        if current is not None and _rebuild_instead(files, old, roots):
-            current[1].close()
-            current = None
-        report = ReindexReport(full=current is None, problems=problems)
-        if current is None:
-            _build_generation(home, settings, roots, files, report, progress)
-        else:
-            ix, searcher = current
-            with searcher:
-                _update_generation(home, live, ix, searcher, old, settings, roots, files, report, progress)
-    report.skipped = len(report.problems)
-    report.seconds = time.perf_counter() - started
+        with _Cleaners(settings, update=live is not None and not full) as cleaners:
+            old = Manifest.load(live)
+            roots = _resolve_sources(sources, old)
+            problems: list[Problem] = []
+            files = list(cleaners.scan(roots, problems, old))
+            bookkeeping.done()
+            current = None if full or live is None else _open_current(live)
+            return _apply(home, live, settings, roots, files, old, current, problems, progress, cleaners)
+
+
+class _Bookkeeping:
+    """No cyclic garbage collection while the manifest loads and the sources are scanned; what they made is frozen.
+
+    Both make hundreds of thousands of objects (no cycles among them) that
+    live until the reindex ends: every collection would walk them again
+    (20 ms of a 0.5 s update of 100 files in 21,577). ``done()`` freezes
+    them and collects as before; leaving unfreezes what is left (they
+    themselves are freed by reference counting when the reindex returns).
+    """
+
+    def __enter__(self) -> "_Bookkeeping":
+        self.enabled = gc.isenabled()
+        gc.disable()
+        return self
+
+    def done(self) -> None:
+        gc.freeze()
+        if self.enabled:
+            gc.enable()
+
+    def __exit__(self, *exc) -> None:
+        gc.unfreeze()
+        if self.enabled:
+            gc.enable()
+
+
+class _Cleaners:
+    """The processes that clean an update's changed files.
+
+    When the index holds ``EARLY_FROM`` files or more, one starts as soon
+    as the scan meets the first changed file: it imports the HTML stack and
+    cleans while this process finishes the scan, opens the index and
+    writes (100 changed files in 21,577: 0.56 s -> 0.47 s end to end, the
+    median of eight runs each). A smaller scan hides nothing, and then
+    fewer files are cleaned here. An update of ``POOL_FROM`` files or more
+    gets ``workers`` of them.
+    """
+
+    def __init__(self, settings: Settings, update: bool):
+        self.workers = settings.workers
+        self.update = update and settings.workers > 1
+        self.pool = None
+        self.size = 0
+
+    def __enter__(self) -> "_Cleaners":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def scan(self, roots: list[Path], problems: list[Problem], old: Manifest) -> Iterator[SourceFile]:
+        """``sources.scan``; the early cleaner starts at the first file the manifest does not describe."""
+        files = scan(roots, problems)
+        if self.update and len(old.files) + len(old.skipped) >= EARLY_FROM:
+            for f in files:
+                yield f
+                if not (_same(old.files.get(f.path), f) or _same(old.skipped.get(f.path), f)):
+                    self._start(1)
+                    break
+        yield from files
+
+    def pool_for(self, changed: int):
+        """The pool to clean ``changed`` files in, or None: in this process."""
+        if changed >= POOL_FROM and self.workers > 1 and self.size < self.workers:
+            self.stop()
+            self._start(self.workers)
+        return self.pool if changed else None
+
+    def _start(self, n: int) -> None:
+        self.pool = multiprocessing.get_context("fork").Pool(n, _cleaner_ready)
+        self.size = n
+
+    def stop(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool, self.size = None, 0
+
+
+def _cleaner_ready() -> None:
+    """A cleaner's start: collection back on (forked while the scan had it off), the HTML stack imported.
+
+    (A pool worker closes its copy of the task pipe's writing end: when this
+    process dies, even by SIGKILL, the worker reads EOF and exits.)
+    """
+    gc.enable()
+    import searchsvc.clean  # noqa: F401
+
+
+def _apply(home, live, settings, roots, files, old, current, problems, progress, cleaners) -> ReindexReport:
+    diff = _diff(files, old) if current is not None else None
+    if diff is not None and _rebuild_instead(diff, old, roots):
+        current[1].close()
+        current = None
+    report = ReindexReport(full=current is None, problems=problems)
+    if current is None:
+        cleaners.stop()  # a full build has workers of its own
+        _build_generation(home, settings, roots, files, report, progress)
+    else:
+        ix, searcher = current
+        with searcher:
+            _update_generation(home, live, ix, searcher, old, settings, roots, files, diff, report, progress,
+                               cleaners)
     return report
 
 
@@ -107,7 +210,7 @@ def _resolve_sources(sources, manifest: Manifest) -> list[Path]:
 LARGE_UPDATE_FILES = 20_000  # changed files an update takes at most (its new postings stay in memory until commit)
 
 
-def _rebuild_instead(files: list[SourceFile], old: Manifest, roots: list[Path]) -> bool:
+def _rebuild_instead(diff: _Diff, old: Manifest, roots: list[Path]) -> bool:
     """Whether to rebuild in full rather than update: more than ``LARGE_UPDATE_FILES`` files changed.
 
     An update holds all its new postings in memory until it commits (about
@@ -118,12 +221,31 @@ def _rebuild_instead(files: list[SourceFile], old: Manifest, roots: list[Path]) 
     """
     if not set(old.sources) <= {str(r) for r in roots}:
         return False
-    return len(_changed_files(files, old)) > LARGE_UPDATE_FILES
+    return len(diff.changed) > LARGE_UPDATE_FILES
 
 
-def _changed_files(files: list[SourceFile], old: Manifest) -> list[SourceFile]:
-    """The files an update reads: new ones, and those whose size or modification time the manifest does not hold."""
-    return [f for f in files if not _same(old.files.get(f.path), f) and not _same(old.skipped.get(f.path), f)]
+@dataclass
+class _Diff:
+    """The scanned files against the manifest."""
+
+    changed: list[SourceFile] = field(default_factory=list)  # new, or a size or mtime the manifest does not hold
+    unchanged: int = 0
+    named_again: list[Problem] = field(default_factory=list)  # held no article last time, unchanged since
+
+
+def _diff(files: list[SourceFile], old: Manifest) -> _Diff:
+    diff = _Diff()
+    known, skipped = old.files, old.skipped
+    for f in files:
+        if _same(known.get(f.path), f):
+            diff.unchanged += 1
+            continue
+        skip = skipped.get(f.path)
+        if _same(skip, f):
+            diff.named_again.append(Problem(f.path, skip[2]))  # named again, not read again
+        else:
+            diff.changed.append(f)
+    return diff
 
 
 def _same(entry: list | None, f: SourceFile) -> bool:
@@ -206,7 +328,8 @@ def _build_generation(home, settings, roots, files, report, progress) -> None:
 
 
 PARALLEL_FROM = 64      # fewer files are cleaned and written in this process (full build)
-POOL_FROM = 400         # fewer changed files are cleaned in this process: a pool costs as much as ~400 files
+POOL_FROM = 400         # changed files from which an update is cleaned by ``workers`` processes
+EARLY_FROM = 2000       # indexed files from which a cleaner starts during the scan (it hides the import)
 PART_BATCH = 32         # files per message from a worker (progress granularity)
 SEPARATE_FILES_FROM = 1000  # a segment from this many source files is written as separate files
 SEGMENT_POSTINGS = 4_000_000  # postings a worker holds in memory (~0.5 GB) before it writes a segment
@@ -426,21 +549,16 @@ def _part_worker(part: _Part, conn, parent_ends) -> None:
         conn.close()
 
 
-def _update_generation(home, live, ix, searcher, old: Manifest, settings, roots, files, report, progress) -> None:
+def _update_generation(home, live, ix, searcher, old: Manifest, settings, roots, files, diff: _Diff, report,
+                       progress, cleaners: _Cleaners) -> None:
     """Apply the changed and removed files to the live generation ``ix``; ``searcher`` reads the commit being updated."""
     scanned_roots = {str(r) for r in roots}
     current = {f.path: f for f in files}
     manifest = Manifest(sources=_merge_sources(old.sources, roots), files=dict(old.files), skipped={
         p: e for p, e in old.skipped.items() if e[3] not in scanned_roots or p in current})
-    changed = []
-    for f in files:
-        skip = old.skipped.get(f.path)
-        if _same(old.files.get(f.path), f):
-            report.unchanged += 1
-        elif _same(skip, f):
-            report.problems.append(Problem(f.path, skip[2]))  # named again, not read again
-        else:
-            changed.append(f)
+    changed = diff.changed
+    report.unchanged = diff.unchanged
+    report.problems.extend(diff.named_again)
     gone = [p for p, entry in old.files.items() if entry[3] in scanned_roots and p not in current]
     if not changed and not gone:
         report.documents = searcher.doc_count()
@@ -466,7 +584,7 @@ def _update_generation(home, live, ix, searcher, old: Manifest, settings, roots,
             for doc_id in manifest.files.pop(path)[2]:
                 doomed.add(doc_id)
                 report.removed += 1
-        for f, docs in _cleaned(changed, settings, report, progress, failed):
+        for f, docs in _cleaned(changed, settings, report, progress, failed, cleaners.pool_for(len(changed))):
             manifest.skipped.pop(f.path, None)
             new_ids = [d.id for d in docs]
             for doc in docs:
@@ -519,17 +637,16 @@ def _merge_sources(old: list[str], roots: list[Path]) -> list[str]:
     return merged
 
 
-def _cleaned(files: list[SourceFile], settings: Settings, report: ReindexReport, progress, failed=None):
-    """(file, documents) for each readable file, cleaned in ``settings.workers`` processes.
+def _cleaned(files: list[SourceFile], settings: Settings, report: ReindexReport, progress, failed=None, pool=None):
+    """(file, documents) for each readable file, cleaned in ``pool`` if given.
 
     Files that yield nothing go to ``failed`` (a list) with their problems.
     """
     bar = progress(len(files)) if progress else None
     jobs = [(f, settings.max_file_bytes) for f in files]
-    if settings.workers > 1 and len(files) >= POOL_FROM:
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(settings.workers) as pool:
-            yield from _collect(pool.imap(_read_one, jobs, chunksize=16), report, bar, failed)
+    if pool is not None:
+        chunk = max(1, min(16, len(jobs) // (8 * settings.workers)))  # small ones early: writing starts sooner
+        yield from _collect(pool.imap(_read_one, jobs, chunksize=chunk), report, bar, failed)
     else:
         yield from _collect(map(_read_one, jobs), report, bar, failed)
     if bar is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import threading
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 
 import Stemmer
 from whoosh import columns, fields
@@ -36,7 +36,7 @@ INDEX_STOP_WORDS = frozenset(
 @lru_cache(maxsize=1)
 def query_stop_words() -> frozenset[str]:
     """The SMART list: dropped from long questions, where filler words would count."""
-    text = resources.files("searchsvc").joinpath("stopwords.txt").read_text("utf-8")
+    text = Path(__file__).with_name("stopwords.txt").read_text("utf-8")
     words = (w for line in text.splitlines() if not line.startswith("#") for w in line.split())
     return frozenset(words)
 

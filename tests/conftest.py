@@ -106,12 +106,20 @@ def tmp_settings(tmp_path) -> Settings:
 
 
 def run_cli(*args, env: dict | None = None, input: str | None = None, timeout: float = 120,
-            cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """``python -m searchsvc ARGS`` in a subprocess, as a person would run it."""
+            cwd: Path | None = None, tuned: dict | None = None) -> subprocess.CompletedProcess:
+    """``python -m searchsvc ARGS`` in a subprocess, as a person would run it.
+
+    ``tuned``: indexer thresholds set first (e.g. ``{"POOL_FROM": 1}``), so a
+    small corpus takes the path a large one would.
+    """
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}
     full_env.update(env or {})
+    entry = ["-m", "searchsvc"]
+    if tuned:
+        settings = "; ".join(f"indexer.{name} = {value!r}" for name, value in tuned.items())
+        entry = ["-c", f"from searchsvc import indexer; {settings}; from searchsvc.cli import cli; cli(prog_name='searchsvc')"]
     return subprocess.run(
-        [sys.executable, "-m", "searchsvc", *map(str, args)],
+        [sys.executable, *entry, *map(str, args)],
         capture_output=True, text=True, env=full_env, input=input, timeout=timeout, cwd=cwd,
     )
 

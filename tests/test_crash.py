@@ -109,11 +109,16 @@ def crash_index(template, tmp_path) -> tuple[Path, Path]:
     return index, template["root"] / "src"
 
 
-def start_reindex(src: Path, index: Path, *flags: str, **env) -> subprocess.Popen:
+# the real CLI, with an update's cleaner process started whatever the index's size (it waits for 2,000 files)
+EARLY_CLEANER = "from searchsvc import indexer; indexer.EARLY_FROM = 1; from searchsvc.cli import cli; cli(prog_name='searchsvc')"
+
+
+def start_reindex(src: Path, index: Path, *flags: str, early_cleaner: bool = False, **env) -> subprocess.Popen:
     """``searchsvc reindex`` in its own process group, its output in files (workers may outlive it)."""
     out = tempfile.TemporaryFile("w+")
+    entry = ["-c", EARLY_CLEANER] if early_cleaner else ["-m", "searchsvc"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "searchsvc", "reindex", str(src), "--index", str(index), *flags],
+        [sys.executable, *entry, "reindex", str(src), "--index", str(index), *flags],
         stdout=out, stderr=subprocess.STDOUT, text=True, env=clean_env(**env), start_new_session=True,
     )
     proc.output_file = out
@@ -256,12 +261,14 @@ def test_sigkill_at_any_moment_leaves_a_whole_index_and_the_next_reindex_recover
     assert stats.returncode == 0 and json.loads(stats.stdout)["documents"] == len(template["B"])
 
 
-@pytest.mark.parametrize("incremental", [False, True], ids=["full", "incremental"])
-def test_killed_reindex_leaves_no_lock_and_no_workers_behind(template, crash_index, incremental):
+@pytest.mark.parametrize("mode", ["full", "incremental", "update-cleaner"])
+def test_killed_reindex_leaves_no_lock_and_no_workers_behind(template, crash_index, mode):
     """Kill only the parent (as the OOM killer would) while its workers clean: the lock dies with it
     at once, and the workers notice and exit by themselves."""
     index, src = crash_index
-    proc = start_reindex(src, index, "--workers", "2", *(() if incremental else ("--full",)))
+    incremental = mode != "full"
+    proc = start_reindex(src, index, "--workers", "2", *(() if incremental else ("--full",)),
+                         early_cleaner=mode == "update-cleaner")
     try:
         assert kill_at(proc, index, "cleaning", incremental)
         r = run_cli("reindex", "--index", index, env=clean_env(SEARCHSVC_WRITER_TIMEOUT="0.5"))

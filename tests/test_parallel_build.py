@@ -1,14 +1,17 @@
-"""A full build in worker processes (each writing its own segment) equals the build in one process.
+"""A build or an update in worker processes equals the same work in one process.
 
 Run through the real CLI (the workers fork, so not inside pytest's process):
 the same documents with the same stored fields, the same near-duplicate
 groups and the same first-wins choice between duplicate ids, whichever
-worker's slice they fall in.
+worker's slice they fall in; an update's problems named the same way.
 """
 from __future__ import annotations
 
 import random
 import re
+import shutil
+
+import pytest
 
 from conftest import page, run_cli, write
 from searchsvc.store import IndexHome
@@ -52,3 +55,35 @@ def test_workers_build_the_same_index_as_one_process(tmp_path):
     assert (one[3], two[3]) == (1, 2)  # one segment, then one per worker
     groups = {dict(d)["group"] for d in one[2] if dict(d)["id"].startswith("s") and int(dict(d)["id"][1:4]) % 9 == 0}
     assert groups == {"s000.html"}
+
+
+def edit(sources):
+    """Changed, new, removed and unreadable files, and a near-copy of a story already indexed."""
+    a = sources[0]
+    for i in (1, 2, 40):
+        write(a / f"s{i:03d}.html", page(f"Story {i} revised", f"Revised text {i} about rail tariffs and wages."))
+    write(a / "late1.html", page("Late ferry", "The late ferry sailed with grain for the port."))
+    write(a / "late2.html", (a / "s009.html").read_text().replace("Story 9", "Story 9 again"))
+    write(a / "empty.html", "")
+    (a / "s050.html").unlink()
+
+
+@pytest.mark.parametrize("tuned", [{"EARLY_FROM": 1}, {"POOL_FROM": 1}], ids=["early-cleaner", "pool"])
+def test_an_update_cleaned_in_workers_equals_the_update_in_one_process(tmp_path, tuned):
+    sources = corpus(tmp_path / "src")
+    ix = tmp_path / "ix"
+    assert run_cli("reindex", *sources, "--workers", 1, "--index", ix).returncode == 0
+    shutil.copytree(ix, tmp_path / "ix-workers")
+    edit(sources)
+    runs = {}
+    for name, workers, knobs in (("one", 1, None), ("workers", 2, tuned)):
+        r = run_cli("reindex", "--workers", workers, "--index", tmp_path / ("ix" if name == "one" else "ix-workers"),
+                    tuned=knobs)
+        assert r.returncode == 0, r.stderr
+        runs[name] = (re.sub(r"in [\d.]+s", "", r.stdout.strip()), sorted(r.stderr.splitlines()),
+                      stored(tmp_path / ("ix" if name == "one" else "ix-workers"))[0])
+    one, workers = runs["one"], runs["workers"]
+    assert "added 2, updated 3, removed 1" in one[0] and any("empty.html: empty file" in line for line in one[1])
+    assert one == workers
+    groups = {dict(d)["id"]: dict(d)["group"] for d in one[2]}
+    assert groups["late2.html"] == groups["s009.html"] == "s000.html"
