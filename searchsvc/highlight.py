@@ -18,30 +18,57 @@ SCAN_CHARS = 100_000  # passages are looked for in this much of an article
 
 
 @lru_cache(maxsize=256)
-def _stem_pattern(stems: frozenset[str]) -> re.Pattern | None:
-    """Words that may stem to one of ``stems``: each stem's first letters, then any word characters.
+def _heads(stems: frozenset[str]) -> tuple[str, ...]:
+    """What a word must begin with to stem to one of ``stems``: each stem but its last letter.
 
-    Snowball mostly keeps a word's beginning (city -> citi), so a candidate
-    regex on all but the stem's last letter finds every form in one C-level
-    scan; each candidate is then stemmed to confirm it.
+    Snowball mostly keeps a word's beginning (city -> citi); a short stem
+    is its own head. Each candidate word is then stemmed to confirm it.
     """
-    heads = sorted({re.escape(t[:-1] if len(t) > 3 else t) for t in stems if t}, key=len, reverse=True)
-    if not heads:
-        return None
-    return re.compile(r"(?<!\w)(?:%s)\w*" % "|".join(heads), re.IGNORECASE)
+    return tuple(sorted({t[:-1] if len(t) > 3 else t for t in stems if t}))
+
+
+@lru_cache(maxsize=256)
+def _stem_pattern(heads: tuple[str, ...]) -> re.Pattern:
+    """The words beginning with one of ``heads``, any case: for text whose lower-casing changes its length."""
+    alternatives = sorted(map(re.escape, heads), key=len, reverse=True)
+    return re.compile(r"(?<!\w)(?:%s)\w*" % "|".join(alternatives), re.IGNORECASE)
+
+
+_WORD_REST = re.compile(r"\w*")
 
 
 def matches(text: str, stems: set[str]) -> list[tuple[int, int]]:
-    """(start, end) of every word in ``text`` whose index term is one of ``stems``."""
-    pattern = _stem_pattern(frozenset(stems))  # one pattern per query, not per hit
-    if pattern is None:
+    """(start, end) of every word in ``text`` whose index term is one of ``stems``.
+
+    Candidates are the words that begin with a stem's head, found with
+    ``str.find`` in the lower-cased text (a regex would try every position
+    of the text, a few times slower); when lower-casing changes the text's
+    length (a dotted capital I), offsets would shift, and a regex finds them.
+    """
+    heads = _heads(frozenset(stems))  # cached: one per query, not per hit
+    if not heads:
         return []
-    found = []
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        starts = _word_starts(lowered, heads)
+        ends = [_WORD_REST.match(lowered, i).end() for i in starts]
+        spans = zip(starts, ends)
+    else:
+        spans = (m.span() for m in _stem_pattern(heads).finditer(text))
     stem = schema.word_stem
-    for m in pattern.finditer(text):
-        if stem(m.group()) in stems:
-            found.append(m.span())
-    return found
+    return [(a, b) for a, b in spans if stem(text[a:b]) in stems]
+
+
+def _word_starts(lowered: str, heads: tuple[str, ...]) -> list[int]:
+    """Where a word beginning with one of ``heads`` begins, ascending (``\w`` is alphanumeric or ``_``)."""
+    starts = set()
+    for head in heads:
+        i = lowered.find(head)
+        while i != -1:
+            if i == 0 or not (lowered[i - 1].isalnum() or lowered[i - 1] == "_"):
+                starts.add(i)
+            i = lowered.find(head, i + 1)
+    return sorted(starts)
 
 
 def passages(body: str, stems: set[str], size: int = 240, limit: int = 3) -> list[tuple[int, str]]:
