@@ -24,7 +24,7 @@ import pickle
 import threading
 import time
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -254,6 +254,10 @@ class Generation:
         shared = self._shared[docnums]
         return int(len(docnums) - shared.sum() + np.unique(self.group[docnums[shared]]).size)
 
+    def in_group(self, docnum: int) -> bool:
+        """Whether ``docnum`` has near-duplicates (live or not)."""
+        return bool(self._shared[docnum])
+
     def group_members(self, docnum: int) -> np.ndarray:
         """Live documents in the same near-duplicate group as ``docnum`` (itself included)."""
         group = self.group[docnum]
@@ -367,6 +371,24 @@ class Evaluator:
         self.gen = generation
         self.searcher = searcher
         self._memo: dict[int, tuple[wq.Query, Matches]] = {}  # by node identity; the node is kept alive
+        self._leaves: list | None = None
+        self._offsets: list[int] = []
+
+    def stored_fields(self, docnum: int) -> dict:
+        """A document's stored fields, from its segment's reader directly.
+
+        Whoosh's searcher finds the segment, then copies the fields that the
+        schema still has into a new dict: this schema never drops one, and a
+        page reads ten of these.
+        """
+        if self._leaves is None:
+            self._leaves = [(offset, sub.reader()) for sub, offset in self.searcher.leaf_searchers()]
+            self._offsets = [offset for offset, _ in self._leaves]
+        offset, reader = self._leaves[bisect_right(self._offsets, docnum) - 1]
+        perdoc = getattr(reader, "_perdoc", None)
+        if perdoc is None:
+            return reader.stored_fields(docnum - offset)
+        return perdoc.stored_fields(docnum - offset)
 
     def matches(self, q: wq.Query) -> Matches:
         held = self._memo.get(id(q))

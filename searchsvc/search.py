@@ -689,7 +689,7 @@ def _text(value) -> str:
 
 def _hit(ev: engine.Evaluator, r: paging.Ranked, stems: set[str] | None, settings: Settings,
          req: SearchRequest, words: list[tuple[str, str]] | None) -> Hit:
-    stored = ev.searcher.stored_fields(r.docnum)
+    stored = ev.stored_fields(r.docnum)
     body = stored.get(schema.BODY) or ""
     found = passages(body, stems, settings.snippet_chars, limit=3) if stems is not None else []
     title = stored.get(schema.TITLE) or stored[schema.ID]
@@ -710,7 +710,9 @@ def _hit(ev: engine.Evaluator, r: paging.Ranked, stems: set[str] | None, setting
 
 def _versions(ev: engine.Evaluator, docnum: int) -> list[Version]:
     """The other members of this hit's near-duplicate group, oldest first."""
-    others = [ev.searcher.stored_fields(int(d)) for d in ev.gen.group_members(docnum) if d != docnum]
+    if not ev.gen.in_group(docnum):
+        return []
+    others = [ev.stored_fields(int(d)) for d in ev.gen.group_members(docnum) if d != docnum]
     others.sort(key=lambda d: (d.get(schema.PUBLISHED) is None, d.get(schema.PUBLISHED) or datetime.min, d[schema.ID]))
     return [Version(d[schema.ID], d.get(schema.TITLE) or d[schema.ID], d.get(schema.SOURCE) or None,
                     _iso(d.get(schema.PUBLISHED))) for d in others]
