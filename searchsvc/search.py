@@ -453,7 +453,7 @@ def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: Sea
     found = find(plan.query, plan.excluded, after=after)
     if found.total == 0 and plan.relaxed is not None:
         found = find(plan.relaxed, plan.excluded, after=after)
-    suggestion = _suggestion(s, req.q, parsed, plan)
+    suggestion = _suggestion(ev, req.q, parsed, plan)
     corrected = False
     if found.total == 0 and suggestion and cursor is None:
         fixed_plan = _plan(ev, parse(suggestion, settings.max_query_terms), settings)
@@ -750,17 +750,16 @@ def _iso(value) -> str | None:
     return value.replace(microsecond=0).isoformat() + "Z"  # stored as naive UTC
 
 
-def _suggestion(s: Searcher, q: str, parsed: ParsedQuery, plan: Plan) -> str | None:
+def _suggestion(ev: engine.Evaluator, q: str, parsed: ParsedQuery, plan: Plan) -> str | None:
     if not plan.unknown:
         return None
-    corrector = s.corrector(schema.CONTENT)
     fixed = q
     changed = False
     candidates = [w for w in dict.fromkeys(plan.unknown) if len(w) <= SUGGEST_MAX_CHARS]
     for word in candidates[:SUGGEST_WORDS]:
-        options = corrector.suggest(word.lower(), limit=1, maxdist=2, prefix=1)
-        if options and options[0] != word.lower():
-            fixed = re.sub(r"(?<!\w)%s(?!\w)" % re.escape(word), options[0], fixed, count=1)
+        option = ev.gen.suggestion(ev.searcher, word.lower(), maxdist=2)
+        if option and option != word.lower():
+            fixed = re.sub(r"(?<!\w)%s(?!\w)" % re.escape(word), option, fixed, count=1)
             changed = True
     return fixed if changed and fixed != q else None
 

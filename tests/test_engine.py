@@ -7,6 +7,9 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from whoosh import query as wq
 
 from conftest import make_settings, write
@@ -197,3 +200,58 @@ def test_arrays_follow_the_commit_a_searcher_reads(layered, tmp_path):
         assert search(index, SearchRequest(q="", per_page=1)).total == 40
     finally:
         index.close()
+
+
+ENGLISH = ("harbor harbour harbors strike strikes striking stroke council councils counsel flood floods ferry ferries "
+           "grain grains tariff tariffs rail rails bridge bridges election drought port ports portal union unions "
+           "wages river rivers storm market markets vote votes voter school schools budget budgets minister "
+           "ministers senate tramway train trains trade trader traders price prices oil bank banks rate rates "
+           "fiscal quarter quarterly dividend payout shares stock stocks").split()
+
+
+@pytest.fixture(scope="module")
+def spelled(tmp_path_factory):
+    """Two segments of English words, some far more frequent than others (the suggestion's ranking)."""
+    root = tmp_path_factory.mktemp("spelled")
+    settings = make_settings(root / "index")
+    rnd = random.Random(3)
+    for name, n in (("a", 120), ("b", 80)):
+        dump(root / f"src/{name}.jsonl", [{"id": f"{name}{i}", "title": rnd.choice(ENGLISH),
+                                           "text": " ".join(rnd.choices(ENGLISH, weights=range(1, len(ENGLISH) + 1), k=30))}
+                                          for i in range(n)])
+        reindex(settings, [root / "src"])
+    cold, warm = SearchIndex(settings), SearchIndex(settings)
+    s = warm.searcher()
+    warm.arrays(s).warm(s, 1_000_000, threading.Event())  # every spelling word read at once
+    yield cold, warm
+    cold.close()
+    warm.close()
+
+
+@st.composite
+def typos(draw) -> str:
+    """An English word with up to two edits: deletions, insertions, substitutions, adjacent swaps."""
+    word = list(draw(st.sampled_from(ENGLISH)))
+    for _ in range(draw(st.integers(0, 2))):
+        i = draw(st.integers(0, len(word) - 1))
+        edit = draw(st.sampled_from(["delete", "insert", "substitute", "swap"]))
+        letter = draw(st.sampled_from("aeiorstnhx"))
+        if edit == "delete" and len(word) > 1:
+            del word[i]
+        elif edit == "insert":
+            word.insert(i, letter)
+        elif edit == "substitute":
+            word[i] = letter
+        elif edit == "swap" and i + 1 < len(word):
+            word[i], word[i + 1] = word[i + 1], word[i]
+    return "".join(word)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(typos() | st.text(alphabet="abfhmoprstw", min_size=1, max_size=8))
+def test_did_you_mean_answers_as_whooshs_corrector(spelled, word):
+    for index in spelled:  # words read a letter at a time, or all at once by warm()
+        s = index.searcher()
+        assert len(s.leaf_searchers()) == 2  # Whoosh's multi-segment corrector: damerau_levenshtein over the terms
+        expected = s.corrector(schema.CONTENT).suggest(word, limit=1, maxdist=2, prefix=1)
+        assert index.arrays(s).suggestion(s, word) == (expected[0] if expected else None)
