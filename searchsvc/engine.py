@@ -99,7 +99,9 @@ class Generation:
         self.id_rank[order] = np.arange(self.doc_count)
         self.datekey = np.fromiter(self._column(searcher, schema.DATEKEY), np.int64, self.doc_count)
         self.codes = {name: self._codes(searcher, name) for name in (schema.SOURCE, schema.YEAR)}
-        self.group = self._group_codes(searcher)
+        self.group, self._named = self._group_codes(searcher)
+        # articles per near-duplicate group: how many hits a page of groups needs (paging.py)
+        self.group_size = self.doc_count / max(1, len(np.unique(self.group)))
         self._grouped = np.argsort(self.group, kind="stable")  # documents by group, for group_members
         self._grouped_codes = self.group[self._grouped]
         self._shared = np.bincount(self.group)[self.group] > 1  # in a group of two or more
@@ -132,14 +134,17 @@ class Generation:
             np.int32, self.doc_count)
         return Codes(list(values), codes)
 
-    def _group_codes(self, searcher) -> np.ndarray:
-        """A code per near-duplicate group; an article without a group is a group of its own."""
+    def _group_codes(self, searcher) -> tuple[np.ndarray, int]:
+        """A code per near-duplicate group, and how many groups are named (their codes come first).
+
+        An article without a group is a group of its own.
+        """
         groups: dict[str, int] = {}
         raw = np.fromiter((groups.setdefault(_text(v), len(groups)) if v else -1
                            for v in self._column(searcher, schema.GROUP)), DOCNUM, self.doc_count)
         alone = raw < 0
         raw[alone] = len(groups) + np.nonzero(alone)[0]
-        return raw
+        return raw, len(groups)
 
     def _lengths(self, searcher, fieldname) -> np.ndarray:
         """Each document's length in ``fieldname`` as Whoosh stores it (one byte, decoded): BM25's ``fl``."""
@@ -258,7 +263,14 @@ class Generation:
     def distinct_groups(self, docnums: np.ndarray) -> int:
         """How many near-duplicate groups ``docnums`` fall into (most articles are a group of their own)."""
         shared = self._shared[docnums]
-        return int(len(docnums) - shared.sum() + np.unique(self.group[docnums[shared]]).size)
+        codes = self.group[docnums[shared]]  # codes of named groups: below self._named
+        if len(codes) * 16 < self._named:
+            distinct = np.unique(codes).size
+        else:  # one pass over a flag per group instead of a sort (every article has copies in some archives)
+            seen = np.zeros(self._named, bool)
+            seen[codes] = True
+            distinct = int(np.count_nonzero(seen))
+        return int(len(docnums) - len(codes) + distinct)
 
     # --- did-you-mean ------------------------------------------------------------
 

@@ -150,7 +150,7 @@ def _ordered(gen, found, keys: list[np.ndarray], collapse: bool, enough: int | N
     so a group's best candidate is its best hit.
     """
     n = len(found)
-    take = (enough * 2 + 8 if collapse else enough) if enough is not None else n
+    take = (int(enough * 2 * gen.group_size) + 8 if collapse else enough) if enough is not None else n
     primary = keys[-1]
     while take < n:
         kth = np.partition(primary, take - 1)[take - 1]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from whoosh import query as wq
 
 from conftest import make_settings, write
-from searchsvc import engine, ranking, schema
+from searchsvc import engine, paging, ranking, schema
 from searchsvc.indexer import reindex
 from searchsvc.query import parse
 from searchsvc.search import SearchIndex, SearchRequest, _plan, search
@@ -255,3 +255,35 @@ def test_did_you_mean_answers_as_whooshs_corrector(spelled, word):
         assert len(s.leaf_searchers()) == 2  # Whoosh's multi-segment corrector: damerau_levenshtein over the terms
         expected = s.corrector(schema.CONTENT).suggest(word, limit=1, maxdist=2, prefix=1)
         assert index.arrays(s).suggestion(s, word) == (expected[0] if expected else None)
+
+
+@pytest.fixture(scope="module")
+def copies(tmp_path_factory):
+    """80 stories, each in 1 to 15 identical copies: a page of ten groups needs many more hits than ten."""
+    root = tmp_path_factory.mktemp("copies")
+    settings = make_settings(root / "index", cache_entries=0)
+    rnd = random.Random(11)
+    recs = []
+    for story in range(80):
+        text = " ".join(rnd.choices(VOCAB, k=40))
+        recs += [{"id": f"s{story:02d}-{c:02d}", "title": f"Story {story}", "text": text}
+                 for c in range(rnd.choice([1, 1, 2, 15]))]
+    dump(root / "src/copies.jsonl", recs)
+    reindex(settings, [root / "src"])
+    index = SearchIndex(settings)
+    yield index
+    index.close()
+
+
+@pytest.mark.parametrize("q", ["w1", "w2 w3", "w4 OR w50", "harbour", "w1 w2 w3 w4 w5 w6"])
+def test_a_page_of_groups_and_their_count_are_those_of_the_full_ordering(copies, q):
+    s = copies.searcher()
+    ev = engine.Evaluator(copies.arrays(s), s)
+    found = ev.matches(_plan(ev, parse(q), copies.settings).query)
+    complete = paging.Ordering(ev.gen, found, "relevance", collapse=True, half_life_days=1.0)
+    page = paging.Ordering(ev.gen, found, "relevance", collapse=True, enough=10, half_life_days=1.0)
+    assert ev.gen.group_size > 3 and len(found) > 3 * len(complete)  # copies: many hits per group
+    assert page.page_after(None, 0, 10)[0] == complete.page_after(None, 0, 10)[0]
+    assert ev.gen.distinct_groups(found.docnums) == len(complete) == len(set(ev.gen.group[found.docnums].tolist()))
+    for few in (found.docnums[:2], found.docnums[-3:]):  # few matches: the other way of counting
+        assert ev.gen.distinct_groups(few) == len(set(ev.gen.group[few].tolist()))
