@@ -443,14 +443,27 @@ class Evaluator:
         schema still has into a new dict: this schema never drops one, and a
         page reads ten of these.
         """
-        if self._leaves is None:
-            self._leaves = [(offset, sub.reader()) for sub, offset in self.searcher.leaf_searchers()]
-            self._offsets = [offset for offset, _ in self._leaves]
-        offset, reader = self._leaves[bisect_right(self._offsets, docnum) - 1]
+        offset, reader = self._leaf(docnum)
         perdoc = getattr(reader, "_perdoc", None)
         if perdoc is None:
             return reader.stored_fields(docnum - offset)
         return perdoc.stored_fields(docnum - offset)
+
+    def title(self, docnum: int) -> str:
+        """A document's title from the title column (a stored document would be decompressed whole)."""
+        offset, reader = self._leaf(docnum)
+        perdoc = getattr(reader, "_perdoc", None)
+        column = perdoc._cached_reader(schema.TITLE, reader.schema[schema.TITLE].column_type) if perdoc else None
+        if column is None:  # not this codec: from the stored fields
+            return reader.stored_fields(docnum - offset).get(schema.TITLE) or ""
+        return _text(column[docnum - offset])
+
+    def _leaf(self, docnum: int) -> tuple[int, object]:
+        """(offset, segment reader) of the segment holding ``docnum``."""
+        if self._leaves is None:
+            self._leaves = [(offset, sub.reader()) for sub, offset in self.searcher.leaf_searchers()]
+            self._offsets = [offset for offset, _ in self._leaves]
+        return self._leaves[bisect_right(self._offsets, docnum) - 1]
 
     def matches(self, q: wq.Query) -> Matches:
         held = self._memo.get(id(q))

@@ -16,7 +16,7 @@ import multiprocessing
 import time
 from collections import deque
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -747,9 +747,10 @@ def _fields(doc: Document, group: str) -> dict:
 
 
 def _datekey(published) -> int:
+    """Whole seconds since 1970, rounded down (the second a listing shows, before 1970 too)."""
     if published is None:
         return schema.UNDATED
-    return int((published - EPOCH).total_seconds())
+    return (published - EPOCH) // timedelta(seconds=1)
 
 
 def index_stats(settings: Settings) -> dict:

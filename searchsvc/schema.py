@@ -80,7 +80,8 @@ UNDATED = -(2**62)
 def build_schema() -> fields.Schema:
     return fields.Schema(
         id=fields.ID(unique=True, stored=True, sortable=True),
-        title=fields.TEXT(analyzer=ANALYZER, stored=True),
+        # also a column: a hit's near-duplicate versions show their titles without a stored document each
+        title=fields.TEXT(analyzer=ANALYZER, stored=True, sortable=True),
         content=fields.TEXT(analyzer=ANALYZER, spelling=True),
         body=fields.STORED(),
         # dates are filtered and sorted from the datekey column (see engine), never

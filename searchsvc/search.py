@@ -17,7 +17,7 @@ import time
 from collections import Counter, OrderedDict
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Mapping, Sequence
 
 from whoosh import query as wq
@@ -709,13 +709,27 @@ def _hit(ev: engine.Evaluator, r: paging.Ranked, stems: set[str] | None, setting
 
 
 def _versions(ev: engine.Evaluator, docnum: int) -> list[Version]:
-    """The other members of this hit's near-duplicate group, oldest first."""
+    """The other members of this hit's near-duplicate group, oldest first (undated last).
+
+    From the columns: an archive keeps many copies of a wire story, and a
+    stored document per copy would be decompressed whole for its title.
+    """
     if not ev.gen.in_group(docnum):
         return []
-    others = [ev.stored_fields(int(d)) for d in ev.gen.group_members(docnum) if d != docnum]
-    others.sort(key=lambda d: (d.get(schema.PUBLISHED) is None, d.get(schema.PUBLISHED) or datetime.min, d[schema.ID]))
-    return [Version(d[schema.ID], d.get(schema.TITLE) or d[schema.ID], d.get(schema.SOURCE) or None,
-                    _iso(d.get(schema.PUBLISHED))) for d in others]
+    gen = ev.gen
+    others = [int(d) for d in gen.group_members(docnum) if d != docnum]
+    others.sort(key=lambda d: (gen.datekey[d] == schema.UNDATED, gen.datekey[d], gen.ids[d]))
+    sources = gen.codes[schema.SOURCE]
+    return [Version(gen.ids[d], ev.title(d) or gen.ids[d],
+                    sources.values[sources.codes[d]] if sources.codes[d] >= 0 else None, _iso_seconds(gen.datekey[d]))
+            for d in others]
+
+
+def _iso_seconds(datekey: int) -> str | None:
+    """A datekey (seconds since 1970) as the API writes dates, as ``_iso`` does the stored ``published``."""
+    if datekey == schema.UNDATED:
+        return None
+    return (engine.EPOCH + timedelta(seconds=int(datekey))).isoformat() + "Z"
 
 
 def _explained_words(q: str, corrected: str | None, settings: Settings) -> list[tuple[str, str]]:

@@ -95,14 +95,14 @@ class MappedStorage(FileStorage):
 
     Whoosh reads them a few bytes at a time (seek, read, tell on a file
     object): a term lookup is about a dozen system calls, a hit's stored
-    fields two, each a few microseconds on these machines; from a mapping
-    they are memory reads. The pages are the page cache's, shared by every
+    fields or a version's title two, each a few microseconds on these
+    machines; from a mapping they are memory reads. The pages are the page cache's, shared by every
     server process. Posting lists and the columns that are read whole stay
     plain files (mapping them would count the warmed lists again, as pages).
     Committed segment files never change, so a mapping never goes stale.
     """
 
-    MAPPED = (".trm", "._stored.col")
+    MAPPED = (".trm", "._stored.col", ".title.col")
 
     def open_file(self, name, **kwargs):
         if name.endswith(self.MAPPED):

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import make_settings, page, run_cli, search_ids, write
 from searchsvc.indexer import reindex
-from searchsvc.search import SearchIndex, SearchRequest, search
+from searchsvc.search import SearchIndex, SearchRequest, get_article, search
 
 SAMPLE_GROUPS = [
     ["harbor-gazette/2025-02-11-hospital-data-breach.html", "northfield-observer/2025-02-12-hospital-cyberattack.html"],
@@ -132,7 +132,6 @@ def test_deep_cursor_has_no_duplicates_or_gaps_while_a_reindex_commits(big, sort
 # --- passages, near-duplicates, recent, explain ------------------------------------------
 
 def test_long_article_gets_up_to_three_passages_with_offsets(sample_index):
-    from searchsvc.search import get_article
     hit = search(sample_index, SearchRequest(q="council budget")).hits[0]
     assert 2 <= len(hit.snippets) <= 3 and hit.snippet == hit.snippets[0].text
     body = get_article(sample_index, hit.id).body
@@ -150,6 +149,9 @@ def test_wire_copies_are_shown_once_with_their_versions(sample_index):
     shown = [h for h in result.hits if h.id in group]
     assert len(shown) == 1
     assert [v.id for v in shown[0].duplicates] == [i for i in group if i != shown[0].id]
+    for version in shown[0].duplicates:  # from the columns, as the article itself says
+        article = get_article(sample_index, version.id)
+        assert (version.title, version.source, version.published) == (article.title, article.source, article.published)
     both = search(sample_index, SearchRequest(q="hospital patients records", collapse=False))
     assert {h.id for h in both.hits} >= set(group) and all(h.duplicates == [] for h in both.hits)
     assert both.total == result.total + 1
