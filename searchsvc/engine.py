@@ -192,9 +192,11 @@ class Generation:
         scores = idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / self._avg_length[fieldname])))
         return Matches(docnums, scores)
 
-    def positions(self, searcher, fieldname: str, text: str, docnums: np.ndarray) -> dict[int, list[int]]:
-        """Where ``text`` occurs in each of ``docnums`` (ascending, every one containing it): for phrases."""
-        out: dict[int, list[int]] = {}
+    def positions(self, searcher, fieldname: str, text: str, docnums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where ``text`` occurs in each of ``docnums`` (ascending): how many positions each has, and all of
+        them, document after document. For phrases."""
+        counts: list[int] = []
+        flat: list[int] = []
         for sub, offset in searcher.leaf_searchers():
             reader = sub.reader()
             n = reader.doc_count_all()
@@ -202,10 +204,8 @@ class Generation:
             if lo == hi:
                 continue
             tbytes = reader.schema[fieldname].to_bytes(text)
-            local = (docnums[lo:hi] - offset).tolist()
-            for docnum, found in _read_positions(reader, fieldname, tbytes, local).items():
-                out[docnum + offset] = found
-        return out
+            _read_positions(reader, fieldname, tbytes, (docnums[lo:hi] - offset).tolist(), counts, flat)
+        return np.array(counts, np.int64), np.array(flat, np.int64)
 
     def warm(self, searcher, budget: int, stop: threading.Event) -> int:
         """Load the postings of the most frequent words, up to ``budget`` postings; returns how many.
@@ -392,20 +392,24 @@ def _read_postings(m) -> tuple[np.ndarray, np.ndarray]:
     return np.array(ids, DOCNUM), np.array(weights, np.float64)
 
 
-def _read_positions(reader, fieldname: str, tbytes: bytes, wanted: list[int]) -> dict[int, list[int]]:
-    """Positions of the term in the ``wanted`` documents (ascending), reading only the blocks that hold them."""
+def _read_positions(reader, fieldname: str, tbytes: bytes, wanted: list[int], counts: list[int],
+                    flat: list[int]) -> None:
+    """Append the term's positions in each ``wanted`` document (ascending) to ``flat`` and their number to
+    ``counts`` (0 where it is absent), reading only the posting blocks that hold them."""
     fmt = reader.schema[fieldname].format
     m, _ = term_postings(reader, fieldname, tbytes)
-    out: dict[int, list[int]] = {}
     if m is None:
-        return out
+        counts.extend(repeat(0, len(wanted)))
+        return
     blocks = all(hasattr(m, name) for name in ("_read_data", "_next_block", "block_max_id", "_byteids"))
     if not blocks or m._byteids or type(fmt) is not formats.Positions:
         for docnum in wanted:
-            m.skip_to(docnum)
-            if m.is_active() and m.id() == docnum:
-                out[docnum] = list(m.value_as("positions"))
-        return out
+            if m.is_active():
+                m.skip_to(docnum)
+            found = list(m.value_as("positions")) if m.is_active() and m.id() == docnum else []
+            counts.append(len(found))
+            flat.extend(found)
+        return
     j = 0
     while m.is_active() and j < len(wanted):
         last = m.block_max_id()
@@ -417,11 +421,14 @@ def _read_positions(reader, fieldname: str, tbytes: bytes, wanted: list[int]) ->
             while j < len(wanted) and wanted[j] <= last:
                 i = bisect_left(ids, wanted[j])
                 if i < len(ids) and ids[i] == wanted[j]:
-                    # formats.Positions: a count, then the pickled gaps
-                    out[wanted[j]] = list(accumulate(pickle.loads(values[i][4:])))
+                    gaps = pickle.loads(values[i][4:])  # formats.Positions: a count, then the pickled gaps
+                    counts.append(len(gaps))
+                    flat.extend(accumulate(gaps))
+                else:
+                    counts.append(0)
                 j += 1
         m._next_block()
-    return out
+    counts.extend(repeat(0, len(wanted) - j))
 
 
 # --- evaluating a query tree ----------------------------------------------------------
@@ -503,11 +510,25 @@ class Evaluator:
         words = [self.gen.term(self.searcher, q.fieldname, w) for w in q.words]
         found = _intersection(words)
         if len(q.words) > 1 and len(found):
-            positions = [self.gen.positions(self.searcher, q.fieldname, w, found.docnums) for w in q.words]
-            keep = np.fromiter((_adjacent([p[d] for p in positions]) for d in found.docnums.tolist()),
-                               bool, len(found))
-            found = found.where(keep)
+            found = found.where(self._adjacent(q, found.docnums))
         return Matches(found.docnums, found.scores * q.boost) if q.boost != 1.0 else found
+
+    def _adjacent(self, q: wq.Phrase, docnums: np.ndarray) -> np.ndarray:
+        """Which of ``docnums`` have the phrase's words one after the other.
+
+        Word ``j`` at position ``p`` of candidate ``c`` votes for a phrase
+        starting at ``p - j`` there: a start every word votes for is a match
+        (array intersections, not a loop over documents and positions).
+        """
+        starts = None
+        for j, word in enumerate(q.words):
+            counts, positions = self.gen.positions(self.searcher, q.fieldname, word, docnums)
+            keys = (np.repeat(np.arange(len(docnums), dtype=np.int64), counts) << 32) + positions - j
+            keys = keys[positions >= j]
+            starts = keys if starts is None else np.intersect1d(starts, keys, assume_unique=True)
+        keep = np.zeros(len(docnums), bool)
+        keep[starts >> 32] = True
+        return keep
 
     def _by_whoosh(self, q: wq.Query) -> Matches:
         """Any other node (an author phrase): Whoosh's matcher, a document at a time."""
@@ -525,12 +546,6 @@ class Evaluator:
         docnums = np.frombuffer(ids, DOCNUM)
         found = Matches(docnums, np.frombuffer(scores, np.float64))
         return found.where(self.gen.live[docnums])
-
-
-def _adjacent(positions: list[list[int]]) -> bool:
-    """Whether some position of the first word is followed, one by one, by the others."""
-    rest = [set(p) for p in positions[1:]]
-    return any(all(start + i in later for i, later in enumerate(rest, 1)) for start in positions[0])
 
 
 def _union(parts: list[Matches]) -> Matches:
