@@ -28,7 +28,7 @@ from searchsvc import dedup, schema
 from searchsvc.config import Settings
 from searchsvc.errors import IndexBusy, SourceError
 from searchsvc.sources import Document, Problem, SkipFile, SourceFile, read_documents, scan
-from searchsvc.store import IndexHome, Manifest
+from searchsvc.store import IndexHome, Manifest, MappedStorage
 
 EPOCH = datetime(1970, 1, 1)
 Progress = Callable[[int], object]  # called with the number of files to read; returns an object with update(n)
@@ -256,7 +256,7 @@ def _same(entry: list | None, f: SourceFile) -> bool:
 def _open_current(gen: Path):
     """(index, searcher) of the live generation if it can be updated in place (every segment opens), else None."""
     try:
-        ix = whoosh_index.open_dir(str(gen))
+        ix = MappedStorage(str(gen)).open_index()
         if not schema.is_current(ix.schema):
             return None
         return ix, ix.searcher()
