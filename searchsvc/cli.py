@@ -245,12 +245,14 @@ def _serve_in_processes(settings: Settings, create_app) -> None:
     Python runs one thread at a time per process, so a search server uses
     more than one core only with more processes. Each builds its own app
     (its own searchers and result cache). A process that dies is replaced;
-    SIGTERM or Ctrl-C stops them all.
+    SIGTERM or Ctrl-C stops them all. Connections are shared out evenly
+    (``_accepting_evenly``).
     """
     import os
     import signal
     import socket
     import time
+    from multiprocessing.sharedctypes import RawArray
 
     import waitress
 
@@ -264,25 +266,31 @@ def _serve_in_processes(settings: Settings, create_app) -> None:
     click.echo(f"Serving {settings.index} on http://{settings.host}:{port} "
                f"({settings.processes} processes × {settings.threads} threads)", err=True)
 
-    def child() -> None:
+    # each process's open connections and when it last counted them, in memory the processes share
+    connections, counted = RawArray("i", settings.processes), RawArray("d", settings.processes)
+
+    def child(slot: int) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         status = 0
         try:
-            waitress.serve(_warmed(create_app(settings)), sockets=[sock], threads=settings.threads,
-                           ident="searchsvc", _quiet=True)
+            server = waitress.create_server(_warmed(create_app(settings)), sockets=[sock],
+                                            threads=settings.threads, ident="searchsvc")
+            server.readable = _accepting_evenly(server, slot, connections, counted)
+            server.run()
         except BaseException:
             status = 1
         finally:
             os._exit(status)
 
-    children: dict[int, float] = {}
+    children: dict[int, tuple[float, int]] = {}
 
-    def spawn() -> None:
+    def spawn(slot: int) -> None:
+        connections[slot], counted[slot] = 0, 0.0
         pid = os.fork()
         if pid == 0:
-            child()
-        children[pid] = time.monotonic()
+            child(slot)
+        children[pid] = (time.monotonic(), slot)
 
     stopping = False
 
@@ -298,24 +306,50 @@ def _serve_in_processes(settings: Settings, create_app) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     failed = False
-    for _ in range(settings.processes):
-        spawn()
+    for slot in range(settings.processes):
+        spawn(slot)
     while children:
         try:
             pid, _ = os.wait()
         except ChildProcessError:
             break
-        started = children.pop(pid, None)
+        started, slot = children.pop(pid, (None, None))
         if started is None or stopping:
             continue
         if time.monotonic() - started < 2.0:  # dying at start: replacing it would only loop
             failed = True
             stop(signal.SIGTERM, None)
         else:
-            spawn()
+            spawn(slot)
     sock.close()
     if failed:
         raise click.ClickException("a server process stopped right after starting")
+
+
+def _accepting_evenly(server, slot: int, connections, counted, stale: float = 2.0):
+    """The listening socket's ``readable`` for process ``slot``: accept only while no live process holds fewer
+    connections.
+
+    Keep-alive connections stay with the process that accepted them, and
+    every idle process races for each new one: eight clients could land
+    seven on one process and one on the other (measured), leaving a core
+    idle. Each process counts its own connections each time round its
+    loop (at least once a second); a count older than ``stale`` seconds is
+    a process that is not answering, and is left out.
+    """
+    import time
+
+    readable = server.readable
+
+    def balanced() -> bool:
+        now = time.monotonic()  # the system's clock: the same in every process
+        connections[slot], counted[slot] = len(server._map), now
+        if not readable():  # waitress's own: upkeep and the connection limit
+            return False
+        live = [n for n, at in zip(connections, counted) if now - at < stale]
+        return connections[slot] <= min(live)
+
+    return balanced
 
 
 @cli.command()

@@ -280,10 +280,11 @@ class Generation:
 
         The same candidates (spelling words with the same first letter, within
         ``maxdist`` edits counting an adjacent transposition as one, as
-        Whoosh's ``damerau_levenshtein``) ranked the same way, but the words of
-        a letter are read once per commit and the distances run in C
-        (rapidfuzz): Whoosh compares the word with each of them in Python,
-        20 to 50 ms a word at 21,000 articles.
+        Whoosh's ``damerau_levenshtein`` on an index of several segments; on
+        one segment Whoosh's automaton does not count transpositions) ranked
+        the same way, but the words of a letter are read once per commit and
+        the distances run in C (rapidfuzz): Whoosh compares the word with
+        each of them in Python, 20 to 50 ms a word at 21,000 articles.
         """
         if not word:
             return None

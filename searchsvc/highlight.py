@@ -60,7 +60,7 @@ def matches(text: str, stems: set[str]) -> list[tuple[int, int]]:
 
 
 def _word_starts(lowered: str, heads: tuple[str, ...]) -> list[int]:
-    """Where a word beginning with one of ``heads`` begins, ascending (``\w`` is alphanumeric or ``_``)."""
+    """Where a word beginning with one of ``heads`` begins, ascending (a word character: alphanumeric or ``_``)."""
     starts = set()
     for head in heads:
         i = lowered.find(head)

@@ -96,9 +96,10 @@ class MappedStorage(FileStorage):
     Whoosh reads them a few bytes at a time (seek, read, tell on a file
     object): a term lookup is about a dozen system calls, a hit's stored
     fields or a version's title two, each a few microseconds on these
-    machines; from a mapping they are memory reads. The pages are the page cache's, shared by every
-    server process. Posting lists and the columns that are read whole stay
-    plain files (mapping them would count the warmed lists again, as pages).
+    machines; from a mapping they are memory reads. The pages are the page
+    cache's, shared by every server process. Posting lists and the columns
+    that are read whole stay plain files (mapping them would count the
+    warmed lists again, as pages).
     Committed segment files never change, so a mapping never goes stale.
     """
 

@@ -1,11 +1,13 @@
 """The real servers on loopback: `searchsvc serve` (waitress) and `gunicorn wsgi:app`."""
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
 import subprocess
 import sys
-
+import time
+from pathlib import Path
 
 from conftest import REPO, LiveServer, free_port, page, run_cli, wait_until_responds, write
 
@@ -68,3 +70,62 @@ def test_gunicorn_serves_wsgi_app(sample_settings):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def server_processes(parent: int, expected: int, timeout: float = 30) -> list[int]:
+    """The pids of ``searchsvc serve``'s worker processes (children of ``parent``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent:
+                found.append(int(stat.parent.name))
+        if len(found) == expected or time.monotonic() > deadline:
+            return sorted(found)
+        time.sleep(0.1)
+
+
+def connections_held(pids: list[int], port: int) -> list[int]:
+    """How many established TCP connections on ``port`` each process holds (from /proc)."""
+    ours = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            parts = line.split()
+            if parts[3] == "01" and int(parts[1].rsplit(":", 1)[1], 16) == port:  # 01: ESTABLISHED
+                ours.add(f"socket:[{parts[9]}]")
+    held = []
+    for pid in pids:
+        links = []
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                links.append(os.readlink(fd))
+            except OSError:
+                pass
+        held.append(sum(link in ours for link in links))
+    return held
+
+
+def test_processes_share_keep_alive_connections_evenly(sample_settings):
+    """Keep-alive clients stay with the process that accepted them: eight must not land seven on one."""
+    server = LiveServer(sample_settings.index, "--processes", "2", "--threads", "4")
+    clients = []
+    try:
+        pids = server_processes(server.proc.pid, 2)
+        assert len(pids) == 2
+        for expected in ([4, 4], [8, 8]):
+            for _ in range(8):
+                client = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+                client.request("GET", "/api/health")
+                response = client.getresponse()
+                response.read()
+                assert response.status == 200
+                clients.append(client)
+            assert connections_held(pids, server.port) == expected
+    finally:
+        for client in clients:
+            client.close()
+        server.stop()
