@@ -101,7 +101,7 @@ class Generation:
         self.codes = {name: self._codes(searcher, name) for name in (schema.SOURCE, schema.YEAR)}
         self.group, self._named = self._group_codes(searcher)
         # articles per near-duplicate group: how many hits a page of groups needs (paging.py)
-        self.group_size = self.doc_count / max(1, len(np.unique(self.group)))
+        self.group_size = self.doc_count / max(1, self._named + int(np.count_nonzero(self.group >= self._named)))
         self._grouped = np.argsort(self.group, kind="stable")  # documents by group, for group_members
         self._grouped_codes = self.group[self._grouped]
         self._shared = np.bincount(self.group)[self.group] > 1  # in a group of two or more

@@ -46,7 +46,7 @@ SECURITY_HEADERS = {
 
 
 class OrjsonProvider(DefaultJSONProvider):
-    """JSON responses written by orjson: a result page in about 5 us instead of 45 (a fortieth of a request).
+    """JSON responses written by orjson: a result page's response in 14 us instead of 47 (a fortieth of a request).
 
     The same JSON as Flask's provider with ``sort_keys`` off, but non-ASCII
     characters are written as UTF-8 rather than ``\\u`` escapes. Anything

@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -105,23 +106,35 @@ def tmp_settings(tmp_path) -> Settings:
     return make_settings(tmp_path / "index")
 
 
+def searchsvc_command(*args, tuned: dict | None = None) -> list[str]:
+    """``python -m searchsvc ARGS``; with ``tuned``, indexer thresholds set first (e.g. ``{"POOL_FROM": 1}``),
+    so a small corpus takes the path a large one would."""
+    if not tuned:
+        return [sys.executable, "-m", "searchsvc", *map(str, args)]
+    settings = "; ".join(f"indexer.{name} = {value!r}" for name, value in tuned.items())
+    program = f"from searchsvc import indexer; {settings}; from searchsvc.cli import cli; cli(prog_name='searchsvc')"
+    return [sys.executable, "-c", program, *map(str, args)]
+
+
 def run_cli(*args, env: dict | None = None, input: str | None = None, timeout: float = 120,
             cwd: Path | None = None, tuned: dict | None = None) -> subprocess.CompletedProcess:
-    """``python -m searchsvc ARGS`` in a subprocess, as a person would run it.
-
-    ``tuned``: indexer thresholds set first (e.g. ``{"POOL_FROM": 1}``), so a
-    small corpus takes the path a large one would.
-    """
+    """``python -m searchsvc ARGS`` in a subprocess, as a person would run it (``tuned``: see ``searchsvc_command``)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}
     full_env.update(env or {})
-    entry = ["-m", "searchsvc"]
-    if tuned:
-        settings = "; ".join(f"indexer.{name} = {value!r}" for name, value in tuned.items())
-        entry = ["-c", f"from searchsvc import indexer; {settings}; from searchsvc.cli import cli; cli(prog_name='searchsvc')"]
     return subprocess.run(
-        [sys.executable, *entry, *map(str, args)],
+        searchsvc_command(*args, tuned=tuned),
         capture_output=True, text=True, env=full_env, input=input, timeout=timeout, cwd=cwd,
     )
+
+
+def processes() -> Iterator[tuple[int, list[str]]]:
+    """(pid, the fields of /proc/PID/stat after the command name: state, ppid, pgrp, ...) of every process."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        yield int(stat.parent.name), fields
 
 
 def free_port() -> int:

@@ -16,7 +16,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LiveServer, page, run_cli, write
+from conftest import LiveServer, page, processes, run_cli, searchsvc_command, write
 
 pytestmark = pytest.mark.slow
 
@@ -109,16 +108,14 @@ def crash_index(template, tmp_path) -> tuple[Path, Path]:
     return index, template["root"] / "src"
 
 
-# the real CLI, with an update's cleaner process started whatever the index's size (it waits for 2,000 files)
-EARLY_CLEANER = "from searchsvc import indexer; indexer.EARLY_FROM = 1; from searchsvc.cli import cli; cli(prog_name='searchsvc')"
-
-
 def start_reindex(src: Path, index: Path, *flags: str, early_cleaner: bool = False, **env) -> subprocess.Popen:
-    """``searchsvc reindex`` in its own process group, its output in files (workers may outlive it)."""
+    """``searchsvc reindex`` in its own process group, its output in files (workers may outlive it).
+
+    ``early_cleaner``: an update's cleaner process starts whatever the index's size (it waits for 2,000 files).
+    """
     out = tempfile.TemporaryFile("w+")
-    entry = ["-c", EARLY_CLEANER] if early_cleaner else ["-m", "searchsvc"]
     proc = subprocess.Popen(
-        [sys.executable, *entry, "reindex", str(src), "--index", str(index), *flags],
+        searchsvc_command("reindex", src, "--index", index, *flags, tuned={"EARLY_FROM": 1} if early_cleaner else None),
         stdout=out, stderr=subprocess.STDOUT, text=True, env=clean_env(**env), start_new_session=True,
     )
     proc.output_file = out
@@ -150,15 +147,7 @@ def kill_leftovers(proc: subprocess.Popen) -> None:
 
 def live_group_members(pgid: int) -> list[int]:
     """Processes (zombies aside) still in process group ``pgid``."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            found.append(int(stat.parent.name))
-    return found
+    return [pid for pid, fields in processes() if int(fields[2]) == pgid and fields[0] != "Z"]
 
 
 def new_files(folder: Path, before: set[str], suffixes: tuple[str, ...]) -> list[str]:

@@ -71,17 +71,16 @@ def edit(sources):
 @pytest.mark.parametrize("tuned", [{"EARLY_FROM": 1}, {"POOL_FROM": 1}], ids=["early-cleaner", "pool"])
 def test_an_update_cleaned_in_workers_equals_the_update_in_one_process(tmp_path, tuned):
     sources = corpus(tmp_path / "src")
-    ix = tmp_path / "ix"
-    assert run_cli("reindex", *sources, "--workers", 1, "--index", ix).returncode == 0
-    shutil.copytree(ix, tmp_path / "ix-workers")
+    indexes = {"one": tmp_path / "ix", "workers": tmp_path / "ix-workers"}
+    assert run_cli("reindex", *sources, "--workers", 1, "--index", indexes["one"]).returncode == 0
+    shutil.copytree(indexes["one"], indexes["workers"])
     edit(sources)
     runs = {}
     for name, workers, knobs in (("one", 1, None), ("workers", 2, tuned)):
-        r = run_cli("reindex", "--workers", workers, "--index", tmp_path / ("ix" if name == "one" else "ix-workers"),
-                    tuned=knobs)
+        r = run_cli("reindex", "--workers", workers, "--index", indexes[name], tuned=knobs)
         assert r.returncode == 0, r.stderr
         runs[name] = (re.sub(r"in [\d.]+s", "", r.stdout.strip()), sorted(r.stderr.splitlines()),
-                      stored(tmp_path / ("ix" if name == "one" else "ix-workers"))[0])
+                      stored(indexes[name])[0])
     one, workers = runs["one"], runs["workers"]
     assert "added 2, updated 3, removed 1" in one[0] and any("empty.html: empty file" in line for line in one[1])
     assert one == workers

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import REPO, LiveServer, free_port, page, run_cli, wait_until_responds, write
+from conftest import REPO, LiveServer, free_port, page, processes, run_cli, wait_until_responds, write
 
 
 def test_serve_answers_page_and_api(live_server):
@@ -76,14 +76,7 @@ def server_processes(parent: int, expected: int, timeout: float = 30) -> list[in
     """The pids of ``searchsvc serve``'s worker processes (children of ``parent``)."""
     deadline = time.monotonic() + timeout
     while True:
-        found = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == parent:
-                found.append(int(stat.parent.name))
+        found = [pid for pid, fields in processes() if int(fields[1]) == parent]
         if len(found) == expected or time.monotonic() > deadline:
             return sorted(found)
         time.sleep(0.1)
