@@ -46,7 +46,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "ir"
-COLLECTIONS = ("cranfield", "cisi", "med")
+COLLECTIONS = ("cranfield", "cisi", "med", "npl", "time", "adi")
 DEPTH = 1000
 MEASURES = ("nDCG@10", "AP", "R@100")
 LABELS = {"nDCG@10": "nDCG@10", "AP": "MAP", "R@100": "R@100"}
