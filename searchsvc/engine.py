@@ -50,16 +50,24 @@ WARM_MIN_DF = 100  # shorter lists cost little more than their lookup: read on f
 
 @dataclass(frozen=True)
 class Matches:
-    """The documents a query matches, ascending, with their scores."""
+    """The documents a query matches, ascending, with their scores.
+
+    ``missing``, when set, is how many of the query's words each document
+    lacks: the tier it is ordered by before its score (plan.py).
+    """
 
     docnums: np.ndarray  # int64, ascending, unique
     scores: np.ndarray   # float64
+    missing: np.ndarray | None = None  # int64, or None: not ordered by tiers
 
     def __len__(self) -> int:
         return len(self.docnums)
 
     def where(self, keep: np.ndarray) -> "Matches":
-        return Matches(self.docnums[keep], self.scores[keep])
+        return Matches(self.docnums[keep], self.scores[keep], None if self.missing is None else self.missing[keep])
+
+    def tiered(self, missing: np.ndarray) -> "Matches":
+        return Matches(self.docnums, self.scores, missing)
 
 
 def empty() -> Matches:
@@ -494,6 +502,8 @@ class Evaluator:
             kept = self.matches(q.a)
             dropped = self.matches(q.b)
             return kept.where(~np.isin(kept.docnums, dropped.docnums, assume_unique=True))
+        if isinstance(q, wq.AndMaybe):
+            return _adding(self.matches(q.a), self.matches(q.b))
         if type(q) in (wq.And, wq.Or) and q.subqueries:
             if len(q.subqueries) == 1:  # Whoosh ignores a one-part compound's boost
                 return self.matches(q.subqueries[0])
@@ -577,6 +587,17 @@ def _union(parts: list[Matches]) -> Matches:
     docnums, scores = docnums[order], scores[order]
     starts = np.flatnonzero(np.concatenate(([True], docnums[1:] != docnums[:-1])))
     return Matches(docnums[starts], np.add.reduceat(scores, starts))
+
+
+def _adding(kept: Matches, maybe: Matches) -> Matches:
+    """``kept``'s documents, with ``maybe``'s scores added where it has them too (Whoosh's ``AndMaybe``)."""
+    if not len(kept) or not len(maybe):
+        return kept
+    at = np.minimum(np.searchsorted(maybe.docnums, kept.docnums), len(maybe) - 1)
+    hit = maybe.docnums[at] == kept.docnums
+    scores = kept.scores.copy()
+    scores[hit] += maybe.scores[at[hit]]
+    return Matches(kept.docnums, scores)
 
 
 def _positions_in(big: np.ndarray, small: np.ndarray) -> np.ndarray | None:

@@ -91,11 +91,12 @@ class Ordering:
     """
 
     def __init__(self, gen, found, order: str, *, collapse: bool, half_life_days: float,
-                 enough: int | None = None, facets: dict | None = None):
+                 enough: int | None = None, facets: dict | None = None, all_words: int | None = None):
         self.gen, self.found = gen, found
         self.keys = _sort_keys(gen, found, order, half_life_days)
-        self.positions = _ordered(gen, found, self.keys, collapse, enough)
+        self.positions = _ordered(gen, found, self.keys, collapse, enough, tiered=found.missing is not None)
         self.facets = facets or {}
+        self.all_words = all_words
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -112,6 +113,8 @@ class Ordering:
     def page_after(self, after: tuple | None, start: int, size: int) -> tuple[list[Ranked], bool]:
         """(hits, more): ``size`` hits after the cursor key ``after`` (or from position ``start``)."""
         if after is not None:
+            if len(after) != len(self.keys):  # a cursor of another kind of ordering (an older version's)
+                raise BadRequest("after is not a cursor this service gave out", "bad_after")
             start = bisect.bisect_right(_Keys(self), after)
         stop = min(start + size, len(self))
         return [self.hit(i) for i in range(start, stop)], stop < len(self)
@@ -131,16 +134,37 @@ class _Keys:
 
 
 def _sort_keys(gen, found, order: str, half_life_days: float) -> list[np.ndarray]:
-    """np.lexsort keys (the last one primary), each smaller-first."""
+    """np.lexsort keys (the last one primary), each smaller-first.
+
+    A tiered query (``found.missing``) orders by its tiers first, in every
+    order: the articles with every word, then those missing one, and so on.
+    """
     ranks = gen.id_rank[found.docnums]
     if order == "date":
-        return [ranks, -found.scores, -gen.datekey[found.docnums]]
-    if order == "recent":
-        return [ranks, -found.scores * recent_factors(gen.datekey[found.docnums], gen.newest, half_life_days)]
-    return [ranks, -found.scores]
+        keys = [ranks, -found.scores, -gen.datekey[found.docnums]]
+    elif order == "recent":
+        keys = [ranks, -found.scores * recent_factors(gen.datekey[found.docnums], gen.newest, half_life_days)]
+    else:
+        keys = [ranks, -found.scores]
+    if found.missing is not None:
+        keys.append(found.missing)
+    return keys
 
 
-def _ordered(gen, found, keys: list[np.ndarray], collapse: bool, enough: int | None) -> np.ndarray:
+def _coarse(keys: list[np.ndarray], tiered: bool) -> np.ndarray:
+    """One array in the order of the primary keys, for the partial sort: the tier and the key within it.
+
+    Rounding may tie neighbours (they are then kept or left out together) but never swaps them.
+    """
+    if not tiered:
+        return keys[-1]
+    within = keys[-2].astype(np.float64)
+    lo = within.min()
+    span = within.max() - lo + 1.0
+    return keys[-1] * span + (within - lo)
+
+
+def _ordered(gen, found, keys: list[np.ndarray], collapse: bool, enough: int | None, tiered: bool) -> np.ndarray:
     """Positions in ``found``, in order; one per near-duplicate group when collapsing.
 
     With ``enough``, only the first ``enough`` are sure to be there: the
@@ -151,7 +175,7 @@ def _ordered(gen, found, keys: list[np.ndarray], collapse: bool, enough: int | N
     """
     n = len(found)
     take = (int(enough * 2 * gen.group_size) + 8 if collapse else enough) if enough is not None else n
-    primary = keys[-1]
+    primary = _coarse(keys, tiered) if take < n else keys[-1]
     while take < n:
         kth = np.partition(primary, take - 1)[take - 1]
         chosen = np.nonzero(primary <= kth)[0]

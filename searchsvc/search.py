@@ -1,11 +1,9 @@
 """Searching the live index: one function, ``search``, behind every door.
 
-Ranking (measured in bench/relevance.py): BM25 with Lucene's idf over the
-merged title+body field, each query word weighted by how often the query
-repeats it, plus a light title clause; long questions lose their filler words
-(SMART stop list) and get pseudo-relevance feedback (ranking.py); queries of
-up to three words rank the articles with every word first and require them
-(articles with any word follow when at most one article has them all).
+A request's path: read the query (query.py), plan it (plan.py), evaluate
+the plan over the index's arrays with the request's filters (engine.py),
+order and cut the page (paging.py), try the plan's fallbacks when nothing
+matched, then build the hits (stored fields, snippets, near-duplicates).
 """
 from __future__ import annotations
 
@@ -14,32 +12,25 @@ import math
 import re
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from typing import Mapping, Sequence
 
+import numpy as np
 from whoosh import query as wq
 from whoosh.searching import Searcher
 
-from searchsvc import engine, highlight, paging, ranking, schema
+from searchsvc import engine, highlight, paging, plan as plans, schema
 from searchsvc.highlight import matches, passages
 from searchsvc.cache import ResultCache
 from searchsvc.config import Settings
 from searchsvc.errors import BadRequest, IndexUnavailable, NotFound
-from searchsvc.query import Clause, ParsedQuery, parse, words_of
+from searchsvc.query import parse, words_of
 from searchsvc.store import IndexHome
 
 SORTS = ("relevance", "date", "recent")
-TITLE_WEIGHT = 0.25
-ALL_WORDS_UP_TO = 3       # queries with this many distinct terms or fewer require all of them...
-ALL_WORDS_ENOUGH = 2      # ...unless fewer articles than this have them all: then those come first,
-ALL_WORDS_FIRST = 10.0    # (their score times this), and articles with some of the words follow
-LONG_QUERY_WORDS = 5      # longer queries drop SMART stop words
-FEEDBACK_FROM_WORDS = 6   # questions of this many words or more may get feedback (ranking.py)
-SUGGEST_WORDS = 8         # did-you-mean corrects at most this many unknown words per query...
-SUGGEST_MAX_CHARS = 40    # ...each at most this long (edit-distance automata grow with length)
 
 
 # --- records ------------------------------------------------------------
@@ -128,6 +119,8 @@ class ResultPage:
     facets: dict[str, list[FacetValue]]
     next: str | None = None        # cursor for the page after this one; None on the last page
     corrected: bool = False        # no article matched the query: these hits answer ``suggestion``
+    relaxed: bool = False          # no article matched the query's operators: these hits answer its words
+    total_all_words: int | None = None  # of ``total``, how many have every word (they come first); None: no tiers
 
     def to_dict(self) -> dict:
         """The JSON API's shape (written out by hand: ``asdict`` deep-copies, a tenth of a request)."""
@@ -137,7 +130,8 @@ class ResultPage:
             "hits": [hit.to_dict() for hit in self.hits],
             "facets": {name: [{"value": f.value, "count": f.count} for f in values]
                        for name, values in self.facets.items()},
-            "next": self.next, "corrected": self.corrected,
+            "next": self.next, "corrected": self.corrected, "relaxed": self.relaxed,
+            "total_all_words": self.total_all_words,
         }
 
 
@@ -416,6 +410,7 @@ class _Found:
     total: int
     facets: dict[str, list[FacetValue]]
     more: bool                      # hits exist after this page
+    all_words: int | None = None    # of ``total``, the hits with every word (tiered queries)
 
 
 def search(index: SearchIndex, req: SearchRequest) -> ResultPage:
@@ -445,23 +440,21 @@ def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: Sea
     settings = index.settings
     parsed = parse(req.q, settings.max_query_terms)
     ev = engine.Evaluator(index.arrays(s), s)
-    plan = _plan(ev, parsed, settings)
+    plan = plans.plan(ev, parsed, settings)
     order = "date" if plan.query is None and req.sort == "relevance" else req.sort
     mask = ev.gen.filter_mask(req.sources, req.date_from, req.date_to)
     after = tuple(cursor.key) if cursor else None
-    find = functools.partial(_find, ev, index, mask=mask, order=order, req=req)
-    found = find(plan.query, plan.excluded, after=after)
-    if found.total == 0 and plan.relaxed is not None:
-        found = find(plan.relaxed, plan.excluded, after=after)
-    suggestion = _suggestion(ev, req.q, parsed, plan)
-    corrected = False
-    if found.total == 0 and suggestion and cursor is None:
-        fixed_plan = _plan(ev, parse(suggestion, settings.max_query_terms), settings)
-        retry = find(fixed_plan.query, fixed_plan.excluded, after=None)
-        if retry.total == 0 and fixed_plan.relaxed is not None:
-            retry = find(fixed_plan.relaxed, fixed_plan.excluded, after=None)
-        if retry.total:
-            found, plan, corrected = retry, fixed_plan, True
+    find = functools.partial(_find, ev, index, mask=mask, order=order, req=req, after=after)
+    found = find(plan)
+    suggestion = plans.suggestion(ev, req.q, plan)
+    if found.total == 0:
+        # A cursor carries the corrected query itself, so its pages only ever relax their operators.
+        for fallback in plans.fallbacks(ev, parsed, suggestion if cursor is None else None, settings):
+            retry = find(fallback)
+            if retry.total:
+                found, plan = retry, fallback
+                break
+    corrected = plan.corrected is not None
     stems = plan.stems if req.with_snippets else None
     words = _explained_words(req.q, suggestion if corrected else None, settings) if req.explain else None
     hits = [_hit(ev, r, stems, settings, req, words) for r in found.ranked]
@@ -485,47 +478,73 @@ def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: Sea
         facets=found.facets,
         next=next_token,
         corrected=corrected,
+        relaxed=plan.relaxed,
+        total_all_words=found.all_words,
     )
 
 
 FACETS = {"source": schema.SOURCE, "year": schema.YEAR}
 
 
-def _find(ev: engine.Evaluator, index: SearchIndex, query, excluded, *, mask, order: str,
+def _find(ev: engine.Evaluator, index: SearchIndex, plan: plans.Plan, *, mask, order: str,
           req: SearchRequest, after) -> _Found:
     """The page's hits, the total and the facets: array operations over every match (engine.py)."""
-    q = query if query is not None else wq.Every()
-    if excluded:
-        q = wq.AndNot(q, wq.Or(excluded))
     first = req.page * req.per_page
     settings = index.settings
     if after is None:
-        found = _filtered(ev, q, mask)
+        found = _matching(ev, plan, mask)
         ordering = paging.Ordering(ev.gen, found, order, collapse=req.collapse, enough=first,
                                    half_life_days=settings.recent_half_life_days)
         page, more = ordering.page_after(None, first - req.per_page, req.per_page)
-        return _Found(page, _total(ev, found, req), _facets(ev, found, req), more)
+        return _Found(page, _total(ev, found, req), _facets(ev, found, req), more, _all_words(ev, found, req))
     # cursor pages: every hit ordered once per commit and query, then slices of it
-    key = (ev.gen.fingerprint, repr(q), repr(_filter_key(req)), order, req.collapse, req.with_facets,
-           settings.recent_half_life_days)
+    key = (ev.gen.fingerprint, repr(plan.query), repr(plan.wider), repr(plan.excluded), repr(_filter_key(req)),
+           order, req.collapse, req.with_facets, settings.recent_half_life_days)
     ordering = index.orderings.get(key)
     if ordering is None:
-        found = _filtered(ev, q, mask)
+        found = _matching(ev, plan, mask)
         ordering = paging.Ordering(ev.gen, found, order, collapse=req.collapse,
                                    half_life_days=settings.recent_half_life_days,
-                                   facets=_facets(ev, found, req))
+                                   facets=_facets(ev, found, req), all_words=_all_words(ev, found, req))
         index.orderings.put(key, ordering)
     page, more = ordering.page_after(after, 0, req.per_page)
     total = len(ordering) if req.collapse else len(ordering.found)
-    return _Found(page, total, ordering.facets, more)
+    return _Found(page, total, ordering.facets, more, ordering.all_words)
+
+
+def _matching(ev: engine.Evaluator, plan: plans.Plan, mask) -> engine.Matches:
+    """Every hit the plan allows, within the filters; a tiered plan's hits say how many words each lacks.
+
+    The articles with every word, or, when fewer than ``plans.ALL_WORDS_ENOUGH``
+    have them, every article with any word (the second pass only then).
+    """
+    if plan.query is None:
+        return _filtered(ev, wq.Every(), plan.excluded, mask)
+    found = _filtered(ev, plan.query, plan.excluded, mask)
+    if not plan.tiered:
+        return found
+    if len(found) >= plans.ALL_WORDS_ENOUGH:
+        return found.tiered(np.zeros(len(found), np.int64))
+    found = _filtered(ev, plan.wider, plan.excluded, mask)
+    return found.tiered(plans.missing(ev, plan, found))
+
+
+def _all_words(ev: engine.Evaluator, found: engine.Matches, req: SearchRequest) -> int | None:
+    """How many hits have every word (counted as ``total`` is), or None when the query is not tiered."""
+    if found.missing is None:
+        return None
+    complete = found.missing == 0
+    if complete.all():
+        return _total(ev, found, req)
+    return _total(ev, found.where(complete), req)
 
 
 def _filter_key(req: SearchRequest) -> tuple:
     return (req.sources, req.date_from, req.date_to)
 
 
-def _filtered(ev: engine.Evaluator, q, mask) -> engine.Matches:
-    found = ev.matches(q)
+def _filtered(ev: engine.Evaluator, q, excluded: list[wq.Query], mask) -> engine.Matches:
+    found = ev.matches(wq.AndNot(q, wq.Or(excluded)) if excluded else q)
     return found if mask is None else found.where(mask[found.docnums])
 
 
@@ -546,141 +565,6 @@ def _facets(ev: engine.Evaluator, found: engine.Matches, req: SearchRequest) -> 
             values.sort(key=lambda v: (-v.count, v.value))
         facets[name] = values
     return facets
-
-
-@dataclass
-class Plan:
-    query: wq.Query | None            # None: no positive terms (list newest first)
-    relaxed: wq.Query | None          # any-word version when all words were required
-    excluded: list[wq.Query]
-    stems: set[str]                   # index terms to highlight
-    unknown: list[str]                # plain query words with no match in the index
-
-
-def _plan(ev: engine.Evaluator, parsed: ParsedQuery, settings: Settings) -> Plan:
-    stems: set[str] = set()
-    unknown: list[str] = []
-    reader = ev.searcher.reader()
-    words = parsed.words
-    if len(words) > LONG_QUERY_WORDS:
-        stop = schema.query_stop_words()
-        kept = [w for w in words if w.lower() not in stop]
-        words = kept or words
-    counts = Counter(t for w in words for t in schema.stems(w))
-    for w in words:
-        for t in schema.stems(w):
-            if not len(ev.gen.term(ev.searcher, schema.CONTENT, t)):  # read once: the query scores it next
-                unknown.append(w)
-    stems.update(counts)
-    word_clauses = [_word_clause(t, n) for t, n in counts.items()]
-    groups = _distinct(parsed.groups)
-    settings = _prefix_budget(settings, groups, parsed.excluded)
-    required = [_group_query(g, reader, settings, stems) for g in groups]
-    required = [r for r in required if r is not None]
-    excluded = [c for c in (_clause_query(c, reader, settings, set()) for c in _distinct(parsed.excluded)) if c is not None]
-
-    if not word_clauses and not required:
-        return Plan(None, None, excluded, stems, unknown)
-    relaxed = None
-    if word_clauses and len(word_clauses) <= ALL_WORDS_UP_TO:
-        query = wq.And(required + word_clauses)
-        if len(word_clauses) > 1 or required:
-            relaxed = wq.And(required + [wq.Or(word_clauses)]) if required else wq.Or(word_clauses)
-            if len(ev.matches(query)) < ALL_WORDS_ENOUGH:
-                query = wq.Or([wq.And(required + word_clauses, boost=ALL_WORDS_FIRST), relaxed])
-    elif word_clauses:
-        query = wq.And(required + [wq.Or(word_clauses)]) if required else wq.Or(word_clauses)
-        if len(parsed.words) >= FEEDBACK_FROM_WORDS:
-            query = _with_feedback(ev, query, required, excluded, counts)
-    else:
-        query = wq.And(required)
-    return Plan(query, relaxed, excluded, stems, unknown)
-
-
-def _with_feedback(ev: engine.Evaluator, query: wq.Query, required: list[wq.Query], excluded: list[wq.Query],
-                   counts: Counter) -> wq.Query:
-    """A long question widened with the words of its best documents (``ranking.feedback_weights``)."""
-    probe = ev.matches(wq.AndNot(query, wq.Or(excluded)) if excluded else query)
-    best = paging.Ordering(ev.gen, probe, "relevance", collapse=False, half_life_days=1.0,
-                           enough=ranking.FEEDBACK_PROBE).page_after(None, 0, ranking.FEEDBACK_PROBE)[0]
-    weights = ranking.feedback_weights(ev.searcher, [(r.docnum, r.score) for r in best], counts)
-    if weights is None:
-        return query
-    # Added words count in the merged field only: a title clause for each costs time and buys nothing.
-    expanded = wq.Or([_word_clause(t, w) if t in counts else ranking.RankedTerm(schema.CONTENT, t, boost=w)
-                      for t, w in weights.items()])
-    return wq.And(required + [expanded]) if required else expanded
-
-
-def _distinct(items: list) -> list:
-    """``items`` without repeats (``a* a* a* …`` is one clause, not hundreds), order kept."""
-    seen, out = set(), []
-    for item in items:
-        key = repr(item)
-        if key not in seen:
-            seen.add(key)
-            out.append(item)
-    return out
-
-
-def _prefix_budget(settings: Settings, groups: list[list[Clause]], excluded: list[Clause]) -> Settings:
-    """``max_prefix_terms`` is the whole query's budget: several ``prefix*`` clauses share it."""
-    n = sum(c.kind == "prefix" for g in groups for c in g) + sum(c.kind == "prefix" for c in excluded)
-    if n <= 1:
-        return settings
-    return settings.replace(max_prefix_terms=max(1, settings.max_prefix_terms // n))
-
-
-def _word_clause(term: str, weight: float) -> wq.Query:
-    """One query word: BM25 on the merged title+body field plus a light title clause."""
-    return wq.Or([
-        ranking.RankedTerm(schema.CONTENT, term, boost=weight),
-        ranking.RankedTerm(schema.TITLE, term, boost=TITLE_WEIGHT * weight),
-    ])
-
-
-def _group_query(group: list[Clause], reader, settings, stems) -> wq.Query | None:
-    parts = [q for q in (_clause_query(c, reader, settings, stems) for c in group) if q is not None]
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else wq.Or(parts)
-
-
-def _clause_query(c: Clause, reader, settings: Settings, stems: set[str]) -> wq.Query | None:
-    if c.field == "author":
-        words = [t.text for t in schema.word_analyzer()(c.text)]
-        if not words:
-            return None
-        return ranking.RankedTerm(schema.AUTHOR, words[0]) if len(words) == 1 else wq.Phrase(schema.AUTHOR, words)
-    fieldname = schema.TITLE if c.field == "title" else schema.CONTENT
-    if c.kind == "prefix":
-        prefix = "".join(t.text for t in schema.word_analyzer()(c.text))
-        terms = _expand_prefix(reader, fieldname, prefix, settings.max_prefix_terms)
-        stems.update(terms)
-        if not terms:
-            return wq.NullQuery
-        return wq.Or([ranking.RankedTerm(fieldname, t) for t in terms])
-    terms = schema.stems(c.text)
-    stems.update(terms)
-    if not terms:
-        return None
-    if len(terms) == 1:
-        return _word_clause(terms[0], 1) if fieldname == schema.CONTENT else ranking.RankedTerm(fieldname, terms[0])
-    return wq.Phrase(fieldname, terms)
-
-
-def _expand_prefix(reader, fieldname: str, prefix: str, limit: int) -> list[str]:
-    """The ``limit`` most frequent index terms starting with ``prefix`` (bounded wildcard)."""
-    if not prefix:
-        return []
-    found = []
-    for term in reader.expand_prefix(fieldname, prefix):
-        term = term.decode("utf-8") if isinstance(term, bytes) else term
-        found.append((reader.doc_frequency(fieldname, term), term))
-        if len(found) >= 20 * limit:
-            break
-    found.sort(reverse=True)
-    return [t for _, t in found[:limit]]
 
 
 def _text(value) -> str:
@@ -762,20 +646,6 @@ def _iso(value) -> str | None:
     if not value:
         return None
     return value.replace(microsecond=0).isoformat() + "Z"  # stored as naive UTC
-
-
-def _suggestion(ev: engine.Evaluator, q: str, parsed: ParsedQuery, plan: Plan) -> str | None:
-    if not plan.unknown:
-        return None
-    fixed = q
-    changed = False
-    candidates = [w for w in dict.fromkeys(plan.unknown) if len(w) <= SUGGEST_MAX_CHARS]
-    for word in candidates[:SUGGEST_WORDS]:
-        option = ev.gen.suggestion(ev.searcher, word.lower(), maxdist=2)
-        if option and option != word.lower():
-            fixed = re.sub(r"(?<!\w)%s(?!\w)" % re.escape(word), option, fixed, count=1)
-            changed = True
-    return fixed if changed and fixed != q else None
 
 
 # --- one article ---------------------------------------------------------------

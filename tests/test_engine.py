@@ -16,7 +16,8 @@ from conftest import make_settings, write
 from searchsvc import engine, paging, ranking, schema
 from searchsvc.indexer import reindex
 from searchsvc.query import parse
-from searchsvc.search import SearchIndex, SearchRequest, _plan, search
+from searchsvc.plan import plan as make_plan
+from searchsvc.search import SearchIndex, SearchRequest, search
 
 VOCAB = [f"w{i}" for i in range(60)] + ["harbour", "harbours", "strike", "striking", "council", "flood"]
 
@@ -92,7 +93,7 @@ def test_planned_queries_score_as_whoosh(layered, q):
     settings, index = layered
     s = index.searcher()
     ev = engine.Evaluator(index.arrays(s), s)
-    plan = _plan(ev, parse(q), settings)
+    plan = make_plan(ev, parse(q), settings)
     tree = plan.query if plan.query is not None else wq.Every()
     if plan.excluded:
         tree = wq.AndNot(tree, wq.Or(plan.excluded))
@@ -279,7 +280,7 @@ def copies(tmp_path_factory):
 def test_a_page_of_groups_and_their_count_are_those_of_the_full_ordering(copies, q):
     s = copies.searcher()
     ev = engine.Evaluator(copies.arrays(s), s)
-    found = ev.matches(_plan(ev, parse(q), copies.settings).query)
+    found = ev.matches(make_plan(ev, parse(q), copies.settings).query)
     complete = paging.Ordering(ev.gen, found, "relevance", collapse=True, half_life_days=1.0)
     page = paging.Ordering(ev.gen, found, "relevance", collapse=True, enough=10, half_life_days=1.0)
     assert ev.gen.group_size > 3 and len(found) > 3 * len(complete)  # copies: many hits per group

@@ -37,7 +37,8 @@ def ids(ix, q, **kw):
 
 
 @pytest.mark.parametrize("q, expected", [
-    ("council budget", ["budget.html", "mention.html"]),          # all words; title match first
+    ("council budget", ["budget.html", "mention.html",           # every word (title match first),
+                        "undated.html", "xss.html"]),               # then articles with some of them
     ("striking", ["strike.html"]),                                  # stemmed
     ('"light rail"', ["rail.html"]),                              # "light and heavy rail" is not the phrase
     ('"rail line"', ["rail.html"]),

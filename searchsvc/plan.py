@@ -1,0 +1,243 @@
+"""Planning a query: what to ask the index for what the person typed, and what to try when it finds nothing.
+
+Reading (query.py) says what the person meant; this module turns it into
+the engine's query trees (engine.py) and makes every decision about them:
+
+- **Words.** Each distinct word is BM25 on the merged title + body field plus
+  a light title clause, weighted by how often the question repeats it; long
+  questions lose their filler words (the SMART stop list).
+- **Tiers.** A query of two to ``TIER_WORDS`` distinct words (not counting
+  filler words) ranks the articles with every word first, then those missing
+  one, and so on, each tier best first. When fewer than ``ALL_WORDS_ENOUGH``
+  articles have every word, the other tiers follow, so a page fills whenever
+  articles match; otherwise the list is the every-word articles (the second
+  tier is paid only by the queries that need it).
+- **Hints.** A phrase quoted inside a written question lifts the articles
+  that have it (``PHRASE_HINT``) and filters nothing.
+- **Feedback.** Questions of ``FEEDBACK_FROM_WORDS`` words or more may be
+  widened with the words of their best documents (ranking.py decides how far).
+- **Fallbacks** (``fallbacks``), in order, when nothing matched: the query
+  without its operators (``relaxed``), then the spelling correction
+  (``corrected``), itself relaxed if need be.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Iterator
+
+import numpy as np
+from whoosh import query as wq
+
+from searchsvc import engine, paging, ranking, schema
+from searchsvc.config import Settings
+from searchsvc.query import Clause, ParsedQuery, parse, relaxed
+
+TITLE_WEIGHT = 0.25       # the title clause's share of a word's weight (the merged field carries the ranking)
+TIER_WORDS = 3            # queries of 2 to this many distinct words are ordered by tiers
+ALL_WORDS_ENOUGH = 100    # when this many articles have every word, the other tiers are not asked for
+LONG_QUERY_WORDS = 5      # longer queries drop SMART stop words
+FEEDBACK_FROM_WORDS = 6   # questions of this many words or more may get feedback (ranking.py)
+PHRASE_HINT = 1.0         # a hinted phrase adds its words' scores once more where it occurs
+SUGGEST_WORDS = 8         # did-you-mean corrects at most this many unknown words per query...
+SUGGEST_MAX_CHARS = 40    # ...each at most this long (edit-distance automata grow with length)
+
+
+@dataclass
+class Plan:
+    query: wq.Query | None            # None: no positive terms (list newest first)
+    excluded: list[wq.Query]
+    stems: set[str]                   # index terms to highlight
+    unknown: list[str]                # plain query words with no match in the index
+    wider: wq.Query | None = None     # tiered queries: every article with any of the words
+    tier_terms: list[wq.Query] = field(default_factory=list)  # one per word the tiers count
+    relaxed: bool = False             # a fallback: the query's words without its operators
+    corrected: str | None = None      # a fallback: the spelling correction these words come from
+
+    @property
+    def tiered(self) -> bool:
+        return bool(self.tier_terms)
+
+
+def plan(ev: engine.Evaluator, parsed: ParsedQuery, settings: Settings) -> Plan:
+    stems: set[str] = set()
+    unknown: list[str] = []
+    reader = ev.searcher.reader()
+    words = parsed.words
+    stop = schema.query_stop_words()
+    if len(words) > LONG_QUERY_WORDS:
+        words = [w for w in words if w.lower() not in stop] or words
+    counts = Counter(t for w in words for t in schema.stems(w))
+    for w in words:
+        for t in schema.stems(w):
+            if not len(ev.gen.term(ev.searcher, schema.CONTENT, t)):  # read once: the query scores it next
+                unknown.append(w)
+    stems.update(counts)
+    clauses = {t: word_clause(t, n) for t, n in counts.items()}
+    hints = [h for h in (_hint(text) for text in _distinct(parsed.hints)) if h is not None]
+    groups = _distinct(parsed.groups)
+    settings = _prefix_budget(settings, groups, parsed.excluded)
+    required = [q for q in (_group_query(g, reader, settings, stems) for g in groups) if q is not None]
+    excluded = [q for q in (_clause_query(c, reader, settings, set()) for c in _distinct(parsed.excluded))
+                if q is not None]
+
+    if not clauses:
+        return Plan(wq.And(required) if required else None, excluded, stems, unknown)
+    tiers = _tier_terms(words, counts, stop)
+    if tiers:
+        every = [clauses[t] for t in tiers]
+        others = [clauses[t] for t in counts if t not in tiers] + hints
+        query = _with_optional(wq.And(required + every), others)
+        wider = wq.Or(list(clauses.values()) + hints)
+        return Plan(query, excluded, stems, unknown, wider=wq.And(required + [wider]) if required else wider,
+                    tier_terms=[clauses[t].subqueries[0] for t in tiers])
+    query = wq.Or(list(clauses.values()) + hints)
+    if len(parsed.words) >= FEEDBACK_FROM_WORDS:
+        query = _with_feedback(ev, query, required, excluded, counts, hints)
+    return Plan(wq.And(required + [query]) if required else query, excluded, stems, unknown)
+
+
+def _tier_terms(words: list[str], counts: Counter, stop: frozenset[str]) -> list[str]:
+    """The distinct words whose presence orders the hits (filler words rank but do not count), or none."""
+    content = [w for w in words if w.lower() not in stop] or words
+    terms = list(dict.fromkeys(t for w in content for t in schema.stems(w) if t in counts))
+    return terms if 2 <= len(terms) <= TIER_WORDS else []
+
+
+def _with_optional(query: wq.Query, optional: list[wq.Query]) -> wq.Query:
+    """``query``'s documents, with ``optional``'s scores added where they match too."""
+    if not optional:
+        return query
+    return wq.AndMaybe(query, optional[0] if len(optional) == 1 else wq.Or(optional))
+
+
+def missing(ev: engine.Evaluator, p: Plan, found: engine.Matches) -> np.ndarray:
+    """How many of the plan's tier words each hit lacks (0: it has every word)."""
+    have = np.zeros(len(found), np.int64)
+    for term in p.tier_terms:
+        docs = ev.matches(term).docnums
+        at = np.minimum(np.searchsorted(docs, found.docnums), max(len(docs) - 1, 0))
+        have += (docs[at] == found.docnums) if len(docs) else False
+    return len(p.tier_terms) - have
+
+
+def fallbacks(ev: engine.Evaluator, parsed: ParsedQuery, fixed: str | None, settings: Settings) -> Iterator[Plan]:
+    """What to try, in order, when a query found nothing: its words without operators, then the spelling
+    correction ``fixed`` (``suggestion``), without operators too if need be."""
+    if parsed.strict:
+        yield replace(plan(ev, relaxed(parsed, settings.max_query_terms), settings), relaxed=True)
+    if fixed is None:
+        return
+    fixed_parsed = parse(fixed, settings.max_query_terms)
+    yield replace(plan(ev, fixed_parsed, settings), corrected=fixed)
+    if fixed_parsed.strict:
+        yield replace(plan(ev, relaxed(fixed_parsed, settings.max_query_terms), settings),
+                      relaxed=True, corrected=fixed)
+
+
+def _with_feedback(ev: engine.Evaluator, query: wq.Query, required: list[wq.Query], excluded: list[wq.Query],
+                   counts: Counter, hints: list[wq.Query]) -> wq.Query:
+    """A long question widened with the words of its best documents (``ranking.feedback_weights``)."""
+    probe_query = wq.And(required + [query]) if required else query
+    probe = ev.matches(wq.AndNot(probe_query, wq.Or(excluded)) if excluded else probe_query)
+    best = paging.Ordering(ev.gen, probe, "relevance", collapse=False, half_life_days=1.0,
+                           enough=ranking.FEEDBACK_PROBE).page_after(None, 0, ranking.FEEDBACK_PROBE)[0]
+    weights = ranking.feedback_weights(ev.searcher, [(r.docnum, r.score) for r in best], counts)
+    if weights is None:
+        return query
+    # Added words count in the merged field only: a title clause for each costs time and buys nothing.
+    return wq.Or([word_clause(t, w) if t in counts else ranking.RankedTerm(schema.CONTENT, t, boost=w)
+                  for t, w in weights.items()] + hints)
+
+
+def _distinct(items: list) -> list:
+    """``items`` without repeats (``a* a* a* …`` is one clause, not hundreds), order kept."""
+    seen, out = set(), []
+    for item in items:
+        key = repr(item)
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
+
+
+def _prefix_budget(settings: Settings, groups: list[list[Clause]], excluded: list[Clause]) -> Settings:
+    """``max_prefix_terms`` is the whole query's budget: several ``prefix*`` clauses share it."""
+    n = sum(c.kind == "prefix" for g in groups for c in g) + sum(c.kind == "prefix" for c in excluded)
+    if n <= 1:
+        return settings
+    return settings.replace(max_prefix_terms=max(1, settings.max_prefix_terms // n))
+
+
+def word_clause(term: str, weight: float) -> wq.Query:
+    """One query word: BM25 on the merged title+body field plus a light title clause."""
+    return wq.Or([
+        ranking.RankedTerm(schema.CONTENT, term, boost=weight),
+        ranking.RankedTerm(schema.TITLE, term, boost=TITLE_WEIGHT * weight),
+    ])
+
+
+def _hint(text: str) -> wq.Query | None:
+    """A phrase that lifts the articles having it: its words' scores once more (``PHRASE_HINT``)."""
+    terms = schema.stems(text)
+    return wq.Phrase(schema.CONTENT, terms, boost=PHRASE_HINT) if len(terms) > 1 else None
+
+
+def _group_query(group: list[Clause], reader, settings, stems) -> wq.Query | None:
+    parts = [q for q in (_clause_query(c, reader, settings, stems) for c in group) if q is not None]
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else wq.Or(parts)
+
+
+def _clause_query(c: Clause, reader, settings: Settings, stems: set[str]) -> wq.Query | None:
+    if c.field == "author":
+        words = [t.text for t in schema.word_analyzer()(c.text)]
+        if not words:
+            return None
+        return ranking.RankedTerm(schema.AUTHOR, words[0]) if len(words) == 1 else wq.Phrase(schema.AUTHOR, words)
+    fieldname = schema.TITLE if c.field == "title" else schema.CONTENT
+    if c.kind == "prefix":
+        prefix = "".join(t.text for t in schema.word_analyzer()(c.text))
+        terms = _expand_prefix(reader, fieldname, prefix, settings.max_prefix_terms)
+        stems.update(terms)
+        if not terms:
+            return wq.NullQuery
+        return wq.Or([ranking.RankedTerm(fieldname, t) for t in terms])
+    terms = schema.stems(c.text)
+    stems.update(terms)
+    if not terms:
+        return None
+    if len(terms) == 1:
+        return word_clause(terms[0], 1) if fieldname == schema.CONTENT else ranking.RankedTerm(fieldname, terms[0])
+    return wq.Phrase(fieldname, terms)
+
+
+def _expand_prefix(reader, fieldname: str, prefix: str, limit: int) -> list[str]:
+    """The ``limit`` most frequent index terms starting with ``prefix`` (bounded wildcard)."""
+    if not prefix:
+        return []
+    found = []
+    for term in reader.expand_prefix(fieldname, prefix):
+        term = term.decode("utf-8") if isinstance(term, bytes) else term
+        found.append((reader.doc_frequency(fieldname, term), term))
+        if len(found) >= 20 * limit:
+            break
+    found.sort(reverse=True)
+    return [t for _, t in found[:limit]]
+
+
+def suggestion(ev: engine.Evaluator, q: str, p: Plan) -> str | None:
+    """Did-you-mean: ``q`` with its unknown words replaced by the index's closest words, or None."""
+    if not p.unknown:
+        return None
+    fixed = q
+    changed = False
+    candidates = [w for w in dict.fromkeys(p.unknown) if len(w) <= SUGGEST_MAX_CHARS]
+    for word in candidates[:SUGGEST_WORDS]:
+        option = ev.gen.suggestion(ev.searcher, word.lower(), maxdist=2)
+        if option and option != word.lower():
+            fixed = re.sub(r"(?<!\w)%s(?!\w)" % re.escape(word), option, fixed, count=1)
+            changed = True
+    return fixed if changed and fixed != q else None
