@@ -1,10 +1,10 @@
 """Relevance benchmark: searchsvc's default ranking against SQLite FTS5 and bm25s.
 
-For each judged collection in ../shared/data/ir/ (Cranfield, CISI, MED) it
-indexes title + text through the real CLI (``searchsvc reindex`` into a temp
-index), runs every query through ``searchsvc search --batch --format trec
---limit 1000`` (the same query path as the search box), and scores the run
-next to two peers built in this process:
+For each judged collection in ../shared/data/ir/ (Cranfield, CISI, MED,
+NPL, TIME, ADI) it indexes title + text through the real CLI (``searchsvc
+reindex`` into a temp index), runs every query through ``searchsvc search
+--batch --format trec --limit 1000`` (the same query path as the search
+box), and scores the run next to two peers built in this process:
 
 - SQLite FTS5: ``tokenize='porter unicode61'``, ``ORDER BY bm25()``, title and
   text columns; each query's words are quoted and OR-ed, so no punctuation in
@@ -15,13 +15,16 @@ Measures (ir-measures over pytrec_eval): nDCG@10 (Cranfield's graded
 judgments as gains), MAP (AP over the top 1000) and R@100, averaged over the
 judged queries only (those with a relevant document); a judged query a
 system returns nothing for counts 0. Runs are scored by rank order alone
-(trec_eval would otherwise reorder tied scores by docid).
+(trec_eval would otherwise reorder tied scores by docid). Then the checks:
+each collection against its best peer, the mean against 1.03 x the best
+peers' mean, and every query (judged or not) that returns fewer than 10
+results while 10 or more articles share a word with it.
 
 A second table checks robustness where documents are short: the same
-judgments over the collections rebuilt from titles only (Cranfield, CISI),
-and with every other document cut to its title (MED: to its first
-sentence). They are built here from the shared data; nothing is written
-outside a temp folder.
+judgments over Cranfield, CISI and ADI rebuilt from titles only, and with
+every other document cut to its title (MED: to its first sentence). They
+are built here from the shared data; nothing is written outside a temp
+folder.
 
     python bench/relevance.py [--only cranfield,cisi] [--no-peers] [--no-short]
 
@@ -47,6 +50,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "ir"
 COLLECTIONS = ("cranfield", "cisi", "med", "npl", "time", "adi")
+TITLED = ("cranfield", "cisi", "adi")  # the robustness table cuts these to their titles (MED: first sentences)
 DEPTH = 1000
 MEASURES = ("nDCG@10", "AP", "R@100")
 LABELS = {"nDCG@10": "nDCG@10", "AP": "MAP", "R@100": "R@100"}
@@ -226,7 +230,53 @@ def measure_all(collections: list[Collection], peers: bool) -> dict:
         for name, run in runs.items():
             results[name, c.name] = {**evaluate(c, run.ranking), "index_s": run.index_s,
                                      "query_ms": statistics.median(run.query_ms)}
+        results["searchsvc", c.name]["short_pages"] = short_pages(c, runs["searchsvc"].ranking)
     return results
+
+
+def short_pages(c: Collection, ranking: dict[str, list[str]], page: int = 10) -> list[tuple[str, int, int]]:
+    """(qid, results, articles sharing a word) of every query (judged or not) that returns fewer than
+    ``page`` results while ``page`` or more articles share a word with it.
+
+    A shared word is an index term (searchsvc's analyzer: lower case, accents
+    folded, Snowball stems, its 22 index stop words left out), looked up here
+    in the documents themselves, not through the index.
+    """
+    from searchsvc import schema
+
+    postings: dict[str, set[int]] = {}
+    for i, d in enumerate(c.docs):
+        for term in set(schema.stems(f"{d['title']}\n{d['text']}")):
+            postings.setdefault(term, set()).add(i)
+    out = []
+    for qid, text in c.queries:
+        returned = len(ranking.get(qid, []))
+        if returned >= page:
+            continue
+        sharing = set().union(*(postings.get(t, set()) for t in set(schema.stems(text))))
+        if len(sharing) >= page:
+            out.append((qid, returned, len(sharing)))
+    return out
+
+
+def print_checks(names: list[str], results: dict, peers: bool, queries: dict[str, int]) -> None:
+    """The acceptance lines: against the best peer of the same run, and pages that fill."""
+    print("\nChecks\n")
+    if peers:
+        ours = [results["searchsvc", n]["nDCG@10"] for n in names]
+        best = [max(results[p, n]["nDCG@10"] for p in systems(peers)[1:]) for n in names]
+        for n, mine, theirs in zip(names, ours, best):
+            print(f"- {n}: nDCG@10 {mine:.3f} against the best peer's {theirs:.3f} "
+                  f"({mine / theirs:.3f}x) {'ok' if mine >= theirs else 'BELOW'}")
+        if len(names) > 1:
+            m, b = statistics.mean(ours), statistics.mean(best)
+            print(f"- mean nDCG@10 {m:.3f} against the best peers' mean {b:.3f} ({m / b:.3f}x; "
+                  f"the target is 1.03x) {'ok' if m >= 1.03 * b else 'BELOW'}")
+    for n in names:
+        short = results["searchsvc", n]["short_pages"]
+        detail = "; ".join(f"q{qid}: {got} results, {sharing} articles share a word" for qid, got, sharing in short[:5])
+        print(f"- {n}: {len(short)} of {queries[n]} queries return fewer than 10 results while 10 or more "
+              f"articles share a word with them" + (f" ({detail})" if detail else ""))
 
 
 def print_table(title: str, names: list[str], results: dict, peers: bool, with_mean: bool) -> None:
@@ -290,10 +340,11 @@ def main(argv=None) -> int:
     results = measure_all(list(loaded.values()), peers)
     print_table("nDCG@10 / MAP / R@100 (higher is better)", names, results, peers, with_mean=len(names) > 1)
     print_timing(names, results, peers)
+    print_checks(names, results, peers, {n: len(c.queries) for n, c in loaded.items()})
 
     if not args.no_short:
-        short = [shortened(loaded[n]) for n in names if n != "med"]
-        short += [shortened(loaded[n], every=2) for n in names]
+        short = [shortened(loaded[n]) for n in names if n in TITLED]
+        short += [shortened(loaded[n], every=2) for n in names if n in TITLED + ("med",)]
         if short:
             results = measure_all(short, peers)
             print_table("Short documents (robustness): the same judgments, documents cut to their titles "

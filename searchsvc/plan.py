@@ -4,8 +4,9 @@ Reading (query.py) says what the person meant; this module turns it into
 the engine's query trees (engine.py) and makes every decision about them:
 
 - **Words.** Each distinct word is BM25 on the merged title + body field plus
-  a light title clause, weighted by how often the question repeats it; long
-  questions lose their filler words (the SMART stop list).
+  a light title clause, weighted by how often the question repeats it; in
+  long questions a filler word (the SMART stop list) counts once, at half
+  weight.
 - **Tiers.** A query of two to ``TIER_WORDS`` distinct words (not counting
   filler words) ranks the articles with every word first, then those missing
   one, and so on, each tier best first. When fewer than ``ALL_WORDS_ENOUGH``
@@ -15,7 +16,8 @@ the engine's query trees (engine.py) and makes every decision about them:
 - **Hints.** A phrase quoted inside a written question lifts the articles
   that have it (``PHRASE_HINT``) and filters nothing.
 - **Feedback.** Questions of ``FEEDBACK_FROM_WORDS`` words or more may be
-  widened with the words of their best documents (ranking.py decides how far).
+  widened with the words of their best documents (ranking.py decides how
+  far); the question's own best match keeps first place.
 - **Fallbacks** (``fallbacks``), in order, when nothing matched: the query
   without its operators (``relaxed``), then the spelling correction
   (``corrected``), itself relaxed if need be.
@@ -37,7 +39,8 @@ from searchsvc.query import Clause, ParsedQuery, parse, relaxed
 TITLE_WEIGHT = 0.25       # the title clause's share of a word's weight (the merged field carries the ranking)
 TIER_WORDS = 3            # queries of 2 to this many distinct words are ordered by tiers
 ALL_WORDS_ENOUGH = 100    # when this many articles have every word, the other tiers are not asked for
-LONG_QUERY_WORDS = 5      # longer queries drop SMART stop words
+LONG_QUERY_WORDS = 5      # in longer questions, filler words (the SMART stop list) count...
+FILLER_WEIGHT = 0.5       # ...once, at this share of a word's weight
 FEEDBACK_FROM_WORDS = 6   # questions of this many words or more may get feedback (ranking.py)
 PHRASE_HINT = 1.0         # a hinted phrase adds its words' scores once more where it occurs
 SUGGEST_WORDS = 8         # did-you-mean corrects at most this many unknown words per query...
@@ -52,6 +55,7 @@ class Plan:
     unknown: list[str]                # plain query words with no match in the index
     wider: wq.Query | None = None     # tiered queries: every article with any of the words
     tier_terms: list[wq.Query] = field(default_factory=list)  # one per word the tiers count
+    before_feedback: wq.Query | None = None  # a question widened by feedback: its own query (keep_best_first)
     relaxed: bool = False             # a fallback: the query's words without its operators
     corrected: str | None = None      # a fallback: the spelling correction these words come from
 
@@ -64,16 +68,16 @@ def plan(ev: engine.Evaluator, parsed: ParsedQuery, settings: Settings) -> Plan:
     stems: set[str] = set()
     unknown: list[str] = []
     reader = ev.searcher.reader()
-    words = parsed.words
-    stop = schema.query_stop_words()
-    if len(words) > LONG_QUERY_WORDS:
-        words = [w for w in words if w.lower() not in stop] or words
+    words, filler = _content_words(parsed.words)
     counts = Counter(t for w in words for t in schema.stems(w))
+    for t in (t for w in filler for t in schema.stems(w)):
+        if t not in counts:
+            counts[t] = FILLER_WEIGHT
     for w in words:
         for t in schema.stems(w):
             if not len(ev.gen.term(ev.searcher, schema.CONTENT, t)):  # read once: the query scores it next
                 unknown.append(w)
-    stems.update(counts)
+    stems.update(t for t, n in counts.items() if n >= 1)  # filler words are not highlighted
     clauses = {t: word_clause(t, n) for t, n in counts.items()}
     hints = [h for h in (_hint(text) for text in _distinct(parsed.hints)) if h is not None]
     groups = _distinct(parsed.groups)
@@ -84,7 +88,7 @@ def plan(ev: engine.Evaluator, parsed: ParsedQuery, settings: Settings) -> Plan:
 
     if not clauses:
         return Plan(wq.And(required) if required else None, excluded, stems, unknown)
-    tiers = _tier_terms(words, counts, stop)
+    tiers = _tier_terms(words, counts)
     if tiers:
         every = [clauses[t] for t in tiers]
         others = [clauses[t] for t in counts if t not in tiers] + hints
@@ -92,17 +96,57 @@ def plan(ev: engine.Evaluator, parsed: ParsedQuery, settings: Settings) -> Plan:
         wider = wq.Or(list(clauses.values()) + hints)
         return Plan(query, excluded, stems, unknown, wider=wq.And(required + [wider]) if required else wider,
                     tier_terms=[clauses[t].subqueries[0] for t in tiers])
-    query = wq.Or(list(clauses.values()) + hints)
+    own = wq.Or(list(clauses.values()) + hints)
+    query = own
     if len(parsed.words) >= FEEDBACK_FROM_WORDS:
-        query = _with_feedback(ev, query, required, excluded, counts, hints)
-    return Plan(wq.And(required + [query]) if required else query, excluded, stems, unknown)
+        query = _with_feedback(ev, own, required, excluded, counts, hints)
+    if required:
+        own, query = wq.And(required + [own]), wq.And(required + [query])
+    return Plan(query, excluded, stems, unknown, before_feedback=own if query is not own else None)
 
 
-def _tier_terms(words: list[str], counts: Counter, stop: frozenset[str]) -> list[str]:
+def _content_words(words: list[str]) -> tuple[list[str], list[str]]:
+    """(the words that carry a long question, its filler words); a short query's words all carry it.
+
+    Filler words are those of the SMART stop list. A question of more than
+    ``LONG_QUERY_WORDS`` words keeps them at ``FILLER_WEIGHT`` (``use of
+    books``, ``need for``), once however often it repeats them.
+    """
+    if len(words) <= LONG_QUERY_WORDS:
+        return words, []
+    stop = schema.query_stop_words()
+    content = [w for w in words if w.lower() not in stop]
+    if not content:
+        return words, []
+    return content, [w for w in words if w.lower() in stop]
+
+
+def _tier_terms(words: list[str], counts: Counter) -> list[str]:
     """The distinct words whose presence orders the hits (filler words rank but do not count), or none."""
+    stop = schema.query_stop_words()
     content = [w for w in words if w.lower() not in stop] or words
     terms = list(dict.fromkeys(t for w in content for t in schema.stems(w) if t in counts))
     return terms if 2 <= len(terms) <= TIER_WORDS else []
+
+
+def keep_best_first(found: engine.Matches, own: engine.Matches, gen: engine.Generation) -> engine.Matches:
+    """``found`` (a question widened by feedback) with the question's own best match (in ``own``) first.
+
+    Feedback brings in documents on the question's topic at large; the
+    article that matched the person's own words best keeps first place
+    (measured in bench/relevance.py: feedback alone pushed single right
+    answers down on collections with few relevant articles per question).
+    """
+    if not len(own) or not len(found):
+        return found
+    top = own.docnums[own.scores == own.scores.max()]
+    best = top[np.argmin(gen.id_rank[top])]
+    at = int(np.searchsorted(found.docnums, best))
+    if at >= len(found) or found.docnums[at] != best:
+        return found
+    scores = found.scores.copy()
+    scores[at] = max(scores[at], np.nextafter(scores.max(), np.inf))
+    return engine.Matches(found.docnums, scores, found.missing)
 
 
 def _with_optional(query: wq.Query, optional: list[wq.Query]) -> wq.Query:
@@ -138,7 +182,8 @@ def fallbacks(ev: engine.Evaluator, parsed: ParsedQuery, fixed: str | None, sett
 
 def _with_feedback(ev: engine.Evaluator, query: wq.Query, required: list[wq.Query], excluded: list[wq.Query],
                    counts: Counter, hints: list[wq.Query]) -> wq.Query:
-    """A long question widened with the words of its best documents (``ranking.feedback_weights``)."""
+    """A long question widened with the words of its best documents (``ranking.feedback_weights``),
+    or ``query`` itself when feedback holds back."""
     probe_query = wq.And(required + [query]) if required else query
     probe = ev.matches(wq.AndNot(probe_query, wq.Or(excluded)) if excluded else probe_query)
     best = paging.Ordering(ev.gen, probe, "relevance", collapse=False, half_life_days=1.0,

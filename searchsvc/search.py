@@ -521,6 +521,8 @@ def _matching(ev: engine.Evaluator, plan: plans.Plan, mask) -> engine.Matches:
     if plan.query is None:
         return _filtered(ev, wq.Every(), plan.excluded, mask)
     found = _filtered(ev, plan.query, plan.excluded, mask)
+    if plan.before_feedback is not None:
+        return plans.keep_best_first(found, _filtered(ev, plan.before_feedback, plan.excluded, mask), ev.gen)
     if not plan.tiered:
         return found
     if len(found) >= plans.ALL_WORDS_ENOUGH:
