@@ -449,6 +449,7 @@ class Evaluator:
         self.gen = generation
         self.searcher = searcher
         self._memo: dict[int, tuple[wq.Query, Matches]] = {}  # by node identity; the node is kept alive
+        self._phrases: dict[tuple, Matches] = {}  # by field and words, before any boost
         self._leaves: list | None = None
         self._offsets: list[int] = []
 
@@ -518,10 +519,13 @@ class Evaluator:
         Candidates are the documents with every word (array intersection);
         only their positions are read.
         """
-        words = [self.gen.term(self.searcher, q.fieldname, w) for w in q.words]
-        found = _intersection(words)
-        if len(q.words) > 1 and len(found):
-            found = found.where(self._adjacent(q, found.docnums))
+        key = (q.fieldname, tuple(q.words))
+        found = self._phrases.get(key)
+        if found is None:  # a hint repeating a phrase the query already asked for is not matched again
+            found = _intersection([self.gen.term(self.searcher, q.fieldname, w) for w in q.words])
+            if len(q.words) > 1 and len(found):
+                found = found.where(self._adjacent(q, found.docnums))
+            self._phrases[key] = found
         return Matches(found.docnums, found.scores * q.boost) if q.boost != 1.0 else found
 
     def _adjacent(self, q: wq.Phrase, docnums: np.ndarray) -> np.ndarray:

@@ -91,12 +91,16 @@ class Ordering:
     """
 
     def __init__(self, gen, found, order: str, *, collapse: bool, half_life_days: float,
-                 enough: int | None = None, facets: dict | None = None, all_words: int | None = None):
+                 enough: int | None = None, facets: dict | None = None):
         self.gen, self.found = gen, found
-        self.keys = _sort_keys(gen, found, order, half_life_days)
-        self.positions = _ordered(gen, found, self.keys, collapse, enough, tiered=found.missing is not None)
+        # A tiered query whose hits all have every word is ordered without its tier (a sort key fewer),
+        # which still leads its cursor keys: they compare with those of the same query tiered.
+        self.first_tier = found.missing is not None and not found.missing.any()
+        tiered = found.missing is not None and not self.first_tier
+        self.keys = _sort_keys(gen, found, order, half_life_days, tiered)
+        self.positions = _ordered(gen, found, self.keys, collapse, enough, tiered)
         self.facets = facets or {}
-        self.all_words = all_words
+        self.all_words: int | None = None  # set by the searcher (how many hits have every word)
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -104,7 +108,11 @@ class Ordering:
     def key(self, i: int) -> tuple:
         at = self.positions[i]
         parts = tuple(k[at].item() for k in reversed(self.keys[1:]))
-        return parts + (self.gen.ids[int(self.found.docnums[at])],)
+        return (0,) * self.first_tier + parts + (self.gen.ids[int(self.found.docnums[at])],)
+
+    @property
+    def key_length(self) -> int:
+        return len(self.keys) + self.first_tier
 
     def hit(self, i: int) -> Ranked:
         at = self.positions[i]
@@ -113,7 +121,7 @@ class Ordering:
     def page_after(self, after: tuple | None, start: int, size: int) -> tuple[list[Ranked], bool]:
         """(hits, more): ``size`` hits after the cursor key ``after`` (or from position ``start``)."""
         if after is not None:
-            if len(after) != len(self.keys):  # a cursor of another kind of ordering (an older version's)
+            if len(after) != self.key_length:  # a cursor of another kind of ordering (an older version's)
                 raise BadRequest("after is not a cursor this service gave out", "bad_after")
             start = bisect.bisect_right(_Keys(self), after)
         stop = min(start + size, len(self))
@@ -133,7 +141,7 @@ class _Keys:
         return self.ordering.key(i)
 
 
-def _sort_keys(gen, found, order: str, half_life_days: float) -> list[np.ndarray]:
+def _sort_keys(gen, found, order: str, half_life_days: float, tiered: bool) -> list[np.ndarray]:
     """np.lexsort keys (the last one primary), each smaller-first.
 
     A tiered query (``found.missing``) orders by its tiers first, in every
@@ -146,7 +154,7 @@ def _sort_keys(gen, found, order: str, half_life_days: float) -> list[np.ndarray
         keys = [ranks, -found.scores * recent_factors(gen.datekey[found.docnums], gen.newest, half_life_days)]
     else:
         keys = [ranks, -found.scores]
-    if found.missing is not None:
+    if tiered:
         keys.append(found.missing)
     return keys
 

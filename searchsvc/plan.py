@@ -9,10 +9,10 @@ the engine's query trees (engine.py) and makes every decision about them:
   weight.
 - **Tiers.** A query of two to ``TIER_WORDS`` distinct words (not counting
   filler words) ranks the articles with every word first, then those missing
-  one, and so on, each tier best first. When fewer than ``ALL_WORDS_ENOUGH``
-  articles have every word, the other tiers follow, so a page fills whenever
-  articles match; otherwise the list is the every-word articles (the second
-  tier is paid only by the queries that need it).
+  one, and so on, each tier best first. When the articles with every word
+  fill a page (``per_page`` of them or more), the list is those; otherwise
+  the other tiers follow, so a page is never short while articles match
+  (and only those queries pay for the second pass).
 - **Hints.** A phrase quoted inside a written question lifts the articles
   that have it (``PHRASE_HINT``) and filters nothing.
 - **Feedback.** Questions of ``FEEDBACK_FROM_WORDS`` words or more may be
@@ -38,7 +38,6 @@ from searchsvc.query import Clause, ParsedQuery, parse, relaxed
 
 TITLE_WEIGHT = 0.25       # the title clause's share of a word's weight (the merged field carries the ranking)
 TIER_WORDS = 3            # queries of 2 to this many distinct words are ordered by tiers
-ALL_WORDS_ENOUGH = 100    # when this many articles have every word, the other tiers are not asked for
 LONG_QUERY_WORDS = 5      # in longer questions, filler words (the SMART stop list) count...
 FILLER_WEIGHT = 0.5       # ...once, at this share of a word's weight
 FEEDBACK_FROM_WORDS = 6   # questions of this many words or more may get feedback (ranking.py)
@@ -65,19 +64,16 @@ class Plan:
 
 
 def plan(ev: engine.Evaluator, parsed: ParsedQuery, settings: Settings) -> Plan:
-    stems: set[str] = set()
-    unknown: list[str] = []
     reader = ev.searcher.reader()
+    terms_of = {w: schema.stems(w) for w in dict.fromkeys(parsed.words)}
     words, filler = _content_words(parsed.words)
-    counts = Counter(t for w in words for t in schema.stems(w))
-    for t in (t for w in filler for t in schema.stems(w)):
+    counts = Counter(t for w in words for t in terms_of[w])
+    for t in (t for w in filler for t in terms_of[w]):
         if t not in counts:
             counts[t] = FILLER_WEIGHT
-    for w in words:
-        for t in schema.stems(w):
-            if not len(ev.gen.term(ev.searcher, schema.CONTENT, t)):  # read once: the query scores it next
-                unknown.append(w)
-    stems.update(t for t, n in counts.items() if n >= 1)  # filler words are not highlighted
+    # a word's postings are read once here: the query scores them next
+    unknown = [w for w in words for t in terms_of[w] if not len(ev.gen.term(ev.searcher, schema.CONTENT, t))]
+    stems = {t for t, n in counts.items() if n >= 1}  # to highlight: filler words are not
     clauses = {t: word_clause(t, n) for t, n in counts.items()}
     hints = [h for h in (_hint(text) for text in _distinct(parsed.hints)) if h is not None]
     groups = _distinct(parsed.groups)
@@ -88,7 +84,7 @@ def plan(ev: engine.Evaluator, parsed: ParsedQuery, settings: Settings) -> Plan:
 
     if not clauses:
         return Plan(wq.And(required) if required else None, excluded, stems, unknown)
-    tiers = _tier_terms(words, counts)
+    tiers = _tier_terms(words, terms_of)
     if tiers:
         every = [clauses[t] for t in tiers]
         others = [clauses[t] for t in counts if t not in tiers] + hints
@@ -121,11 +117,11 @@ def _content_words(words: list[str]) -> tuple[list[str], list[str]]:
     return content, [w for w in words if w.lower() in stop]
 
 
-def _tier_terms(words: list[str], counts: Counter) -> list[str]:
+def _tier_terms(words: list[str], terms_of: dict[str, list[str]]) -> list[str]:
     """The distinct words whose presence orders the hits (filler words rank but do not count), or none."""
     stop = schema.query_stop_words()
     content = [w for w in words if w.lower() not in stop] or words
-    terms = list(dict.fromkeys(t for w in content for t in schema.stems(w) if t in counts))
+    terms = list(dict.fromkeys(t for w in content for t in terms_of[w]))
     return terms if 2 <= len(terms) <= TIER_WORDS else []
 
 

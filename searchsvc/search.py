@@ -492,31 +492,32 @@ def _find(ev: engine.Evaluator, index: SearchIndex, plan: plans.Plan, *, mask, o
     first = req.page * req.per_page
     settings = index.settings
     if after is None:
-        found = _matching(ev, plan, mask)
+        found = _matching(ev, plan, mask, req.per_page)
         ordering = paging.Ordering(ev.gen, found, order, collapse=req.collapse, enough=first,
                                    half_life_days=settings.recent_half_life_days)
         page, more = ordering.page_after(None, first - req.per_page, req.per_page)
-        return _Found(page, _total(ev, found, req), _facets(ev, found, req), more, _all_words(ev, found, req))
+        total = _total(ev, found, req)
+        return _Found(page, total, _facets(ev, found, req), more, _all_words(ev, found, req, total))
     # cursor pages: every hit ordered once per commit and query, then slices of it
     key = (ev.gen.fingerprint, repr(plan.query), repr(plan.wider), repr(plan.excluded), repr(_filter_key(req)),
-           order, req.collapse, req.with_facets, settings.recent_half_life_days)
+           order, req.collapse, req.with_facets, settings.recent_half_life_days, plan.tiered and req.per_page)
     ordering = index.orderings.get(key)
     if ordering is None:
-        found = _matching(ev, plan, mask)
+        found = _matching(ev, plan, mask, req.per_page)
         ordering = paging.Ordering(ev.gen, found, order, collapse=req.collapse,
-                                   half_life_days=settings.recent_half_life_days,
-                                   facets=_facets(ev, found, req), all_words=_all_words(ev, found, req))
+                                   half_life_days=settings.recent_half_life_days, facets=_facets(ev, found, req))
+        ordering.all_words = _all_words(ev, found, req, len(ordering) if req.collapse else len(found))
         index.orderings.put(key, ordering)
     page, more = ordering.page_after(after, 0, req.per_page)
     total = len(ordering) if req.collapse else len(ordering.found)
     return _Found(page, total, ordering.facets, more, ordering.all_words)
 
 
-def _matching(ev: engine.Evaluator, plan: plans.Plan, mask) -> engine.Matches:
+def _matching(ev: engine.Evaluator, plan: plans.Plan, mask, page: int) -> engine.Matches:
     """Every hit the plan allows, within the filters; a tiered plan's hits say how many words each lacks.
 
-    The articles with every word, or, when fewer than ``plans.ALL_WORDS_ENOUGH``
-    have them, every article with any word (the second pass only then).
+    The articles with every word when they fill a ``page``; otherwise every
+    article with any of the words (the second pass only then).
     """
     if plan.query is None:
         return _filtered(ev, wq.Every(), plan.excluded, mask)
@@ -525,20 +526,20 @@ def _matching(ev: engine.Evaluator, plan: plans.Plan, mask) -> engine.Matches:
         return plans.keep_best_first(found, _filtered(ev, plan.before_feedback, plan.excluded, mask), ev.gen)
     if not plan.tiered:
         return found
-    if len(found) >= plans.ALL_WORDS_ENOUGH:
+    if len(found) >= page:
         return found.tiered(np.zeros(len(found), np.int64))
     found = _filtered(ev, plan.wider, plan.excluded, mask)
     return found.tiered(plans.missing(ev, plan, found))
 
 
-def _all_words(ev: engine.Evaluator, found: engine.Matches, req: SearchRequest) -> int | None:
-    """How many hits have every word (counted as ``total`` is), or None when the query is not tiered."""
+def _all_words(ev: engine.Evaluator, found: engine.Matches, req: SearchRequest, total: int) -> int | None:
+    """How many of the ``total`` hits have every word (counted as ``total`` is), or None when the query is not
+    tiered."""
     if found.missing is None:
         return None
-    complete = found.missing == 0
-    if complete.all():
-        return _total(ev, found, req)
-    return _total(ev, found.where(complete), req)
+    if not found.missing.any():
+        return total
+    return _total(ev, found.where(found.missing == 0), req)
 
 
 def _filter_key(req: SearchRequest) -> tuple:
