@@ -188,8 +188,12 @@ def _print_results(result) -> None:
     first = (result.page - 1) * result.per_page + 1
     click.echo(f"{result.total} result{'s' if result.total != 1 else ''} "
                f"(page {result.page} of {max(result.pages, 1)}, {result.took_ms:.0f} ms)")
+    if result.relaxed and not result.corrected:
+        click.echo("Nothing matched the query as written; showing articles with its words.")
     if result.suggestion:
         click.echo(f"Did you mean: {result.suggestion}")
+    if result.tiers_note():
+        click.echo(result.tiers_note())
     for n, hit in enumerate(result.hits, first):
         meta = " · ".join(x for x in (hit.source, (hit.published or "")[:10], hit.author) if x)
         click.echo("")

@@ -117,7 +117,11 @@ def _schemas() -> dict:
             "required": ["query", "total", "page", "per_page", "pages", "took_ms", "suggestion", "hits", "facets"],
             "properties": {
                 "query": {"type": "string"},
-                "total": {"type": "integer", "minimum": 0, "description": "Exact number of matching articles."},
+                "total": {"type": "integer", "minimum": 0,
+                          "description": "Exact number of hits that can be paged through: stories with "
+                                         "`collapse=true` (each group of near-duplicates once), else articles. "
+                                         "For a query of two or three words, the articles with every word, or, "
+                                         "when they do not fill a page, every article with any of the words."},
                 "page": {"type": "integer", "minimum": 1},
                 "per_page": {"type": "integer", "minimum": 1},
                 "pages": {"type": "integer", "minimum": 0},
@@ -133,6 +137,16 @@ def _schemas() -> dict:
                          "description": "Opaque cursor for the following page (`after=`); null on the last page."},
                 "corrected": {"type": "boolean",
                               "description": "True when nothing matched the query and the hits answer `suggestion`."},
+                "relaxed": {"type": "boolean",
+                            "description": "True when nothing matched the query's operators (a phrase, OR, AND, "
+                                           "a field, a prefix) and the hits answer its words instead: every "
+                                           "positive word, phrases ranking higher where they occur, exclusions kept."},
+                "total_all_words": {
+                    "type": ["integer", "null"], "minimum": 0,
+                    "description": "Of `total`, how many have every word of the query (counted as `total` is); "
+                                   "they come first, in every sort order, and the rest follow, those with most "
+                                   "of the words first. Null when the query is not ordered that way (no words, "
+                                   "one word, or a longer question ranked by relevance alone)."},
             },
         },
         "Hit": {

@@ -121,6 +121,8 @@ class Ordering:
     def page_after(self, after: tuple | None, start: int, size: int) -> tuple[list[Ranked], bool]:
         """(hits, more): ``size`` hits after the cursor key ``after`` (or from position ``start``)."""
         if after is not None:
+            if not len(self):
+                return [], False
             if len(after) != self.key_length:  # a cursor of another kind of ordering (an older version's)
                 raise BadRequest("after is not a cursor this service gave out", "bad_after")
             start = bisect.bisect_right(_Keys(self), after)

@@ -10,9 +10,9 @@ the engine's query trees (engine.py) and makes every decision about them:
 - **Tiers.** A query of two to ``TIER_WORDS`` distinct words (not counting
   filler words) ranks the articles with every word first, then those missing
   one, and so on, each tier best first. When the articles with every word
-  fill a page (``per_page`` of them or more), the list is those; otherwise
-  the other tiers follow, so a page is never short while articles match
-  (and only those queries pay for the second pass).
+  fill a page (``Settings.per_page``, 10 by default), the list is those;
+  otherwise the other tiers follow, so a first page is never short while
+  articles match (and only those queries pay for the second pass).
 - **Hints.** A phrase quoted inside a written question lifts the articles
   that have it (``PHRASE_HINT``) and filters nothing.
 - **Feedback.** Questions of ``FEEDBACK_FROM_WORDS`` words or more may be

@@ -28,6 +28,7 @@ WORD = re.compile(r"\w+(?:[.'’]\w+)*")
 # (not the initials of "U.S." or "J. Smith")
 SENTENCE = re.compile(r"[?!;]|,(?=\s)|(?<=[^\W\d_]{2})[.:](?=\s|$)")
 QUOTED = re.compile(r'"([^"]*)"')
+FIELD_NAME = re.compile(r"(?<![\w-])(?:%s):(?=[\"\w])" % "|".join(FIELDS), re.IGNORECASE)
 ITEM = re.compile(
     r"""
       (?P<op>(?<!\S)(?:OR|AND)(?!\S))                   # OR / AND standing alone
@@ -83,8 +84,11 @@ def parse(text: str, max_terms: int = 200) -> ParsedQuery:
 
 
 def reads_as_question(text: str) -> bool:
-    """Many distinct words, sentence punctuation, or every letter a capital (of two words or more)."""
-    words = [w for w in WORD.findall(text) if w not in BOOLEANS]
+    """Many distinct words, sentence punctuation, or every letter a capital (of two words or more).
+
+    Operators are not words here: ``OR``, ``AND``, ``NOT`` and a field's name before its colon.
+    """
+    words = [w for w in WORD.findall(FIELD_NAME.sub(" ", text)) if w not in BOOLEANS]
     if len({w.lower() for w in words}) >= QUESTION_WORDS or SENTENCE.search(text):
         return True
     return len(words) >= 2 and not any(c.islower() for c in text) and any(c.isupper() for c in text)

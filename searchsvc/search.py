@@ -122,6 +122,17 @@ class ResultPage:
     relaxed: bool = False          # no article matched the query's operators: these hits answer its words
     total_all_words: int | None = None  # of ``total``, how many have every word (they come first); None: no tiers
 
+    def tiers_note(self) -> str | None:
+        """Where the results with every word end, when others follow them (the page, the CLI; search.js too)."""
+        n = self.total_all_words
+        if n is None or not self.total or n >= self.total:
+            return None
+        if n == 0:
+            return "No result has all your words; these have some of them."
+        if n == 1:
+            return "The first result has all your words; the rest have some of them."
+        return f"The first {n:,} results have all your words; the rest have some of them."
+
     def to_dict(self) -> dict:
         """The JSON API's shape (written out by hand: ``asdict`` deep-copies, a tenth of a request)."""
         return {
@@ -492,18 +503,18 @@ def _find(ev: engine.Evaluator, index: SearchIndex, plan: plans.Plan, *, mask, o
     first = req.page * req.per_page
     settings = index.settings
     if after is None:
-        found = _matching(ev, plan, mask, req.per_page)
+        found = _matching(ev, plan, mask, settings.per_page)
         ordering = paging.Ordering(ev.gen, found, order, collapse=req.collapse, enough=first,
                                    half_life_days=settings.recent_half_life_days)
-        page, more = ordering.page_after(None, first - req.per_page, req.per_page)
-        total = _total(ev, found, req)
-        return _Found(page, total, _facets(ev, found, req), more, _all_words(ev, found, req, total))
+        page, _ = ordering.page_after(None, first - req.per_page, req.per_page)
+        total = _total(ev, found, req)  # the ordering holds only the hits that can reach this page
+        return _Found(page, total, _facets(ev, found, req), first < total, _all_words(ev, found, req, total))
     # cursor pages: every hit ordered once per commit and query, then slices of it
     key = (ev.gen.fingerprint, repr(plan.query), repr(plan.wider), repr(plan.excluded), repr(_filter_key(req)),
-           order, req.collapse, req.with_facets, settings.recent_half_life_days, plan.tiered and req.per_page)
+           order, req.collapse, req.with_facets, settings.recent_half_life_days)
     ordering = index.orderings.get(key)
     if ordering is None:
-        found = _matching(ev, plan, mask, req.per_page)
+        found = _matching(ev, plan, mask, settings.per_page)
         ordering = paging.Ordering(ev.gen, found, order, collapse=req.collapse,
                                    half_life_days=settings.recent_half_life_days, facets=_facets(ev, found, req))
         ordering.all_words = _all_words(ev, found, req, len(ordering) if req.collapse else len(found))
@@ -516,8 +527,10 @@ def _find(ev: engine.Evaluator, index: SearchIndex, plan: plans.Plan, *, mask, o
 def _matching(ev: engine.Evaluator, plan: plans.Plan, mask, page: int) -> engine.Matches:
     """Every hit the plan allows, within the filters; a tiered plan's hits say how many words each lacks.
 
-    The articles with every word when they fill a ``page``; otherwise every
-    article with any of the words (the second pass only then).
+    The articles with every word when they fill a ``page`` (the server's
+    default page size, whatever a request asks: the same query lists the same
+    hits at any page size); otherwise every article with any of the words
+    (the second pass only then).
     """
     if plan.query is None:
         return _filtered(ev, wq.Every(), plan.excluded, mask)

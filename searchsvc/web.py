@@ -187,6 +187,7 @@ def results_view(req, result, sources) -> dict:
         "years": year_items,
         "sorts": sorts,
         "pager": _pager(result),
+        "tiers": result.tiers_note(),
     }
 
 

@@ -163,6 +163,8 @@ def test_typing_shows_highlighted_results_without_a_page_load(tab, live_server):
     ("/search?q=zzyzxqwv", "type:zzyzxqwv"),
     ("/search?q=ferri+strik", "type:ferri strik"),
     ("/search?q=dockwrkers", "type:dockwrkers"),
+    ("/search?q=school+drivers+pay", "type:school drivers pay"),                       # where every word ends
+    ("/search?q=%22no+automation+without+consent%22", 'type:"no automation without consent"'),  # relaxed
     ("/search?q=port&source=The+Harbor+Gazette", "facet:/search?q=port"),
     ("/search?q=&page=2&sort=date", "next:/search?q=&sort=date"),
     ("/search?q=&from=2023&to=2024-06", "pop:/search?q=&from=2023&to=2024-06"),
@@ -410,6 +412,11 @@ def test_text_contrast_meets_wcag_aa_in_both_schemes(browser, live_server, schem
             assert pairs, sel
             for fg, bg in pairs:
                 assert _contrast(fg, bg) >= 4.5, (scheme, sel, fg, bg)
+        tab.goto('/search?q=%22no+automation+without+consent%22+pledge')
+        pairs = tab.page.evaluate(COLOURS_JS, ".note")
+        assert len(pairs) == 2  # relaxed, and where every word ends
+        for fg, bg in pairs:
+            assert _contrast(fg, bg) >= 4.5, (scheme, ".note", fg, bg)
     finally:
         tab.context.close()
 

@@ -33,12 +33,26 @@ def follow(ix: SearchIndex, req: SearchRequest, between_pages=None) -> list[str]
 
 # --- cursors -------------------------------------------------------------------
 
+@pytest.mark.parametrize("collapse", [True, False])
 @pytest.mark.parametrize("sort", ["relevance", "date", "recent"])
-@pytest.mark.parametrize("q", ["", "council", "strike OR flood"])
-def test_cursor_reaches_every_hit_once_in_order(sample_index, q, sort):
-    everything = search_ids(sample_index, q, sort=sort, per_page=100)
-    paged = follow(sample_index, SearchRequest(q=q, sort=sort, per_page=3))
-    assert paged == everything and len(set(paged)) == len(paged)
+@pytest.mark.parametrize("q", ["", "council", "strike OR flood",
+                               "school drivers pay",           # tiers: every word, then most words
+                               "hospital patients records",    # tiers over a near-duplicate group
+                               '"no automation without consent"'])  # an operator's fallback
+def test_cursor_reaches_every_hit_once_in_order(sample_index, q, sort, collapse):
+    first = search(sample_index, SearchRequest(q=q, sort=sort, per_page=100, collapse=collapse))
+    everything = [h.id for h in first.hits]
+    paged = follow(sample_index, SearchRequest(q=q, sort=sort, per_page=3, collapse=collapse))
+    assert paged == everything and len(set(paged)) == len(paged) == first.total
+
+
+def test_a_cursor_of_another_kind_of_ordering_is_a_400(client):
+    token = client.get("/api/search?q=council&per_page=2").get_json()["next"]
+    from searchsvc.paging import Cursor
+    cursor = Cursor.decode(token)
+    tiered = Cursor(**{**cursor.__dict__, "q": "school drivers pay"}).encode()  # a key without the tier
+    response = client.get("/api/search", query_string={"after": tiered})
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "bad_after"
 
 
 def test_cursor_keeps_filters_and_the_last_page_has_no_next(client):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
@@ -363,6 +363,30 @@ def test_correction_answers_when_nothing_matched_the_query(client):
     assert line.select_one("a").get_text() == data["suggestion"]
     # the hits' own text pages highlight the words they answer
     assert query_of(hits(soup)[0].select_one("a.cached")["href"]) == {"q": [data["suggestion"]]}
+
+
+def test_a_relaxed_query_says_so_on_the_page_and_in_the_api(client):
+    q = '"no automation without consent"'
+    data = api(client, "/api/search?" + urlencode({"q": q}))
+    assert data["relaxed"] is True and data["corrected"] is False and data["hits"]
+    soup = get_soup(client, "/search?" + urlencode({"q": q}))
+    note = soup.select_one("p.note.relaxed")
+    assert note.get_text() == f"Nothing matched {q} as written; showing articles with its words."
+    assert note.select_one("q").get_text() == q
+    strict = get_soup(client, "/search?q=%22light+rail%22")
+    assert strict.select_one("p.note.relaxed") is None and hits(strict)
+
+
+def test_the_page_says_where_the_results_with_every_word_end(client):
+    data = api(client, "/api/search?q=school+drivers+pay")
+    assert data["total_all_words"] == 1 and data["total"] > 10 and len(data["hits"]) == 10
+    soup = get_soup(client, "/search?q=school+drivers+pay")
+    assert soup.select_one("p.note.tiers").get_text() == \
+        "The first result has all your words; the rest have some of them."
+    for q in ("council", "year week", "when will the new desalination plant start supplying drinking water"):
+        data = api(client, "/api/search?" + urlencode({"q": q}))
+        assert data["total_all_words"] in (None, data["total"])
+        assert get_soup(client, "/search?" + urlencode({"q": q})).select_one("p.note.tiers") is None
 
 
 def test_wire_copies_are_listed_as_more_versions(client):

@@ -220,12 +220,15 @@
     });
 
     var out = [];
-    if (data.suggestion) {
-      var fix = h("a", { href: pageUrl(params, { q: data.suggestion }), "data-key": "suggestion" }, data.suggestion);
-      out.push(data.corrected
-        ? h("p", { "class": "suggestion" }, "Nothing matched ", h("q", {}, asked), "; showing results for ", fix, ".")
-        : h("p", { "class": "suggestion" }, "Did you mean ", fix, "?"));
+    var fix = data.suggestion ? h("a", { href: pageUrl(params, { q: data.suggestion }), "data-key": "suggestion" }, data.suggestion) : null;
+    if (fix && data.corrected) {
+      out.push(h("p", { "class": "suggestion" }, "Nothing matched ", h("q", {}, asked), "; showing results for ", fix, "."));
+    } else {
+      if (data.relaxed) out.push(h("p", { "class": "note relaxed" }, "Nothing matched ", h("q", {}, asked), " as written; showing articles with its words."));
+      if (fix) out.push(h("p", { "class": "suggestion" }, "Did you mean ", fix, "?"));
     }
+    var tiers = tiersLine(data.total, data.total_all_words);
+    if (tiers) out.push(h("p", { "class": "note tiers" }, tiers));
     var results = h("section", { "class": "results", "aria-label": "Results" });
     if (!data.hits.length) results.appendChild(emptyState(params, data, view));
     else {
@@ -236,6 +239,14 @@
     out.push(h("div", { "class": "layout" }, results, renderFilters(params, view)));
     area.textContent = "";
     append(area, out);
+  }
+
+  // where the results with every word end, when others follow them (ResultPage.tiers_note in search.py says the same)
+  function tiersLine(total, allWords) {
+    if (allWords === null || allWords === undefined || !total || allWords >= total) return null;
+    if (allWords === 0) return "No result has all your words; these have some of them.";
+    if (allWords === 1) return "The first result has all your words; the rest have some of them.";
+    return "The first " + allWords.toLocaleString("en-US") + " results have all your words; the rest have some of them.";
   }
 
   function renderError(message) {
