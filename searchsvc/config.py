@@ -27,7 +27,8 @@ class Settings:
     threads: int = _setting(8, "Worker threads of the WSGI server.")
     processes: int = _setting(1, "Server processes sharing `serve`'s port (each with `threads` threads).")
     workers: int = _setting(os.cpu_count() or 1, "Processes that clean and index files during a reindex.")
-    per_page: int = _setting(10, "Results per page when the request does not say.")
+    per_page: int = _setting(10, "Results per page when the request does not say; also how many articles with "
+                             "every word of a short query fill a page (fewer: articles with most of the words follow).")
     max_per_page: int = _setting(100, "Largest `per_page` accepted.")
     max_page: int = _setting(1000, "Deepest `page` accepted (deeper pages: use the `next` cursor).")
     max_query_chars: int = _setting(2000, "Longest query accepted, in characters.")

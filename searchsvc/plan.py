@@ -5,8 +5,9 @@ the engine's query trees (engine.py) and makes every decision about them:
 
 - **Words.** Each distinct word is BM25 on the merged title + body field plus
   a light title clause, weighted by how often the question repeats it; in
-  long questions a filler word (the SMART stop list) counts once, at half
-  weight.
+  long questions a filler word (the SMART stop list) counts once, at a
+  quarter of a word's weight: not dropped (``use of books``, ``need for``),
+  and never piling up however often a question repeats it.
 - **Tiers.** A query of two to ``TIER_WORDS`` distinct words (not counting
   filler words) ranks the articles with every word first, then those missing
   one, and so on, each tier best first. When the articles with every word
@@ -39,7 +40,7 @@ from searchsvc.query import Clause, ParsedQuery, parse, relaxed
 TITLE_WEIGHT = 0.25       # the title clause's share of a word's weight (the merged field carries the ranking)
 TIER_WORDS = 3            # queries of 2 to this many distinct words are ordered by tiers
 LONG_QUERY_WORDS = 5      # in longer questions, filler words (the SMART stop list) count...
-FILLER_WEIGHT = 0.5       # ...once, at this share of a word's weight
+FILLER_WEIGHT = 0.25      # ...once, at this share of a word's weight
 FEEDBACK_FROM_WORDS = 6   # questions of this many words or more may get feedback (ranking.py)
 PHRASE_HINT = 1.0         # a hinted phrase adds its words' scores once more where it occurs
 SUGGEST_WORDS = 8         # did-you-mean corrects at most this many unknown words per query...

@@ -7,7 +7,7 @@ whatever searcher runs them (page, API, CLI, batch).
 Feedback (RM3) reads the few best documents of a long question and adds the
 words they share, weighted by idf, to it. It holds back where it would
 guess: short queries (a person typing two or three words means those words;
-the planner in search.py never asks), too few matching documents, and, in
+the planner in plan.py never asks), too few matching documents, and, in
 proportion, short documents (titles, briefs) among the best ones, which added
 words would bury.
 Its cost is the question's top 10 (already evaluated) plus the stored text of five documents,

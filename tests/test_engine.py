@@ -85,7 +85,8 @@ def test_the_index_has_several_segments_and_deletions(layered):
 
 QUERIES = ["w1", "harbours", "w3 w7", "strike council flood", "w1 w2 w3 w4 w5 w6 w7 w8",
            '"w1 w2"', "w4 OR w9", "w5 -w6", 'council -"w1 w2"', "title:w8", "author:lee",
-           'author:"bo chan"', "harb*", "w1 title:w2 OR w3", "zzz", "w9 w10 -w11 OR w12", "quagga w3"]
+           'author:"bo chan"', "harb*", "w1 title:w2 OR w3", "zzz", "w9 w10 -w11 OR w12", "quagga w3",
+           "what w3 w7", "w1 AND w2 w3", "w4 NOT w5"]
 
 
 @pytest.mark.parametrize("q", QUERIES)
@@ -127,8 +128,10 @@ def test_random_trees_score_as_whoosh(layered):
         kind = rnd.choice([wq.And, wq.Or])
         return kind([tree(depth - 1) for _ in range(rnd.randint(1, 4))], boost=rnd.choice([1.0, 10.0]))
 
-    for i in range(60):
-        q = tree(3) if i % 3 else wq.AndNot(tree(3), tree(2))
+    for i in range(90):
+        # AndMaybe (the first's documents, the second's scores added where it matches too) as plans use it, at
+        # the top: inside an And, Whoosh 2.7.4's matcher drops the second's score once the And skips ahead
+        q = [wq.AndNot(tree(3), tree(2)), wq.AndMaybe(tree(3), tree(3)), tree(3)][i % 3]
         assert_same(whoosh_scores(s, q), engine_scores(index, s, q))
 
 
