@@ -49,6 +49,8 @@ SUGGEST_MAX_CHARS = 40    # ...each at most this long (edit-distance automata gr
 
 @dataclass
 class Plan:
+    """What to evaluate for a query, and how to order and present its hits."""
+
     query: wq.Query | None            # None: no positive terms (list newest first)
     excluded: list[wq.Query]
     stems: set[str]                   # index terms to highlight
@@ -65,6 +67,7 @@ class Plan:
 
 
 def plan(ev: engine.Evaluator, parsed: ParsedQuery, settings: Settings) -> Plan:
+    """The plan of a read query: tiers for a short one, feedback for a long question, operators as required."""
     reader = ev.searcher.reader()
     terms_of = {w: schema.stems(w) for w in dict.fromkeys(parsed.words)}
     words, filler = _content_words(parsed.words)
