@@ -204,13 +204,17 @@ def _print_results(result) -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port [default: 8000].")
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="Server threads [default: 8].")
 @click.option("--processes", type=click.IntRange(1, 64), default=None,
-              help="Server processes sharing the port, each with --threads threads [default: 1].")
+              help="Server processes sharing the port, each with --threads threads [default: one per core]. "
+                   "Python runs one thread at a time per process: more processes use more cores.")
 @index_option
 @core_errors
 def serve(host, port, threads, processes, index):
     """Serve the search page and the JSON API with a production WSGI server (waitress).
 
-    Example: searchsvc serve --port 8080 --processes 2
+    By default one process per core, each with its own searchers and cache
+    (memory grows with the processes: see the README's Operations).
+
+    Example: searchsvc serve --port 8080
     """
     import waitress
 

@@ -122,3 +122,17 @@ def test_processes_share_keep_alive_connections_evenly(sample_settings):
         for client in clients:
             client.close()
         server.stop()
+
+
+def test_serve_without_flags_uses_one_process_per_core(sample_settings):
+    """A newcomer's server is the fast one: with no flags, one waitress process per core."""
+    cores = len(os.sched_getaffinity(0))
+    server = LiveServer(sample_settings.index)
+    try:
+        expected = cores if cores > 1 else 0  # one core: a single process, nothing forked
+        assert len(server_processes(server.proc.pid, expected)) == expected
+        assert server.json("/api/search?q=strike")[1]["total"] >= 1
+    finally:
+        server.stop()
+    help_text = run_cli("serve", "--help").stdout
+    assert "one per core" in help_text
