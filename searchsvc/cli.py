@@ -1,4 +1,4 @@
-"""The command-line door: ``searchsvc reindex | search | serve | stats``.
+"""The command-line door: ``searchsvc reindex | search | serve | stats | export | publish``.
 
 Each command builds one ``Settings`` (flags over ``SEARCHSVC_*`` variables),
 calls one core function, prints, and turns core errors into a one-line
@@ -354,6 +354,25 @@ def _accepting_evenly(server, slot: int, connections, counted, stale: float = 2.
         return connections[slot] <= min(live)
 
     return balanced
+
+
+@cli.command()
+@click.argument("out", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@index_option
+@core_errors
+def export(out, index):
+    """Write every article as it was cleaned to OUT, in the JSON Lines form `reindex` reads ('-': stdout).
+
+    Fields: id, title, text, url, published, author, source, topics and group
+    (the near-duplicate group). `searchsvc reindex OUT` builds the same index
+    again; any other search engine can be fed the same file.
+
+    Example: searchsvc export articles.jsonl --index /srv/ix
+    """
+    from searchsvc.export import export as run_export
+
+    report = run_export(make_settings(index=index), out)
+    click.echo(report.summary(), err=True)
 
 
 @cli.command()
