@@ -376,6 +376,25 @@ def export(out, index):
 
 
 @cli.command()
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@index_option
+@core_errors
+def publish(dest, index):
+    """Copy the live index into the index home DEST (a replica) and switch DEST to it atomically.
+
+    Only files DEST lacks are transferred; servers on DEST keep answering
+    from what they have until the switch. A publish killed at any moment
+    leaves DEST serving what it served before.
+
+    Example: searchsvc publish /mnt/replica1/index --index /srv/ix
+    """
+    from searchsvc.publish import publish as run_publish
+
+    report = run_publish(make_settings(index=index), dest)
+    click.echo(report.summary(dest))
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @index_option
 @core_errors

@@ -3,8 +3,9 @@
 Layout of ``--index DIR``::
 
     DIR/CURRENT          name of the live generation + a commit stamp (replaced atomically)
-    DIR/gen-*/           one Whoosh index each, with its manifest.json
-    DIR/.reindex.lock    held (flock) by the one running reindex
+    DIR/gen-*/           one Whoosh index each, with its manifest.json (and manifest.journal: see Manifest)
+    DIR/.reindex.lock    held (flock) by the one running reindex (or a watcher's batch, or a publish)
+    DIR/.watch.lock      held (flock) by the one running ``reindex --watch``
 
 A full rebuild writes a new ``gen-*`` beside the live one and switches
 ``CURRENT`` with ``os.replace`` only after its commit, so a search never sees a
@@ -36,8 +37,11 @@ from searchsvc.errors import IndexBusy, IndexUnavailable, SourceError
 
 CURRENT = "CURRENT"
 LOCK = ".reindex.lock"
+WATCH_LOCK = ".watch.lock"
 MANIFEST = "manifest.json"
+JOURNAL = "manifest.journal"
 GEN_PREFIX = "gen-"
+INDEX_NAME = "MAIN"  # Whoosh's name for the index inside a generation folder
 
 # reindex locks this process holds; a forked worker closes its copies (see below)
 _HELD_LOCKS: set[int] = set()
@@ -73,6 +77,9 @@ class Manifest:
     # named again from here, and read again only once their size or mtime changes
     skipped: dict[str, list] = field(default_factory=dict)
 
+    # identifies one saved manifest.json: journal lines apply to the manifest they were written after
+    base: str | None = None
+
     @classmethod
     def load(cls, gen_dir: Path | None) -> "Manifest":
         if gen_dir is None:
@@ -81,13 +88,81 @@ class Manifest:
             data = json.loads((gen_dir / MANIFEST).read_text("utf-8"))
         except (OSError, ValueError):
             return cls()
-        return cls(data.get("sources", []), data.get("files", {}), data.get("last_reindex"), data.get("skipped", {}))
+        manifest = cls(data.get("sources", []), data.get("files", {}), data.get("last_reindex"),
+                       data.get("skipped", {}), data.get("base"))
+        manifest._replay(gen_dir)
+        return manifest
 
     def save(self, gen_dir: Path) -> None:
-        self.last_reindex = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        """The whole manifest, replaced atomically; the journal's lines are in it now."""
+        self.last_reindex = _now()
+        self.base = f"{os.getpid()}-{time.time_ns()}"
         data = {"sources": self.sources, "files": self.files, "last_reindex": self.last_reindex,
-                "skipped": self.skipped}
+                "skipped": self.skipped, "base": self.base}
         write_atomically(gen_dir / MANIFEST, json.dumps(data, separators=(",", ":")))
+        journal_path(gen_dir).unlink(missing_ok=True)
+
+    def record(self, gen_dir: Path, files: dict[str, list | None], skipped: dict[str, list | None]) -> int:
+        """Append one small update's entries (None: gone) to the journal, durably; the journal's size in bytes.
+
+        Rewriting the whole manifest costs in proportion to the index (30 ms
+        at 21,000 files, ten times that at 216,000); a line costs in proportion
+        to the update. ``load`` replays the lines written after the manifest
+        it reads (a torn last line, from a crash while it was written, is
+        ignored: its files are read again). The entries are already applied
+        to this object.
+        """
+        self.last_reindex = _now()
+        line = json.dumps({"base": self.base, "files": files, "skipped": skipped, "sources": self.sources,
+                           "last_reindex": self.last_reindex}, separators=(",", ":")) + "\n"
+        with open(journal_path(gen_dir), "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+            return fh.tell()
+
+    def _replay(self, gen_dir: Path) -> None:
+        try:
+            lines = journal_path(gen_dir).read_text("utf-8").splitlines()
+        except OSError:
+            return
+        for raw in lines:
+            try:
+                entry = json.loads(raw)
+            except ValueError:
+                break  # torn by a crash: the last line
+            if entry.get("base") != self.base:
+                continue  # written before the manifest was saved whole (and already in it)
+            for table, changes in ((self.files, entry["files"]), (self.skipped, entry["skipped"])):
+                for path, value in changes.items():
+                    if value is None:
+                        table.pop(path, None)
+                    else:
+                        table[path] = value
+            self.sources, self.last_reindex = entry["sources"], entry["last_reindex"]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def journal_path(gen_dir: Path) -> Path:
+    return gen_dir / JOURNAL
+
+
+def home_files(home: Path) -> list[str]:
+    """The files an index home keeps beside its generations (e.g. a key that signs cursors): what a replica needs too.
+
+    Not ``CURRENT`` (each home names its own live generation), the locks or
+    temporary files.
+    """
+    try:
+        entries = list(os.scandir(home))
+    except OSError:
+        return []
+    local = {CURRENT, LOCK, WATCH_LOCK}
+    return sorted(e.name for e in entries if e.is_file(follow_symlinks=False) and e.name not in local
+                  and not e.name.endswith(".tmp") and not e.name.startswith(".probe-"))
 
 
 class MappedStorage(FileStorage):
@@ -114,11 +189,17 @@ class MappedStorage(FileStorage):
 
 
 def write_atomically(path: Path, text: str) -> None:
+    write_bytes_atomically(path, text.encode("utf-8"))
+
+
+def write_bytes_atomically(path: Path, data: bytes, mode: int | None = None) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
+    with open(tmp, "wb") as f:
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
+    if mode is not None:
+        os.chmod(tmp, mode)
     os.replace(tmp, path)
 
 
