@@ -264,3 +264,21 @@ def _text(value) -> str:
     if isinstance(value, list):
         value = ", ".join(str(v) for v in value)
     return str(value)
+
+
+def scan_within(root: str, path: str, problems: list[Problem]) -> Iterator[SourceFile]:
+    """The indexable files at or under ``path``, a file or folder inside the source ``root`` (both absolute),
+    named as ``scan(root)`` names them: what a watcher reads when ``path`` changes."""
+    if os.path.isdir(path):
+        base = os.path.relpath(path, root).replace(os.sep, "/")
+        prefix = "" if base == "." else base + "/"
+        for entry in _walk(path, problems):
+            yield SourceFile(entry.path, root, valid_text(prefix) + entry.rel, entry.kind, entry.size, entry.mtime_ns)
+        return
+    kind = KINDS.get(os.path.splitext(path)[1].lower())
+    if kind is None:
+        return
+    rel = os.path.basename(path) if path == root else os.path.relpath(path, root).replace(os.sep, "/")
+    entry = _entry(path, root, rel, kind, problems)
+    if entry:
+        yield entry

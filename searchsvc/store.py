@@ -142,6 +142,11 @@ class Manifest:
             self.sources, self.last_reindex = entry["sources"], entry["last_reindex"]
 
 
+def _holder(fd: int) -> str:
+    """Who holds a lock file, as its holder wrote it: "pid N" and a note."""
+    return "pid " + (os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "?")
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -282,8 +287,12 @@ class IndexHome:
             raise SourceError(f"index folder {self.path} is not writable: {exc.strerror or exc}") from None
 
     @contextmanager
-    def reindex_lock(self, timeout: float):
-        """One reindex at a time; a second one waits up to ``timeout`` seconds, then gives up clearly."""
+    def reindex_lock(self, timeout: float, waiting=None, note: str = ""):
+        """One reindex at a time; a second one waits up to ``timeout`` seconds, then gives up clearly.
+
+        ``waiting(message)`` is called once if it has to wait (a watcher says
+        so and waits on); ``note`` is written after the pid, for that message.
+        """
         fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             deadline = time.monotonic() + timeout
@@ -294,20 +303,41 @@ class IndexHome:
                 except OSError as exc:
                     if exc.errno not in (errno.EAGAIN, errno.EACCES):
                         raise
+                    if waiting is not None:
+                        waiting(f"another reindex ({_holder(fd)}) is running on {self.path}; waiting for it")
+                        waiting = None
                     if time.monotonic() >= deadline:
-                        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
                         raise IndexBusy(
-                            f"another reindex (pid {holder}) is running on {self.path}; "
+                            f"another reindex ({_holder(fd)}) is running on {self.path}; "
                             f"waited {timeout:g}s, try again when it has finished"
                         ) from None
-                    time.sleep(0.1)
+                    time.sleep(0.1 if timeout < 60 else 0.05)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}{note}".encode(), 0)
+            _HELD_LOCKS.add(fd)
+            yield
+        finally:
+            _HELD_LOCKS.discard(fd)
+            os.close(fd)  # releases the flock
+
+    @contextmanager
+    def watch_lock(self):
+        """One ``reindex --watch`` per index home: a second one exits at once, naming the first."""
+        fd = os.open(self.path / WATCH_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                raise IndexBusy(f"another watcher ({_holder(fd)}) is already watching for {self.path}") from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
             _HELD_LOCKS.add(fd)
             yield
         finally:
             _HELD_LOCKS.discard(fd)
-            os.close(fd)  # releases the flock
+            os.close(fd)
 
     def new_generation_dir(self) -> Path:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
