@@ -263,7 +263,10 @@ class SearchIndex:
         self.orderings = paging.Orderings()
         self._arrays: OrderedDict[tuple, engine.Generation] = OrderedDict()
         self._arrays_lock = threading.Lock()
+        self.segments = engine.SegmentCache()  # shared by the generations: a commit reads only its new segments
+        self._checked: set = set()  # segments whose files were found whole (``IndexHome.open_index``)
         self._warmers: list[threading.Thread] = []
+        self._warm_next = None  # (arrays, index): the newest commit waiting for the warming thread
         self._stop = threading.Event()  # set by close(): warming threads end
         self.results = ResultCache(settings.cache_entries)
 
@@ -317,13 +320,13 @@ class SearchIndex:
         """Open the live generation; if a full rebuild swapped it away between our look and our open, look again."""
         for _ in range(3):
             try:
-                return self.home.open_index(), stamp
+                return self.home.open_index(self._checked), stamp
             except IndexUnavailable:
                 newer = self.home.stamp()
                 if newer == stamp:
                     raise
                 stamp = newer
-        return self.home.open_index(), self.home.stamp()
+        return self.home.open_index(self._checked), self.home.stamp()
 
     def _keep_snapshot(self, generation: str, searcher: Searcher) -> None:
         self._snapshots[generation] = (searcher, threading.Lock())
@@ -342,9 +345,10 @@ class SearchIndex:
         with self._arrays_lock:
             found = self._arrays.get(key)
             if found is None:
-                found = self._arrays[key] = engine.Generation(searcher)
+                found = self._arrays[key] = engine.Generation(searcher, self.segments)
                 while len(self._arrays) > self.SNAPSHOTS:
                     self._arrays.popitem(last=False)
+                self.segments.keep_only({k for gen in self._arrays.values() for k in gen.keys})
                 with self._lock:
                     ix = self._ix
                 if background_warming and self.settings.warm_postings > 0 and ix is not None:
@@ -366,16 +370,28 @@ class SearchIndex:
         return self.arrays(s, background_warming=False).warm(s, self.settings.warm_postings, self._stop)
 
     def _start_warming(self, arrays: engine.Generation, ix) -> None:
-        def warm():
+        """Warm the newest commit in one background thread (a commit every second must not start a thread each)."""
+        with self._lock:
+            self._warm_next = (arrays, ix)
+            if any(t.is_alive() for t in self._warmers):
+                return  # the running thread takes the newest commit when it is done
+            thread = threading.Thread(target=self._warm_newest, name="searchsvc-warm", daemon=True)
+            self._warmers = [thread]
+        thread.start()
+
+    def _warm_newest(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                job, self._warm_next = self._warm_next, None
+                if job is None:
+                    self._warmers = []
+                    return
+            arrays, ix = job
             try:
                 with ix.searcher() as s:
                     arrays.warm(s, self.settings.warm_postings, self._stop)
             except Exception:  # a generation removed under us, a closed index: warming is only an optimisation
                 pass
-
-        thread = threading.Thread(target=warm, name="searchsvc-warm", daemon=True)
-        self._warmers = [t for t in self._warmers if t.is_alive()] + [thread]
-        thread.start()
 
     @property
     def generation(self) -> str:

@@ -208,14 +208,19 @@ def write_bytes_atomically(path: Path, data: bytes, mode: int | None = None) -> 
     os.replace(tmp, path)
 
 
-def _touch_every_segment(ix) -> None:
-    """Read a little of each segment's files (stored fields, terms, postings, columns)."""
+def _touch_every_segment(ix, checked: set | None = None) -> None:
+    """Read a little of each segment's files (stored fields, terms, postings, columns).
+
+    ``checked``: ids of segments found whole before (skipped; those read here are added).
+    """
     from itertools import islice
 
     with ix.searcher() as searcher:
         for sub, _ in searcher.leaf_searchers():
             reader = sub.reader()
-            if not reader.doc_count_all():
+            segment = reader.segment() if hasattr(reader, "segment") else None
+            key = segment.segment_id() if segment is not None else None
+            if not reader.doc_count_all() or (checked is not None and key in checked):
                 continue
             reader.stored_fields(0)
             reader.stored_fields(reader.doc_count_all() - 1)
@@ -231,6 +236,8 @@ def _touch_every_segment(ix) -> None:
             for fieldname in (schema.DATEKEY, schema.ID):
                 if reader.has_column(fieldname):
                     reader.column_reader(fieldname)[0]
+            if checked is not None and key is not None:
+                checked.add(key)
 
 
 class IndexHome:
@@ -254,8 +261,11 @@ class IndexHome:
         gen = self.path / name
         return gen if gen.is_dir() else None
 
-    def open_index(self):
-        """The live Whoosh index; ``IndexUnavailable`` with a reason a person can act on."""
+    def open_index(self, checked: set | None = None):
+        """The live Whoosh index; ``IndexUnavailable`` with a reason a person can act on.
+
+        ``checked``: a server's set of segments already found whole (a commit's new segments are read).
+        """
         gen = self.live_dir()
         if gen is None:
             raise IndexUnavailable(
@@ -263,7 +273,7 @@ class IndexHome:
             )
         try:
             ix = MappedStorage(str(gen)).open_index()
-            _touch_every_segment(ix)  # a truncated file fails here, not in the middle of a search
+            _touch_every_segment(ix, checked)  # a truncated file fails here, not in the middle of a search
         except Exception as exc:  # Whoosh raises many kinds for a damaged index
             raise IndexUnavailable(
                 f"the index at {self.path} cannot be opened ({type(exc).__name__}: {exc}); "
