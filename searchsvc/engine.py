@@ -46,6 +46,7 @@ LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.floa
 EPOCH = datetime(1970, 1, 1)
 POSTINGS_BUDGET = 8_000_000  # postings kept per generation (about 16 bytes each)
 WARM_MIN_DF = 100  # shorter lists cost little more than their lookup: read on first use, not warmed
+WARM_MIN_DOCS = 1000  # smaller segments (a watcher's) are left to the first queries after a server's first warm-up
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,25 @@ class SegmentCache:
         self._spelling: dict[object, dict[str, list[str]]] = {}  # segment -> first letter -> words
         self.warmed: set = set()  # segments whose frequent words are loaded
         self._lock = threading.Lock()
+        # near-duplicate group names numbered once for every commit (a commit's own numbering cost
+        # a pass over every group name: most articles name a group of their own)
+        self._group_names: dict[str, int] = {}
+        self._group_codes: dict[object, np.ndarray] = {}
+        self._shared_columns: dict[tuple, object] = {}  # (folder, segment, column) -> a reader every thread uses
+
+    def group_codes(self, key, part: SegmentColumns) -> np.ndarray:
+        """A segment's group codes in the numbering all generations share (-1: no group)."""
+        codes = self._group_codes.get(key)
+        if codes is None:
+            with self._lock:
+                names = self._group_names
+                remap = np.array([names.setdefault(v, len(names)) for v in part.group.values] + [-1], DOCNUM)
+                codes = self._group_codes[key] = remap[part.group.codes]
+        return codes
+
+    @property
+    def group_names(self) -> int:
+        return len(self._group_names)
 
     def columns(self, key, reader) -> SegmentColumns:
         found = self._columns.get(key)
@@ -156,6 +176,42 @@ class SegmentCache:
                 by_letter = self._spelling[key] = (self._spelling.get(key) or {}) | read
         return by_letter
 
+    def share_columns(self, searcher) -> None:
+        """Give each segment reader of ``searcher`` the one stored-fields and title column reader of its segment.
+
+        Whoosh makes a new column reader for every segment reader, and each
+        reads the column's whole offset table first (2 ms for a segment of
+        10,000 articles): each new searcher paid it again, and a server opens
+        several per commit. Over a ``store.MappedFile`` a column reader reads
+        without a file position, so one per segment serves every thread.
+        """
+        from whoosh.codec.whoosh3 import STORED_COLUMN, W3Codec
+
+        from searchsvc.store import MappedFile
+
+        for sub, _ in searcher.leaf_searchers():
+            reader = sub.reader()
+            perdoc = getattr(reader, "_perdoc", None)
+            segment = reader.segment() if hasattr(reader, "segment") else None
+            if perdoc is None or segment is None or not hasattr(perdoc, "_readers"):
+                continue
+            storage = perdoc._storage
+            for name, column in (("_stored", STORED_COLUMN), (schema.TITLE, reader.schema[schema.TITLE].column_type)):
+                key = (getattr(storage, "folder", None), segment.segment_id(), name)
+                shared = self._shared_columns.get(key)
+                if shared is None:
+                    filename = W3Codec.column_filename(segment, name)
+                    if not storage.file_exists(filename):
+                        continue
+                    colfile = storage.open_file(filename)
+                    if not isinstance(colfile, MappedFile):
+                        colfile.close()
+                        continue
+                    shared = column.reader(colfile, 0, storage.file_length(filename), segment.doc_count_all())
+                    with self._lock:
+                        shared = self._shared_columns.setdefault(key, shared)
+                perdoc._readers.setdefault(name, shared)
+
     def keep_only(self, keys: set) -> None:
         """Forget the segments not in ``keys`` (merged away, or a rebuilt index)."""
         with self._lock:
@@ -164,6 +220,12 @@ class SegmentCache:
             for key in [k for k in self._spelling if k not in keys]:
                 del self._spelling[key]
             self.warmed &= keys
+            for key in [k for k in self._shared_columns if k[1] not in keys]:
+                del self._shared_columns[key]  # its file closes once no reader uses it
+            for key in [k for k in self._group_codes if k not in keys]:
+                del self._group_codes[key]
+            if len(self._group_names) > 2 * sum(len(c.ids) for c in self._columns.values()) + 1000:
+                self._group_names, self._group_codes = {}, {}  # mostly names of segments gone: number again
             for entry in [e for e in self._postings if e[0] not in keys]:
                 self._held -= len(self._postings.pop(entry)[0]) + 1
 
@@ -235,6 +297,7 @@ class Generation:
         self.doc_count = searcher.doc_count_all()
         readers = [sub.reader() for sub, _ in searcher.leaf_searchers()]
         self.keys = [segment_key(r) for r in readers]
+        self.sizes = [r.doc_count_all() for r in readers]
         parts = [self.segments.columns(k, r) for k, r in zip(self.keys, readers)]
         self.live = _concatenate([_segment_live(r) for r in readers], bool)
         self.ids = [i for part in parts for i in part.ids]
@@ -245,7 +308,9 @@ class Generation:
         self.codes = {name: _merged_codes([part.codes[name] for part in parts]) for name in (schema.SOURCE, schema.YEAR)}
         self.group, self._named = self._group_codes(parts)
         # articles per near-duplicate group: how many hits a page of groups needs (paging.py)
-        self.group_size = self.doc_count / max(1, self._named + int(np.count_nonzero(self.group >= self._named)))
+        named = self.group[self.group < self._named]
+        groups = int(np.count_nonzero(np.bincount(named, minlength=1))) + len(self.group) - len(named)
+        self.group_size = self.doc_count / max(1, groups)
         self._grouped = np.argsort(self.group, kind="stable")  # documents by group, for group_members
         self._grouped_codes = self.group[self._grouped]
         self._shared = np.bincount(self.group)[self.group] > 1  # in a group of two or more
@@ -261,15 +326,16 @@ class Generation:
     # --- columns, read once per segment -----------------------------------------
 
     def _group_codes(self, parts: list[SegmentColumns]) -> tuple[np.ndarray, int]:
-        """A code per near-duplicate group, and how many groups are named (their codes come first).
+        """A code per near-duplicate group, and the bound of the named groups' codes (they come first).
 
-        An article without a group is a group of its own.
+        An article without a group is a group of its own. Named groups are
+        numbered once for every generation (``SegmentCache.group_codes``).
         """
-        merged = _merged_codes([part.group for part in parts], DOCNUM)
-        raw = merged.codes.copy()
+        raw = _concatenate([self.segments.group_codes(k, part) for k, part in zip(self.keys, parts)], DOCNUM).copy()
+        named = self.segments.group_names
         alone = raw < 0
-        raw[alone] = len(merged.values) + np.nonzero(alone)[0]
-        return raw, len(merged.values)
+        raw[alone] = named + np.nonzero(alone)[0]
+        return raw, named
 
     # --- postings, read on demand -------------------------------------------------
 
@@ -325,6 +391,12 @@ class Generation:
             tbytes = reader.schema[fieldname].to_bytes(text)
             _read_positions(reader, fieldname, tbytes, (docnums[lo:hi] - offset).tolist(), counts, flat)
         return np.array(counts, np.int64), np.array(flat, np.int64)
+
+    def needs_warming(self) -> bool:
+        """Whether a segment of ``WARM_MIN_DOCS`` articles or more is not warmed yet (a commit of a few articles
+        adds none: the background warming then costs not even a searcher)."""
+        return any(key not in self.segments.warmed and size >= WARM_MIN_DOCS
+                   for key, size in zip(self.keys, self.sizes))
 
     def warm(self, searcher, budget: int, stop: threading.Event) -> int:
         """Load the postings of the most frequent words of segments not warmed before, up to ``budget``

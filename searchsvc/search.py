@@ -276,6 +276,7 @@ class SearchIndex:
         if getattr(local, "stamp", None) != stamp:
             old = getattr(local, "searcher", None)
             local.searcher = ix.searcher()
+            self.segments.share_columns(local.searcher)
             local.stamp = stamp
             with self._lock:
                 self._open.add(local.searcher)
@@ -313,7 +314,9 @@ class SearchIndex:
             if self._ix is None or stamp != self._stamp:
                 self._ix, stamp = self._open_latest(stamp)
                 self._stamp = stamp
-                self._keep_snapshot(_generation(stamp), self._ix.searcher())
+                snapshot = self._ix.searcher()
+                self.segments.share_columns(snapshot)
+                self._keep_snapshot(_generation(stamp), snapshot)
             return self._ix, self._stamp
 
     def _open_latest(self, stamp):
@@ -351,7 +354,7 @@ class SearchIndex:
                 self.segments.keep_only({k for gen in self._arrays.values() for k in gen.keys})
                 with self._lock:
                     ix = self._ix
-                if background_warming and self.settings.warm_postings > 0 and ix is not None:
+                if background_warming and self.settings.warm_postings > 0 and ix is not None and found.needs_warming():
                     self._start_warming(found, ix)
             return found
 

@@ -189,8 +189,30 @@ class MappedStorage(FileStorage):
         if name.endswith(self.MAPPED):
             with open(self._fpath(name), "rb") as f:
                 if os.fstat(f.fileno()).st_size:  # an empty file cannot be mapped
-                    return StructFile(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ), name=name, **kwargs)
+                    return MappedFile(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ), name=name, **kwargs)
         return super().open_file(name, **kwargs)
+
+
+class MappedFile(StructFile):
+    """A memory-mapped file whose reads at a position (``get``) never move a shared file position.
+
+    So a column reader over it can serve every thread of a server at once
+    (``engine.SegmentCache.share_columns``); Whoosh's own ``get`` seeks first.
+    """
+
+    def get(self, position, length):
+        return self.file[position:position + length]
+
+    def get_array(self, position, typecode, length):
+        from array import array
+
+        from whoosh.system import IS_LITTLE
+
+        a = array(typecode)
+        a.frombytes(self.get(position, length * a.itemsize))
+        if IS_LITTLE:
+            a.byteswap()
+        return a
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -211,16 +233,18 @@ def write_bytes_atomically(path: Path, data: bytes, mode: int | None = None) -> 
 def _touch_every_segment(ix, checked: set | None = None) -> None:
     """Read a little of each segment's files (stored fields, terms, postings, columns).
 
-    ``checked``: ids of segments found whole before (skipped; those read here are added).
+    ``checked``: (folder, segment id) of segments found whole before (skipped; those read here are added).
     """
     from itertools import islice
 
-    with ix.searcher() as searcher:
-        for sub, _ in searcher.leaf_searchers():
-            reader = sub.reader()
-            segment = reader.segment() if hasattr(reader, "segment") else None
-            key = segment.segment_id() if segment is not None else None
-            if not reader.doc_count_all() or (checked is not None and key in checked):
+    from whoosh.reading import SegmentReader
+
+    for segment in ix._segments():
+        key = (ix.storage.folder, segment.segment_id())  # the same segment in another folder: other files
+        if checked is not None and key in checked:
+            continue
+        with SegmentReader(ix.storage, ix.schema, segment) as reader:  # only the segments not checked yet
+            if not reader.doc_count_all():
                 continue
             reader.stored_fields(0)
             reader.stored_fields(reader.doc_count_all() - 1)
@@ -236,8 +260,8 @@ def _touch_every_segment(ix, checked: set | None = None) -> None:
             for fieldname in (schema.DATEKEY, schema.ID):
                 if reader.has_column(fieldname):
                     reader.column_reader(fieldname)[0]
-            if checked is not None and key is not None:
-                checked.add(key)
+        if checked is not None:
+            checked.add(key)
 
 
 class IndexHome:

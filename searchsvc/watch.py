@@ -41,6 +41,8 @@ from searchsvc.store import IndexHome, Manifest, journal_path
 DEBOUNCE_MS = 500      # longest a batch of changes is gathered before it is committed
 STEP_MS = 30           # a batch is taken once no change has come for this long
 IDLE_MS = 1000         # no change for this long: the watcher tidies up (manifest, merges)
+COMMIT_EVERY = 0.25    # seconds from one commit's start to the next one's at least: what comes meanwhile
+                       # joins the next batch (each commit costs every server process a new searcher)
 BATCH_FILES = 1000     # files per commit (a larger batch: several commits)
 MERGE_DOCS = 1000      # a watcher's commit merges only segments of at most this many articles
 IDLE_MERGE_FROM = 12   # segments from which an idle watcher runs the usual merge
@@ -94,6 +96,7 @@ class _Watcher:
         self.stamp = None
         self.ix = None
         self.journal = 0  # bytes in the manifest's journal
+        self.last_commit = 0.0
 
     def close(self) -> None:
         self.ix = None
@@ -120,6 +123,8 @@ class _Watcher:
 
     def apply(self, batch: set) -> None:
         paths = {path for _, path in batch}
+        time.sleep(max(0.0, self.last_commit + COMMIT_EVERY - time.monotonic()))
+        self.last_commit = time.monotonic()
         with self._locked():
             self._sync()
             changed, gone, problems = self._resolve(paths)
