@@ -542,6 +542,7 @@ def percentile(values: list[float], p: float) -> float:
 
 FRESH_FILES = 200
 FRESH_EVERY = 0.1  # seconds between two files
+POLL_EVERY = 0.02  # seconds between two rounds of searches for the files not found yet (the figures' resolution)
 
 
 class WatchProcess:
@@ -606,7 +607,7 @@ def freshness(engine: "Ours", src: Path, queries: list[str], n: int = FRESH_FILE
             for i in pending:
                 if engine.count(server.get(engine.path(f"zqfresh{i:03d}x"), conn)) > 0:
                     waits[i] = time.perf_counter() - closed[i]
-            time.sleep(0.005)
+            time.sleep(POLL_EVERY)
         conn.close()
 
     def asker():

@@ -97,6 +97,7 @@ class _Watcher:
         self.ix = None
         self.journal = 0  # bytes in the manifest's journal
         self.last_commit = 0.0
+        self.lookup_columns: dict = {}  # near-duplicate lookup columns by segment, kept between commits
 
     def close(self) -> None:
         self.ix = None
@@ -168,7 +169,8 @@ class _Watcher:
         report = ReindexReport(problems=problems)
         with self.ix.searcher() as searcher:
             done = commit_changes(self.home, self.live, self.ix, searcher, self.manifest, self.settings, changed,
-                                  gone, report, known=self.known.__contains__, mergetype=small_merges)
+                                  gone, report, known=self.known.__contains__, mergetype=small_merges,
+                                  lookup_columns=self.lookup_columns)
         self.known -= done.removed_ids
         self.known |= done.added_ids
         self.journal = self.manifest.record(self.live, done.files, done.skipped)
