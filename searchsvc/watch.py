@@ -98,6 +98,7 @@ class _Watcher:
         self.journal = 0  # bytes in the manifest's journal
         self.last_commit = 0.0
         self.lookup_columns: dict = {}  # near-duplicate lookup columns by segment, kept between commits
+        self.merge_declined = 0  # segments when an idle merge last merged nothing
 
     def close(self) -> None:
         self.ix = None
@@ -190,15 +191,20 @@ class _Watcher:
 
     def idle(self) -> None:
         """Nothing changed for a while: save the manifest whole, and merge segments if many have piled up."""
-        if self.ix is None or (not self.journal and len(self.ix._segments()) < IDLE_MERGE_FROM):
+        if self.ix is None or (not self.journal and not self._merge_due()):
             return
         with self._locked():
             self._sync()
             if self.journal:
                 self._save_manifest()
-            if len(self.ix._segments()) >= IDLE_MERGE_FROM:
+            if self._merge_due():
                 self._merge()
+                self.merge_declined = len(self.ix._segments())  # the same count again: MERGE_SMALL said no
             self.stamp = self.home.stamp()
+
+    def _merge_due(self) -> bool:
+        count = len(self.ix._segments())
+        return count >= IDLE_MERGE_FROM and count != self.merge_declined
 
     def _merge(self) -> None:
         from whoosh.codec.whoosh3 import W3Codec
@@ -206,6 +212,7 @@ class _Watcher:
 
         from searchsvc.segment import BulkSegmentWriter
 
+        before = len(self.ix._segments())
         writer = BulkSegmentWriter(self.ix, lock=True, timeout=self.settings.writer_timeout,
                                    codec=W3Codec(compression=0))
         try:
@@ -213,7 +220,8 @@ class _Watcher:
         except BaseException:
             writer.cancel()
             raise
-        self.home.publish(self.live)
+        if len(self.ix._segments()) != before:
+            self.home.publish(self.live)  # servers switch to the merged segments
 
 
 def small_merges(writer, segments):

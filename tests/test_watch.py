@@ -181,3 +181,51 @@ def test_watcher_shares_the_reindex_lock_and_says_when_another_reindex_runs(setu
         wait_until(lambda: found(server, "dune") == {"waiting.html", "after.html"}, "the next change committed")
     finally:
         assert watcher.stop() == 0, watcher.err
+
+
+def segment_ids(index: Path) -> list[str]:
+    ix = IndexHome(index).open_index()
+    return sorted(s.segment_id() for s in ix._segments())
+
+
+def test_commits_merge_only_small_segments_and_an_idle_watcher_tidies_up(tmp_path, monkeypatch):
+    """In process, the watcher's own steps: a commit never merges a large segment (here: over 3 articles);
+    when idle, the journal is folded into the manifest and piled-up segments get the usual merge."""
+    from searchsvc import watch
+    from searchsvc.indexer import reindex
+    from searchsvc.search import SearchIndex, SearchRequest, search
+    from searchsvc.store import Manifest, journal_path
+    from conftest import make_settings
+
+    monkeypatch.setattr(watch, "MERGE_DOCS", 3)
+    monkeypatch.setattr(watch, "COMMIT_EVERY", 0)
+    monkeypatch.setattr(watch, "IDLE_MERGE_FROM", 6)
+    src = tmp_path / "src"
+    for i in range(5):
+        write(src / f"base{i}.html", article(f"Tide table {i}", f"High tide number {i} came early."))
+    settings = make_settings(tmp_path / "index")
+    reindex(settings, [src])
+    (large,) = segment_ids(settings.index)
+    watcher = watch._Watcher(settings, IndexHome(settings.index), [src], lambda line: None, lambda line: None)
+    for i in range(11):  # segments of 5, 6 (five commits merged with a sixth) and five of 1
+        path = write(src / f"new{i}.html", article(f"Buoy {i} replaced", f"Buoy {i} was replaced by the harbour."))
+        watcher.apply({(None, str(path))})
+        assert large in segment_ids(settings.index)  # never merged into a commit
+    live = IndexHome(settings.index).live_dir()
+    assert journal_path(live).exists()
+    assert len(Manifest.load(live).files) == 16  # the journal replayed over the saved manifest
+
+    before = len(segment_ids(settings.index))
+    assert before >= 6
+    watcher.idle()
+    assert not journal_path(live).exists() and len(Manifest.load(live).files) == 16
+    assert len(segment_ids(settings.index)) < before  # Whoosh's MERGE_SMALL
+    index = SearchIndex(settings)
+    try:
+        assert search(index, SearchRequest(q="buoy", per_page=50)).total == 11
+        assert search(index, SearchRequest(q="tide", per_page=50)).total == 5
+    finally:
+        index.close()
+    stamp = IndexHome(settings.index).stamp()
+    watcher.idle()  # nothing more to do: no commit, servers are not told of one
+    assert IndexHome(settings.index).stamp() == stamp
