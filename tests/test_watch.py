@@ -98,35 +98,42 @@ def setup(tmp_path):
     server.stop()
 
 
-def test_written_changed_and_deleted_files_are_found_changed_and_gone(setup):
+@pytest.fixture()
+def watching(setup):
+    """``setup`` with a watcher running on its sources; stopped by SIGTERM afterwards, which must end it cleanly."""
     src, index, server = setup
     watcher = Watcher(index, src)
     try:
         watcher.wait_watching()
-        write(src / "new/gulls.html", article("Gull colony counted", "Volunteers counted the gull colony."))
-        wait_until(lambda: found(server, "gull") == {"new/gulls.html"}, "a new file found")
-
-        write(src / "new/gulls.html", article("Gull colony counted again", "The kittiwake colony grew."))
-        wait_until(lambda: found(server, "kittiwake") == {"new/gulls.html"}, "a changed file's new words found")
-        assert found(server, "volunteers") == set()  # its old words are gone with its old version
-
-        (src / "new/gulls.html").unlink()
-        wait_until(lambda: found(server, "kittiwake") == set(), "a deleted file gone")
-
-        write(src / "folder/a.html", article("Ferry timetable", "The ferry runs hourly."))
-        write(src / "folder/deeper/b.html", article("Ferry fares", "Ferry fares rise in June."))
-        wait_until(lambda: found(server, "ferry") == {"folder/a.html", "folder/deeper/b.html"}, "a new folder found")
-        shutil.rmtree(src / "folder")
-        wait_until(lambda: found(server, "ferry") == set(), "a deleted folder gone")
-
-        write(src / "empty.html", "")
-        wait_until(lambda: watcher.said(r"skipped .*empty\.html: empty file", "err"), "an unreadable file named")
-        assert found(server, "harbour") == {"old/first.html"}
-        assert server.json("/api/health")[1]["documents"] == 1
-        assert watcher.said(r"^\d\d:\d\d:\d\d added 1, updated 0, removed 0, skipped 0; 2 documents in ")
+        yield src, index, server, watcher
     finally:
-        assert watcher.stop() == 0, watcher.err  # SIGTERM: a clean stop
-    stats = run_cli("reindex", "--index", index)  # the manifest knows everything the watcher did
+        assert watcher.stop() == 0, watcher.err
+
+
+def test_written_changed_and_deleted_files_are_found_changed_and_gone(watching):
+    src, index, server, watcher = watching
+    write(src / "new/gulls.html", article("Gull colony counted", "Volunteers counted the gull colony."))
+    wait_until(lambda: found(server, "gull") == {"new/gulls.html"}, "a new file found")
+
+    write(src / "new/gulls.html", article("Gull colony counted again", "The kittiwake colony grew."))
+    wait_until(lambda: found(server, "kittiwake") == {"new/gulls.html"}, "a changed file's new words found")
+    assert found(server, "volunteers") == set()  # its old words are gone with its old version
+
+    (src / "new/gulls.html").unlink()
+    wait_until(lambda: found(server, "kittiwake") == set(), "a deleted file gone")
+
+    write(src / "folder/a.html", article("Ferry timetable", "The ferry runs hourly."))
+    write(src / "folder/deeper/b.html", article("Ferry fares", "Ferry fares rise in June."))
+    wait_until(lambda: found(server, "ferry") == {"folder/a.html", "folder/deeper/b.html"}, "a new folder found")
+    shutil.rmtree(src / "folder")
+    wait_until(lambda: found(server, "ferry") == set(), "a deleted folder gone")
+
+    write(src / "empty.html", "")
+    wait_until(lambda: watcher.said(r"skipped .*empty\.html: empty file", "err"), "an unreadable file named")
+    assert found(server, "harbour") == {"old/first.html"}
+    assert server.json("/api/health")[1]["documents"] == 1
+    assert watcher.said(r"^\d\d:\d\d:\d\d added 1, updated 0, removed 0, skipped 0; 2 documents in ")
+    stats = run_cli("reindex", "--index", index)  # the manifest (and its journal) knows everything the watcher did
     assert stats.returncode == 0
     assert "added 0, updated 0, removed 0, skipped 1, unchanged 1;" in stats.stdout, stats.stdout
 
@@ -155,32 +162,27 @@ def test_a_killed_watcher_catches_up_from_the_manifest(setup):
         again.stop()
 
 
-def test_watcher_shares_the_reindex_lock_and_says_when_another_reindex_runs(setup):
-    src, index, server = setup
-    watcher = Watcher(index, src)
-    try:
-        watcher.wait_watching()
-        second = run_cli("reindex", "--watch", src, "--index", index)
-        assert second.returncode == 1
-        assert second.stderr.strip() == f"Error: another watcher (pid {watcher.proc.pid}) is already watching for {index}"
+def test_watcher_shares_the_reindex_lock_and_says_when_another_reindex_runs(watching):
+    src, index, server, watcher = watching
+    second = run_cli("reindex", "--watch", src, "--index", index)
+    assert second.returncode == 1
+    assert second.stderr.strip() == f"Error: another watcher (pid {watcher.proc.pid}) is already watching for {index}"
 
-        # a reindex run by hand meanwhile: it takes its turn, and the watcher goes on from its commit
-        write(src / "by-hand.html", article("Pier reopens", "The pier reopened."))
-        r = run_cli("reindex", "--index", index)
-        assert r.returncode == 0, r.stderr
-        assert found(server, "pier") == {"by-hand.html"}
+    # a reindex run by hand meanwhile: it takes its turn, and the watcher goes on from its commit
+    write(src / "by-hand.html", article("Pier reopens", "The pier reopened."))
+    r = run_cli("reindex", "--index", index)
+    assert r.returncode == 0, r.stderr
+    assert found(server, "pier") == {"by-hand.html"}
 
-        # another reindex holding the lock (here, this test): the watcher says so once and waits, then goes on
-        with IndexHome(index).reindex_lock(5):
-            write(src / "waiting.html", article("Dune path closed", "The dune path closed for repairs."))
-            wait_until(lambda: watcher.said(rf"^another reindex \(pid {os.getpid()}\) is running on {index}; "
-                                            "waiting for it$", "err"), "the watcher said it waits")
-            assert found(server, "dune") == set()
-        wait_until(lambda: found(server, "dune") == {"waiting.html"}, "the watcher went on")
-        write(src / "after.html", article("Dune path reopens", "The dune path reopened."))
-        wait_until(lambda: found(server, "dune") == {"waiting.html", "after.html"}, "the next change committed")
-    finally:
-        assert watcher.stop() == 0, watcher.err
+    # another reindex holding the lock (here, this test): the watcher says so once and waits, then goes on
+    with IndexHome(index).reindex_lock(5):
+        write(src / "waiting.html", article("Dune path closed", "The dune path closed for repairs."))
+        wait_until(lambda: watcher.said(rf"^another reindex \(pid {os.getpid()}\) is running on {index}; "
+                                        "waiting for it$", "err"), "the watcher said it waits")
+        assert found(server, "dune") == set()
+    wait_until(lambda: found(server, "dune") == {"waiting.html"}, "the watcher went on")
+    write(src / "after.html", article("Dune path reopens", "The dune path reopened."))
+    wait_until(lambda: found(server, "dune") == {"waiting.html", "after.html"}, "the next change committed")
 
 
 def segment_ids(index: Path) -> list[str]:
