@@ -1,0 +1,39 @@
+"""Elements that never hold article prose: scripts, navigation, figures, hidden blocks."""
+from __future__ import annotations
+
+from .tree import has_ancestor, remove_keeping_tail
+
+_DROP_TAGS = {"script", "style", "noscript", "template", "svg", "math", "iframe", "object", "embed",
+              "canvas", "video", "audio", "source", "picture", "img", "button", "input", "select",
+              "textarea", "option", "label", "nav", "aside", "footer", "head", "figure", "figcaption",
+              "dialog", "menu", "link", "meta", "map", "area", "frame", "frameset"}
+
+
+_HIDDEN_CLASSES = {"hidden", "is-hidden", "visually-hidden", "visuallyhidden", "sr-only",
+                   "screen-reader-text", "screen-reader-only", "d-none", "offscreen"}
+
+
+def _is_hidden(el) -> bool:
+    """Not shown to a sighted reader: hidden attribute, inline display:none, hiding classes."""
+    style = (el.get("style") or "").replace(" ", "").lower()
+    if el.get("hidden") is not None or "display:none" in style or "visibility:hidden" in style:
+        return True
+    if (el.get("aria-hidden") or "").lower() == "true" and el.tag not in ("span", "i", "b", "em"):
+        return True
+    classes = el.get("class")
+    return bool(classes) and not _HIDDEN_CLASSES.isdisjoint(classes.lower().split())
+
+
+def drop_junk(root) -> None:
+    """Remove elements that never hold article prose (scripts, nav, hidden...)."""
+    doomed = []
+    for el in root.iter():
+        tag = el.tag if isinstance(el.tag, str) else None
+        if tag is None:
+            doomed.append(el)
+        elif tag.lower() in _DROP_TAGS or _is_hidden(el):
+            doomed.append(el)
+        elif tag == "header" and not has_ancestor(el, "article"):
+            doomed.append(el)
+    for el in doomed:
+        remove_keeping_tail(el)

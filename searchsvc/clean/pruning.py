@@ -1,0 +1,73 @@
+"""Boilerplate blocks inside the chosen container: share bars, teasers, prompts, datelines."""
+from __future__ import annotations
+
+import re
+
+from .tree import BLOCK_TAGS, class_and_id, remove_keeping_tail, same_text, split_words, text_of
+from .vocabulary import BOILERPLATE_CLASS, BOILERPLATE_TEXT, MAX_BOILERPLATE_TEXT, STRONG_CONTENT
+
+_DATE_WORDS = re.compile(
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?|\b(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?"
+    r"|\b(?:published|updated|posted|last|first|on|at|am|pm|a\.m\.|p\.m\.|[A-Z]{2,4})\b|\d+(?:st|nd|rd|th)?|[^\w\s]", re.I)
+
+
+def _is_dateline(text: str) -> bool:
+    """Text that is only a date/time stamp, e.g. 'Published: 10:48, Tue, Nov 19, 2019'."""
+    if len(text) > 100 or not re.search(r"\b(?:19|20)\d{2}\b|\d{1,2}:\d{2}", text):
+        return False
+    return len(_DATE_WORDS.sub(" ", text).split()) <= 1
+
+
+def _is_teaser_heading(el, stats: dict) -> bool:
+    """A heading that is all link: the title of a teaser for another story."""
+    st = stats.get(el)
+    return el.tag in ("h2", "h3", "h4", "h5", "h6") and st is not None and st.text > 0 \
+        and st.links >= 0.9 * st.text
+
+
+def prune(container, stats: dict, title: str) -> None:
+    """Remove boilerplate blocks inside the chosen container."""
+    container_text = max(stats[container].text, 1)
+    doomed = []
+    for el in container.iter():
+        if el is container or not isinstance(el.tag, str):
+            continue
+        st = stats.get(el)
+        if st is None:
+            continue
+        marks = class_and_id(el)
+        if marks.strip() and BOILERPLATE_CLASS.search(split_words(marks)) \
+                and not STRONG_CONTENT.search(marks) and st.text < 0.4 * container_text:
+            doomed.append(el)
+            continue
+        if el.tag in ("ul", "ol", "div", "section", "table", "dl") and st.text:
+            density = st.links / st.text
+            if density > 0.5 and st.text < 0.4 * container_text:
+                doomed.append(el)
+                continue
+        if el.tag in BLOCK_TAGS and st.text < MAX_BOILERPLATE_TEXT:
+            text = text_of(el)
+            if BOILERPLATE_TEXT.match(text) or _is_dateline(text):
+                doomed.append(el)
+                continue
+        if el.tag == "p" and st.text and st.links >= 0.9 * st.text and st.text < 200 \
+                and not re.match(r"\s*(?:https?://|www\.)", "".join(el.itertext())):
+            doomed.append(el)  # a paragraph that is only a link (not a cited URL): a pointer elsewhere
+            continue
+        if _is_teaser_heading(el, stats):
+            doomed.append(_teaser_card(el, container, stats))
+            continue
+        if el.tag in ("h1", "h2") and title and same_text(text_of(el), title):
+            doomed.append(el)
+    for el in doomed:
+        remove_keeping_tail(el)
+
+
+def _teaser_card(heading, container, stats: dict):
+    """The small block around a teaser heading (heading + blurb), short of the container."""
+    card = heading
+    parent = card.getparent()
+    while parent is not None and parent is not container and stats[parent].text < 350:
+        card = parent
+        parent = card.getparent()
+    return card
