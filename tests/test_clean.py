@@ -169,6 +169,41 @@ def test_article_body_split_into_sibling_blocks_is_kept_whole():
     assert extract_article(page).text == "\n\n".join(PARAS + [PARAS[0]])
 
 
+LEAD = "Work on the new span starts in spring and will close the bridge to cars for two years."
+STORY = "".join(f"<p>{p}</p>" for p in PARAS)
+LEAD_PAGES = {
+    "standfirst in the article's header": f"""<article><header><h1>{TITLE}</h1><p class="standfirst">{LEAD}</p>
+        <div class="meta">By Ann Writer | 6 October 2023, 10:48</div></header>
+        <div class="story-body">{STORY}</div></article>""",
+    "intro in a page header holding the headline": f"""<header class="page-header"><h1>{TITLE}</h1>
+        <div class="intro"><p>{LEAD}</p></div><p>Updated 6 October 2023, 10:48</p></header>
+        <main><div class="content">{STORY}</div></main>""",
+    "lead block beside the body": f"""<div class="article"><h1>{TITLE}</h1><div class="lead">{LEAD}</div>
+        <div class="image-desc">The harbour bridge from the north quay, seen at dusk in winter.</div>
+        <div class="text">{STORY}</div></div>""",
+}
+
+
+@pytest.mark.parametrize("page", LEAD_PAGES.values(), ids=LEAD_PAGES.keys())
+def test_lead_between_headline_and_body_is_kept_without_its_date_and_caption(page):
+    assert extract_article(f"<html><body>{page}</body></html>").text == f"{LEAD}\n\n{BODY}"
+
+
+def test_site_header_without_the_headline_is_dropped():
+    page = f"""<html><body><header><p>Your trusted local paper since 1901, delivered every morning to
+    the harbour and the hills around it.</p></header><h1>{TITLE}</h1><div class="content">{STORY}</div></body></html>"""
+    assert extract_article(page).text == BODY
+
+
+@pytest.mark.parametrize("name", ["comments", "kommentare", "commentaires", "comentarios", "commentlist"])
+def test_comment_section_named_in_any_language_is_not_the_article(name):
+    comments = "".join(f'<div class="entry"><p>{p} I agree, and I have said so for years, again and again.</p></div>'
+                       for p in PARAS + PARAS)
+    page = f"""<html><body><div class="post"><h1>{TITLE}</h1><div class="text">{STORY}</div></div>
+    <section class="{name}">{comments}</section></body></html>"""
+    assert extract_article(page).text == BODY
+
+
 # ---------------------------------------------------------------- metadata
 
 def ld(obj: str) -> str:

@@ -11,7 +11,7 @@ from .parsing import parse_tree
 from .pruning import prune
 from .record import CleanedArticle
 from .rendering import drop_title_repeat, render, trim_trailing_boilerplate
-from .scoring import article_parts, best_container, element_stats, gather_chunks, text_runs
+from .scoring import article_parts, best_container, element_stats, gather_chunks, lead_before, text_runs
 from .tree import norm, text_of
 
 _log = logging.getLogger("searchsvc.clean")
@@ -59,8 +59,9 @@ def _body_from_tree(body, title: str) -> str:
     best = best_container(body, stats, runs)
     if best is None:
         return ""
-    paragraphs = []
-    for part in article_parts(gather_chunks(best, stats), stats):
+    parts = article_parts(gather_chunks(best, stats), stats)
+    paragraphs = lead_before(parts[0], runs, title, stats)
+    for part in parts:
         prune(part, stats, title)
         paragraphs.extend(render(part))
     paragraphs = drop_title_repeat(paragraphs, title)

@@ -105,3 +105,15 @@ def _build(match, month: int) -> datetime | None:
         else:
             return None
     return value
+
+
+_DATE_WORDS = re.compile(
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?|\b(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?"
+    r"|\b(?:published|updated|posted|last|first|on|at|am|pm|a\.m\.|p\.m\.|[A-Z]{2,4})\b|\d+(?:st|nd|rd|th)?|[^\w\s]", re.I)
+
+
+def is_dateline(text: str) -> bool:
+    """Text that is only a date/time stamp, e.g. 'Published: 10:48, Tue, Nov 19, 2019'."""
+    if len(text) > 100 or not re.search(r"\b(?:19|20)\d{2}\b|\d{1,2}:\d{2}", text):
+        return False
+    return len(_DATE_WORDS.sub(" ", text).split()) <= 1

@@ -33,7 +33,7 @@ def drop_junk(root) -> None:
             doomed.append(el)
         elif tag.lower() in _DROP_TAGS or _is_hidden(el):
             doomed.append(el)
-        elif tag == "header" and not has_ancestor(el, "article"):
-            doomed.append(el)
+        elif tag == "header" and not has_ancestor(el, "article") and el.find(".//h1") is None:
+            doomed.append(el)  # the site's header; one holding the headline is the article's
     for el in doomed:
         remove_keeping_tail(el)

@@ -3,19 +3,9 @@ from __future__ import annotations
 
 import re
 
+from .dates import is_dateline
 from .tree import BLOCK_TAGS, class_and_id, remove_keeping_tail, same_text, split_words, text_of
 from .vocabulary import BOILERPLATE_CLASS, BOILERPLATE_TEXT, MAX_BOILERPLATE_TEXT, STRONG_CONTENT
-
-_DATE_WORDS = re.compile(
-    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?|\b(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?"
-    r"|\b(?:published|updated|posted|last|first|on|at|am|pm|a\.m\.|p\.m\.|[A-Z]{2,4})\b|\d+(?:st|nd|rd|th)?|[^\w\s]", re.I)
-
-
-def _is_dateline(text: str) -> bool:
-    """Text that is only a date/time stamp, e.g. 'Published: 10:48, Tue, Nov 19, 2019'."""
-    if len(text) > 100 or not re.search(r"\b(?:19|20)\d{2}\b|\d{1,2}:\d{2}", text):
-        return False
-    return len(_DATE_WORDS.sub(" ", text).split()) <= 1
 
 
 def _is_teaser_heading(el, stats: dict) -> bool:
@@ -47,7 +37,7 @@ def prune(container, stats: dict, title: str) -> None:
                 continue
         if el.tag in BLOCK_TAGS and st.text < MAX_BOILERPLATE_TEXT:
             text = text_of(el)
-            if BOILERPLATE_TEXT.match(text) or _is_dateline(text):
+            if BOILERPLATE_TEXT.match(text) or is_dateline(text):
                 doomed.append(el)
                 continue
         if el.tag == "p" and st.text and st.links >= 0.9 * st.text and st.text < 200 \

@@ -8,8 +8,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .tree import BLOCK_TAGS, PARAGRAPH_TAGS, ancestors, class_and_id, norm, text_of
-from .vocabulary import BOILERPLATE_CLASS, CONTENT_CLASS, OFF_TOPIC_AREA, STATE_PREFIX, STRONG_CONTENT
+from .dates import is_dateline
+from .tree import BLOCK_TAGS, PARAGRAPH_TAGS, ancestors, class_and_id, norm, same_text, split_words, text_of
+from .vocabulary import (BOILERPLATE_CLASS, BOILERPLATE_TEXT, CONTENT_CLASS, MAX_BOILERPLATE_TEXT, OFF_TOPIC_AREA,
+                         PICTURE_CLASS, STATE_PREFIX, STRONG_CONTENT)
 
 
 @dataclass
@@ -27,6 +29,7 @@ class _Run:
     links: int
     commas: int
     sentence: bool = False  # short, but one whole sentence inside an <article> or <main>
+    text: str = ""
 
 
 def text_runs(root) -> list[_Run]:
@@ -43,7 +46,8 @@ def text_runs(root) -> list[_Run]:
         if text:
             runs.append(_Run(blocks[-1], len(text), min(link_chars, len(text)),
                              text.count(",") + text.count("\uff0c") + text.count("\u060c"),
-                             not link_chars and _is_short_sentence(text) and _in_article_element(blocks[-1])))
+                             not link_chars and _is_short_sentence(text) and _in_article_element(blocks[-1]),
+                             text))
         pieces.clear()
         link_chars = 0
 
@@ -79,6 +83,7 @@ def text_runs(root) -> list[_Run]:
         stack.extend((child, False) for child in reversed(el))
     flush()
     return runs
+
 
 _SHORT_SENTENCE = re.compile(r"^[\"'“‘(]?[A-Z0-9][^.!?]*\w[.!?][\"'”’)]?$")
 MIN_RUN_CHARS = 25  # shorter runs vote only when they are a whole sentence
@@ -206,7 +211,10 @@ def best_container(root, stats: dict, runs: list[_Run]):
         value = 1 + run.commas + min(plain / 100, 3)
         node = run.owner.getparent() if _is_paragraph_like(run.owner) else run.owner
         level = 0
+        off_topic_run = run.owner in off_topic
         while node is not None and node in stats and level < 3:
+            if off_topic_run and node not in off_topic:
+                break  # comments and sidebars do not vote for the page around them
             scores[node] = scores.get(node, 0.0) + value / (1, 2, 3)[level]
             node = node.getparent()
             level += 1
@@ -271,8 +279,66 @@ def article_parts(best, stats: dict) -> list:
         bonus = best_score * 0.2 if best_class and sibling.get("class") == best.get("class") else 0
         if st.score + bonus >= threshold and density < 0.5:
             parts.append(sibling)
-        elif _is_paragraph_like(sibling) and sibling.tag not in ("h1", "h2", "h3", "h4", "h5", "h6"):
+        elif _is_paragraph_like(sibling) and sibling.tag not in ("h1", "h2", "h3", "h4", "h5", "h6") \
+                and not PICTURE_CLASS.search(split_words(class_and_id(sibling))):
             text = text_of(sibling)
             if (len(text) > 80 and density < 0.25) or (density == 0 and re.search(r"[.!?]['\"”]?$", text)):
                 parts.append(sibling)
     return parts
+
+
+MAX_LEAD_RUNS = 4  # a lead is a paragraph or a short list, not a page
+
+
+def lead_before(first_part, runs: list[_Run], title: str, stats: dict) -> list[str]:
+    """The lead (standfirst) between the headline and the article's first part.
+
+    Pages often keep it in the article's header, outside the element that
+    holds the rest of the story.  Taken only when the headline (an <h1>, or a
+    block repeating the title) comes shortly before the story: prose runs
+    between the two, no links, no boilerplate or comment area around them.
+    """
+    inside = set(first_part.iter())
+    start = next((i for i, run in enumerate(runs) if run.owner in inside), None)
+    if not start:
+        return []
+    headline = None
+    for i in range(start - 1, max(start - 40, 0) - 1, -1):
+        owner = runs[i].owner
+        if owner.tag == "h1" or (title and same_text(runs[i].text, title)):
+            headline = i
+            break
+    if headline is None:
+        return []
+    lead = []
+    for run in runs[headline + 1:start]:
+        if _is_lead_run(run, first_part):
+            lead.append(run.text)
+    return lead if len(lead) <= MAX_LEAD_RUNS else []
+
+
+_STAMP = re.compile(r"\b(?:19|20)\d{2}\b|\b\d{1,2}:\d{2}\b")
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’»)]?$")
+_HEADER_WORD = re.compile(r"header", re.I)
+
+
+def _is_lead_run(run: _Run, first_part) -> bool:
+    """Prose of a lead: sentences, no links, no date stamp or byline, not about a picture."""
+    words = len(run.text.split())
+    if run.links or words < 6 or run.owner.tag in ("h1", "h2"):
+        return False
+    if not _SENTENCE_END.search(run.text) and words < 15:
+        return False  # a heading or a label, not a sentence
+    if (words < 15 and _STAMP.search(run.text)) or is_dateline(run.text):
+        return False
+    if BOILERPLATE_TEXT.match(run.text) and run.chars < MAX_BOILERPLATE_TEXT:
+        return False
+    node, level = run.owner, 0
+    while node is not None and node.tag not in ("body", "html") and first_part not in node.iterdescendants():
+        marks = _HEADER_WORD.sub(" ", class_and_id(node))  # the article's header is where a lead lives
+        if BOILERPLATE_CLASS.search(split_words(marks)) or OFF_TOPIC_AREA.search(STATE_PREFIX.sub(" ", marks)):
+            return False
+        if level < 3 and PICTURE_CLASS.search(split_words(marks)):
+            return False
+        node, level = node.getparent(), level + 1
+    return True

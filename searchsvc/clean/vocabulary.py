@@ -37,9 +37,15 @@ BOILERPLATE_TEXT = re.compile(
     re.I)
 MAX_BOILERPLATE_TEXT = 160  # longer blocks are prose even if they use the vocabulary
 
+# Blocks about a picture (captions, credits, galleries), by class or id, in a few languages.
+PICTURE_CLASS = re.compile(r"(?:^|[\s_\-])(?:image|img|photo|picture|pic|gallery|slide|slider|media|caption|"
+                           r"legend|credits?|foto|bild|imagen|zdjecie)s?(?:$|[\s_\-\d])", re.I)
+
+# Comment sections by their name in the languages pages are written in.
+COMMENT_WORDS = r"comments?|comment-?list|kommentare?|commentaires?|comentarios?|commenti|komentarze?|reacties"
 OFF_TOPIC_AREA = re.compile(
-    r"(?:^|[\s_\-])(?:comments?|disqus|footer|sidebar|related|recommend\w*|outbrain|taboola|"
+    r"(?:^|[\s_\-])(?:" + COMMENT_WORDS + r"|disqus|footer|sidebar|related|recommend\w*|outbrain|taboola|"
     r"newsletter|promo|widgets?|respond|replies)(?:$|[\s_\-\d])", re.I)
 STATE_PREFIX = re.compile(r"(?:^|\s)(?:no|has|with|show|hide|is|enable|disable)[-_]\S*", re.I)
-COMMENT_AREA = re.compile(r"(?:^|[\s_\-])(?:comments?|commentlist|replies|reply|respond|"
+COMMENT_AREA = re.compile(r"(?:^|[\s_\-])(?:" + COMMENT_WORDS + r"|replies|reply|respond|"
                            r"discussion|disqus)(?:$|[\s_\-\d])", re.I)
