@@ -94,6 +94,19 @@ BOILERPLATE = {
     "sidebar": dict(after='<aside><h3>Most read</h3><p>Five things to do in the harbour district '
                           'this weekend, from markets to music, with prices and times.</p></aside>'),
     "dateline": dict(inside="<div class='story-meta'>Published: 10:48, Tue, Nov 19, 2019</div>"),
+    "caption-outside-figure": dict(inside='<div class="image-desc">The bridge at dusk, seen from the north '
+                                          'quay, with the old piers in the foreground.</div>'),
+    "photo-credit-line": dict(inside="<p>Foto: Harbour Times / Ann Writer</p>"),
+    "rating-prompt": dict(after="<p>Wie bewerten Sie diesen Artikel?</p>"),
+    "table-of-contents": dict(inside="<p>Inhaltsverzeichnis</p>"),
+    "author-box": dict(after="<h3>About the author</h3>"),
+    "listen-prompt": dict(inside="<h4>Escucha esta nota aquí</h4>"),
+    "ad-label-german": dict(inside="<center>- Anzeige -</center>"),
+    **{f"teaser-{lang}": dict(inside=f'<p><strong>{lead_in}</strong> <a href="/b">Ferry timetable changes for '
+                                     f'the winter</a></p>')
+       for lang, lead_in in [("en", "Read also:"), ("de", "Lesen Sie auch:"), ("fr", "À lire aussi"),
+                             ("it", "Leggi anche"), ("es", "LE PUEDE INTERESAR:"), ("pt", "Leia também"),
+                             ("pl", "Czytaj też:"), ("nl", "Lees ook:"), ("sv", "Läs också:")]},
 }
 
 

@@ -5,7 +5,9 @@ import re
 
 from .dates import is_dateline
 from .tree import BLOCK_TAGS, class_and_id, remove_keeping_tail, same_text, split_words, text_of
-from .vocabulary import BOILERPLATE_CLASS, BOILERPLATE_TEXT, MAX_BOILERPLATE_TEXT, STRONG_CONTENT
+from .vocabulary import BOILERPLATE_CLASS, BOILERPLATE_TEXT, MAX_BOILERPLATE_TEXT, PICTURE_CLASS, STRONG_CONTENT
+
+MAX_CAPTION_TEXT = 400  # a longer block named for a picture holds more than its caption
 
 
 def _is_teaser_heading(el, stats: dict) -> bool:
@@ -29,6 +31,10 @@ def prune(container, stats: dict, title: str) -> None:
         if marks.strip() and BOILERPLATE_CLASS.search(split_words(marks)) \
                 and not STRONG_CONTENT.search(marks) and st.text < 0.4 * container_text:
             doomed.append(el)
+            continue
+        if marks.strip() and PICTURE_CLASS.search(split_words(marks)) and not STRONG_CONTENT.search(marks) \
+                and st.text < min(0.4 * container_text, MAX_CAPTION_TEXT):
+            doomed.append(el)  # a caption or credit outside <figure> markup
             continue
         if el.tag in ("ul", "ol", "div", "section", "table", "dl") and st.text:
             density = st.links / st.text

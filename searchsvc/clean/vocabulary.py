@@ -23,22 +23,51 @@ CONTENT_CLASS = re.compile(r"article|body|content|entry|main|post|story|text|pro
 STRONG_CONTENT = re.compile(r"article[-_]?body|articlebody|story[-_]?body|post[-_]?body|entry[-_]?content"
                              r"|article[-_]?content|article[-_]?text|story[-_]?text", re.I)
 
-# Short blocks made of this vocabulary are prompts and furniture, not prose.
-BOILERPLATE_TEXT = re.compile(
-    r"^(?:advertisement|ad|sponsored|leave a (?:comment|reply)|\d+\s+comments?|comments?|"
-    r"(?:sign up|subscribe)\b.*|.*\bnewsletter\b.*|share(?: this)?(?: article| story| on \w+)?|"
-    r"(?:read|see) (?:more|also|next)\b.*|related(?: articles| stories| coverage)?:?.*|"
-    r"follow us\b.*|click here\b.*|(?:copyright|©).*|all rights reserved\.?|"
-    r"we use cookies\b.*|.*\baccept (?:all )?cookies\b.*|continue reading.*|"
-    r"this (?:article|story) (?:was|has been) (?:updated|corrected).{0,40}|"
-    r"(?:photo|image|video|graphic)s?(?: credit)?:.*|advertisement\s*-\s*scroll to continue.*|"
-    r"tags?:?|.*\bshare (?:it|this)\b.*|like this (?:story|article)\b.*|.*\b(?:requires|enable) javascript\b.*|"
-    r"\[\w+(?:\s[^\]]*)?\])$",  # the last: an unrendered [shortcode ...]
-    re.I)
+# Short blocks that open with these words point elsewhere ("Read also: <another story>"), in the
+# languages news is written in: English, German, French, Spanish, Italian, Portuguese, Dutch,
+# Polish, Czech and the Scandinavian languages.
+TEASER_LEAD_INS = (
+    r"(?:read|see) (?:more|also|next)", r"also read", r"more on this", r"you (?:may|might) also like",
+    r"further reading", r"related(?: articles| stories| coverage| content)?", r"recommended",
+    r"lesen sie (?:auch|mehr|hier)", r"auch lesen", r"mehr (?:zum thema|dazu|lesen)", r"weiterlesen",
+    r"zum weiterlesen", r"weitere informationen", r"siehe auch", r"passend (?:dazu|zum thema)",
+    r"das könnte sie (?:auch )?interessieren", r"auch interessant",
+    r"(?:à )?lire (?:aussi|également|la suite)", r"voir aussi", r"sur le même sujet", r"en savoir plus",
+    r"le[ae] (?:también|más)", r"leer más", r"ver también", r"(?:le|te) puede interesar",
+    r"(?:te )?puede interesarte", r"más información", r"noticias relacionadas",
+    r"leggi (?:anche|di più|tutto)", r"potrebbe interessarti", r"vedi anche",
+    r"leia (?:também|mais)", r"veja também", r"saiba mais", r"lees (?:ook|meer)",
+    r"czytaj (?:też|także|więcej)", r"zobacz (?:też|także)", r"dowiedz się więcej",
+    r"čtěte (?:také|též)", r"přečtěte si (?:také|též)", r"läs (?:också|mer)", r"l[æe]s (?:også|mere?)",
+)
+
+# Whole short blocks of this vocabulary are the site talking to the reader, not the story:
+# comment, rating, sharing and listening prompts, advertising labels, tables of contents,
+# author boxes, picture credits.
+SITE_PROMPTS = (
+    r"advertisement|ad|sponsored|anzeige|werbung|publicidad|publicité|pubblicità|reklama",
+    r"leave a (?:comment|reply)|\d+\s+comments?|comments?|no comments(?: yet)?",
+    r"(?:keine )?kommentare?|kommentieren|kommentar schreiben|commentaires?|commenter|comentarios?|commenti",
+    r"(?:sign up|subscribe)\b.*|.*\bnewsletter\b.*",
+    r"share(?: this)?(?: article| story| on \w+)?|.*\bshare (?:it|this)\b.*|(?:artikel )?teilen|partager|compartir|condividi",
+    r"follow us\b.*|click here\b.*|(?:copyright|©).*|all rights reserved\.?",
+    r"we use cookies\b.*|.*\baccept (?:all )?cookies\b.*|continue reading.*",
+    r"this (?:article|story) (?:was|has been) (?:updated|corrected).{0,40}",
+    r"(?:photo|image|video|graphic|foto|bild|titelbild|imagen|zdjęcie)s?(?: credit)?:.*|credits?:.*|crédito:.*",
+    r"advertisement\s*-\s*scroll to continue.*|tags?:?|like this (?:story|article)\b.*",
+    r".*\b(?:requires|enable) javascript\b.*",
+    r"(?:table of )?contents|inhaltsverzeichnis|sommaire|índice|spis treści",
+    r"(?:about|über) (?:the|den|die) (?:author|autor|autorin)|sobre el autor|à propos de l'auteur|o autorze",
+    r"(?:wie bewerten sie|rate|bewerten sie) (?:this|diesen|den) (?:article|artikel)\b.*|was this (?:article|page) helpful\?",
+    r"(?:listen to this (?:article|story)|artikel anhören|escucha esta nota(?: aquí)?|écouter (?:cet|l')article)\b.*",
+    r"\[\w+(?:\s[^\]]*)?\]",  # an unrendered [shortcode ...]
+)
+BOILERPLATE_TEXT = re.compile(  # dashes, bars and bullets around a label are decoration
+    r"^[\s\-–—|•·»>:]*(?:%s|(?:%s)\b.*?)[\s\-–—|•·«<:.]*$" % ("|".join(SITE_PROMPTS), "|".join(TEASER_LEAD_INS)), re.I)
 MAX_BOILERPLATE_TEXT = 160  # longer blocks are prose even if they use the vocabulary
 
 # Blocks about a picture (captions, credits, galleries), by class or id, in a few languages.
-PICTURE_CLASS = re.compile(r"(?:^|[\s_\-])(?:image|img|photo|picture|pic|gallery|slide|slider|media|caption|"
+PICTURE_CLASS = re.compile(r"(?:^|[\s_\-])(?:image|img|photo|picture|pic|gallery|media|caption|"
                            r"legend|credits?|foto|bild|imagen|zdjecie)s?(?:$|[\s_\-\d])", re.I)
 
 # Comment sections by their name in the languages pages are written in.
