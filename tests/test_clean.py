@@ -102,6 +102,11 @@ BOILERPLATE = {
     "author-box": dict(after="<h3>About the author</h3>"),
     "listen-prompt": dict(inside="<h4>Escucha esta nota aquí</h4>"),
     "ad-label-german": dict(inside="<center>- Anzeige -</center>"),
+    "affiliate-note": dict(inside='<div class="affiliate-text"><p>We earn money when you buy through the links '
+                                  'on this page; it does not change what we recommend.</p></div>'),
+    "news-letter-box": dict(inside='<div class="news-letter-section"><p>We have many exciting topics for you '
+                                   'every week, straight to your inbox.</p></div>'),
+    "comments-german": dict(inside='<section class="kommentare"><p>Keine Kommentare</p></section>'),
     **{f"teaser-{lang}": dict(inside=f'<p><strong>{lead_in}</strong> <a href="/b">Ferry timetable changes for '
                                      f'the winter</a></p>')
        for lang, lead_in in [("en", "Read also:"), ("de", "Lesen Sie auch:"), ("fr", "À lire aussi"),
@@ -191,6 +196,8 @@ LEAD_PAGES = {
     "intro in a page header holding the headline": f"""<header class="page-header"><h1>{TITLE}</h1>
         <div class="intro"><p>{LEAD}</p></div><p>Updated 6 October 2023, 10:48</p></header>
         <main><div class="content">{STORY}</div></main>""",
+    "lead in a subheading marked as the lead": f"""<article><h1>{TITLE}</h1><h2 class="article-lead">{LEAD}</h2>
+        <h2>Most read</h2><div class="story-body">{STORY}</div></article>""",
     "lead block beside the body": f"""<div class="article"><h1>{TITLE}</h1><div class="lead">{LEAD}</div>
         <div class="image-desc">The harbour bridge from the north quay, seen at dusk in winter.</div>
         <div class="text">{STORY}</div></div>""",

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from .dates import is_dateline
 from .tree import BLOCK_TAGS, PARAGRAPH_TAGS, ancestors, class_and_id, norm, same_text, split_words, text_of
-from .vocabulary import (BOILERPLATE_CLASS, BOILERPLATE_TEXT, CONTENT_CLASS, MAX_BOILERPLATE_TEXT, OFF_TOPIC_AREA,
-                         PICTURE_CLASS, STATE_PREFIX, STRONG_CONTENT)
+from .vocabulary import (BOILERPLATE_CLASS, BOILERPLATE_TEXT, CONTENT_CLASS, LEAD_CLASS, MAX_BOILERPLATE_TEXT,
+                         OFF_TOPIC_AREA, PICTURE_CLASS, STATE_PREFIX, STRONG_CONTENT)
 
 
 @dataclass
@@ -325,8 +325,10 @@ _HEADER_WORD = re.compile(r"header", re.I)
 def _is_lead_run(run: _Run, first_part) -> bool:
     """Prose of a lead: sentences, no links, no date stamp or byline, not about a picture."""
     words = len(run.text.split())
-    if run.links or words < 6 or run.owner.tag in ("h1", "h2"):
+    if run.links or words < 6 or run.owner.tag == "h1":
         return False
+    if run.owner.tag == "h2" and not LEAD_CLASS.search(split_words(class_and_id(run.owner))):
+        return False  # a subheading, unless it says it is the lead
     if not _SENTENCE_END.search(run.text) and words < 15:
         return False  # a heading or a label, not a sentence
     if (words < 15 and _STAMP.search(run.text)) or is_dateline(run.text):

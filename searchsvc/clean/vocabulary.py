@@ -16,6 +16,8 @@ BOILERPLATE_WORDS = (
     "taboola", "signup", "paywall", "more-stories", "trending", "popular", "caption", "credit",
     "byline", "dateline", "timestamp", "author", "print", "skip", "jump", "inline-ad",
     "rail", "read-more", "readmore", "newsletters", "follow", "login", "register", "pagination", "pager",
+    "news-letter", "teasers", "affiliate", "linkbox", "werbung", "anzeige", "kommentar", "kommentare",
+    "commentaires", "comentarios", "commenti", "komentarze", "reacties",
 )
 BOILERPLATE_CLASS = re.compile(
     r"(?:^|[\s_\-])(?:%s)(?:$|[\s_\-\d])" % "|".join(re.escape(w) for w in BOILERPLATE_WORDS), re.I)
@@ -49,7 +51,8 @@ SITE_PROMPTS = (
     r"leave a (?:comment|reply)|\d+\s+comments?|comments?|no comments(?: yet)?",
     r"(?:keine )?kommentare?|kommentieren|kommentar schreiben|commentaires?|commenter|comentarios?|commenti",
     r"(?:sign up|subscribe)\b.*|.*\bnewsletter\b.*",
-    r"share(?: this)?(?: article| story| on \w+)?|.*\bshare (?:it|this)\b.*|(?:artikel )?teilen|partager|compartir|condividi",
+    r"share(?: this)?(?: article| story| on \w+)?|.*\bshare (?:it|this)\b.*",
+    r"(?:artikel )?teilen|partager|compartir|condividi",
     r"follow us\b.*|click here\b.*|(?:copyright|©).*|all rights reserved\.?",
     r"we use cookies\b.*|.*\baccept (?:all )?cookies\b.*|continue reading.*",
     r"this (?:article|story) (?:was|has been) (?:updated|corrected).{0,40}",
@@ -58,13 +61,21 @@ SITE_PROMPTS = (
     r".*\b(?:requires|enable) javascript\b.*",
     r"(?:table of )?contents|inhaltsverzeichnis|sommaire|índice|spis treści",
     r"(?:about|über) (?:the|den|die) (?:author|autor|autorin)|sobre el autor|à propos de l'auteur|o autorze",
-    r"(?:wie bewerten sie|rate|bewerten sie) (?:this|diesen|den) (?:article|artikel)\b.*|was this (?:article|page) helpful\?",
-    r"(?:listen to this (?:article|story)|artikel anhören|escucha esta nota(?: aquí)?|écouter (?:cet|l')article)\b.*",
+    r"(?:wie bewerten sie|rate|bewerten sie) (?:this|diesen|den) (?:article|artikel)\b.*",
+    r"was this (?:article|page) helpful\?",
+    r"(?:listen to this (?:article|story)|artikel anhören|escucha esta nota(?: aquí)?)\b.*",
+    r"écouter (?:cet|l')article\b.*",
     r"\[\w+(?:\s[^\]]*)?\]",  # an unrendered [shortcode ...]
 )
+_PROMPTS, _LEAD_INS = "|".join(SITE_PROMPTS), "|".join(TEASER_LEAD_INS)
 BOILERPLATE_TEXT = re.compile(  # dashes, bars and bullets around a label are decoration
-    r"^[\s\-–—|•·»>:]*(?:%s|(?:%s)\b.*?)[\s\-–—|•·«<:.]*$" % ("|".join(SITE_PROMPTS), "|".join(TEASER_LEAD_INS)), re.I)
+    rf"^[\s\-–—|•·»>:]*(?:{_PROMPTS}|(?:{_LEAD_INS})\b.*?)[\s\-–—|•·«<:.]*$", re.I)
 MAX_BOILERPLATE_TEXT = 160  # longer blocks are prose even if they use the vocabulary
+
+# The lead (standfirst, dek) of a story, by class or id.
+LEAD_CLASS = re.compile(r"(?:^|[\s_\-])(?:lead|intro|introduction|standfirst|summary|excerpt|abstract|perex|"
+                        r"teaser|epigraph|chapo|sommario|subtitle|subheadline|sub-headline|deck|dek)(?:$|[\s_\-\d])",
+                        re.I)
 
 # Blocks about a picture (captions, credits, galleries), by class or id, in a few languages.
 PICTURE_CLASS = re.compile(r"(?:^|[\s_\-])(?:image|img|photo|picture|pic|gallery|media|caption|"
