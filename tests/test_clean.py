@@ -533,6 +533,65 @@ def test_plain_text_trailing_lines_that_are_not_boilerplate_are_kept(tail):
     assert extract_plain_text(text).text == f"{BODY}\n\n{' '.join(tail.split())}"
 
 
+PLAIN_TEXT_PROMPTS = {
+    "comment prompt after an extra blank line": "\nPlease let us know if you're having issues with commenting.",
+    "newsletter prompt": "Sign up for our morning newsletter and get the day's news in your inbox.",
+    "app prompt": "Download the Harbour Times app for iPhone and Android.",
+    "share buttons as text": "Click to share on Twitter (Opens in new window)\n"
+                             "Click to share on Facebook (Opens in new window)",
+    "typo prompt": "Report a typo",
+    "update note": "This story has been updated to include comment from the port authority.",
+    "copyright line": "© 2024 Harbour Times Media Ltd. All rights reserved.",
+    "tip line": "Got a tip? Email news@harbourtimes.example or call 555-0100.",
+    "wire credits": "(Reporting by Ann Writer; Editing by Bo Byline)",
+    "wire contribution": "The Associated Press contributed to this report.",
+    "wire name": "— AP",
+    "question to the reader": "Have you got a story for us? Tell us at harbourtimes.example/tips",
+    "share row": "Share this story\nFacebook | Twitter | Email",
+    "conversation prompt": "We want to hear from you. Join the conversation below.",
+    "briefing prompt": "Like this story? You'll love our weekly briefing.",
+    "closed comments": "Comments are closed.",
+    "thanks for reading": "Thanks for reading! Subscribe to support local journalism.",
+    "long call to action set apart": "\nIf you live near the bridge and would like to tell us how the works "
+                                     "change your street, we would love to hear from you.",
+    "several prompts": "Read more: the bridge in pictures\n\nFollow us on Twitter\n\n\nReport a typo",
+}
+
+
+@pytest.mark.parametrize("tail", PLAIN_TEXT_PROMPTS.values(), ids=PLAIN_TEXT_PROMPTS.keys())
+def test_plain_text_site_prompts_at_the_end_are_dropped(tail):
+    text = f"{TITLE}\n{TITLE}\n\n{BODY}\n\n{tail}\n"
+    assert extract_plain_text(text) == CleanedArticle(title=TITLE, text=BODY)
+
+
+STORY_LAST_PARAGRAPHS = {
+    "quote with you": '"If you build it, the trams will come," the mayor said.',
+    "plain sentence": "The council meets again on Friday to set the budget.",
+    "site words in the story": "Readers who want to follow the debate can subscribe to the council's minutes, "
+                               "which are published online every Thursday.",
+    "second person in the story": "You can still cross the old bridge on foot until the works begin next "
+                                  "spring, the council said.",
+    "social network in the story": "The mayor announced the decision on Facebook late on Tuesday, after a "
+                                   "meeting that ran for six hours.",
+    "short last line": "Work starts in March.",
+}
+
+
+@pytest.mark.parametrize("last", STORY_LAST_PARAGRAPHS.values(), ids=STORY_LAST_PARAGRAPHS.keys())
+def test_plain_text_story_last_paragraph_is_kept_even_before_prompts(last):
+    text = f"{TITLE}\n\n{BODY}\n\n{last}\n"
+    assert extract_plain_text(text).text == f"{BODY}\n\n{last}"
+    prompted = f"{TITLE}\n\n{BODY}\n\n{last}\n\n\nPlease let us know if you're having issues with commenting.\n"
+    assert extract_plain_text(prompted).text == f"{BODY}\n\n{last}"
+
+
+def test_plain_text_wrapped_last_paragraph_is_one_line_of_the_story():
+    """A hard-wrapped paragraph whose last line alone would read like a prompt."""
+    text = (f"{TITLE}\n\n{BODY}\n\nThe paper will keep readers informed as the works go on, and those who\n"
+            "subscribe to the weekly digest will get the timetable first.\n")
+    assert extract_plain_text(text).text.endswith("those who subscribe to the weekly digest will get the timetable first.")
+
+
 def test_plain_text_boilerplate_words_inside_body_are_kept():
     para = "Readers can subscribe to the council's minutes, which are published online."
     text = f"{TITLE}\n\n{para}\n\n{PARAS[0]}"

@@ -1,15 +1,54 @@
-"""Plain-text articles: first line the title, blank-line separated paragraphs."""
+"""Plain-text articles: first line the title, blank-line separated paragraphs.
+
+A .txt article as sites export it ends with the site talking to the reader:
+comment and newsletter prompts, share and app buttons turned into text, a
+copyright line, the wire service's credits.  Only the end of the text is
+looked at, a line at a time from the last one back, and the walk stops at
+the first line of the story.  A line is the site's when it
+
+* uses the boilerplate vocabulary the HTML cleaner uses for short blocks
+  ("Read more: ...", "© 2024 ...", "Follow us ..."), or the wire's credits
+  ("Reporting by ...; Editing by ...", "... contributed to this report");
+* calls the reader to act (second person, or an imperative like "Click",
+  "Tell us", "Please ...") and is short, or talks about the site itself
+  (comments, newsletter, app, typo, tip), or stands apart after an extra
+  blank line.
+
+Short lines that are not sentences (a "Facebook | Twitter" row, a rule of
+dashes) go with the prompts they sit among.  A sentence of the story ends
+the walk even when it says "you" inside a quotation, so the story's real
+last paragraph is never dropped.
+"""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
+from .dates import is_dateline
 from .decoding import decode_html
 from .record import CleanedArticle
 from .tree import norm
+from .vocabulary import BOILERPLATE_TEXT, CALL_TO_ACTION, FURNITURE_WORDS, PLAIN_TEXT_PROMPTS, SITE_TALK
 
-_TRAILING_BOILERPLATE = re.compile(
-    r"^(?:copyright\b.*|©.*|\(c\)\s*\d{4}.*|all rights reserved\.?|follow us\b.*|share this\b.*|"
-    r"subscribe\b.*|sign up\b.*|read more\b.*|related:?.*|advertisement|click here\b.*)$", re.I)
+MAX_PROMPT_CHARS = 200  # a longer line is a paragraph of the story, whatever its words
+MAX_FURNITURE_WORDS = 12
+WRAPPED_LINE = 50  # lines of a hard-wrapped paragraph are at least this long, but the last
+
+_SEPARATOR_LINE = re.compile(r"^\s*(?:[-_=*~#•·]\s*){3,}$")
+_SENTENCE_END = re.compile(r"(?<!\.\.)[.!?][\"'”’)\]]*$")  # an ellipsis trails off: no sentence
+_ATTRIBUTED = re.compile(r",[\"'”’]?\s+(?:[\w.'-]+\s+){0,4}(?:said|says|added|adds|told|tells|asked|asks|wrote|"
+                         r"writes|explained|noted|warned|recalled)\b")
+_BYLINE = re.compile(r"^(?i:(?:(?:written|reported|words|text|story)\s+)?by)\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,4}"
+                     r"(?:\s*(?:,|and|&)\s*[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,4})*$")
+_QUOTED = re.compile(r"[\"“„«][^\"“”„«»]*[\"”“»]|(?<!\w)'[^']*'(?!\w)")
+
+
+@dataclass
+class _Line:
+    """One line of the body (a hard-wrapped paragraph counts as one), with its place in the text."""
+    text: str
+    block: int         # index of the blank-line separated block it belongs to
+    gap_before: bool   # two or more blank lines before it: set apart from the text above
 
 
 def extract_plain_text(text: str) -> CleanedArticle:
@@ -17,76 +56,78 @@ def extract_plain_text(text: str) -> CleanedArticle:
     if isinstance(text, (bytes, bytearray)):
         text = decode_html(bytes(text))
     text = (text or "").replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
-    lines = text.split("\n")
-    index = 0
-    while index < len(lines) and not lines[index].strip():
-        index += 1
-    if index == len(lines):
+    raw = text.split("\n")
+    start = next((i for i, line in enumerate(raw) if line.strip()), None)
+    if start is None:
         return CleanedArticle()
-    title = norm(lines[index])
-    rest = lines[index + 1:]
-    paragraphs = _blocks(rest)
-    if paragraphs and paragraphs[0].split("\n")[0].strip() == title:
-        first = paragraphs[0].split("\n")[1:]
-        paragraphs = ([ "\n".join(first)] if any(l.strip() for l in first) else []) + paragraphs[1:]
-    paragraphs = _drop_trailing_lines(paragraphs)
-    body = "\n\n".join(norm(p) for p in paragraphs if norm(p))
-    return CleanedArticle(title=title, text=body)
+    title = norm(raw[start])
+    lines = _body_lines(raw[start + 1:])
+    if lines and norm(lines[0].text) == title:
+        lines = lines[1:]  # the title repeated as the first line
+    lines = lines[:_story_end(lines)]
+    return CleanedArticle(title=title, text=_paragraphs(lines))
 
 
-def _blocks(lines: list[str]) -> list[str]:
-    """Blank-line separated blocks, each kept with its inner newlines."""
-    blocks, current = [], []
-    for line in lines:
+def _body_lines(raw: list[str]) -> list[_Line]:
+    """Lines grouped into blank-line separated blocks; a hard-wrapped paragraph is one line."""
+    lines: list[_Line] = []
+    current: list[str] = []
+    block, blanks = -1, 0
+    for line in raw + [""]:
         if line.strip():
             current.append(line.strip())
-        elif current:
-            blocks.append("\n".join(current))
-            current = []
-    if current:
-        blocks.append("\n".join(current))
-    return blocks
+            continue
+        if current:
+            block += 1
+            lines.extend(_logical_lines(current, block, gap=block > 0 and blanks >= 2))
+            current, blanks = [], 0
+        blanks += 1
+    return lines
 
 
-def _drop_trailing_lines(paragraphs: list[str]) -> list[str]:
-    """Strip site boilerplate lines (copyright, follow us...) from the end of the body."""
-    paragraphs = _drop_boilerplate_footer(list(paragraphs))
-    while paragraphs:
-        lines = paragraphs[-1].split("\n")
-        if not _TRAILING_BOILERPLATE.match(lines[-1].strip()) and not _SEPARATOR_LINE.match(lines[-1]):
+def _logical_lines(block_lines: list[str], block: int, gap: bool) -> list[_Line]:
+    """A block's lines, or one line when they are a paragraph wrapped at a fixed width."""
+    if len(block_lines) > 1 and all(len(line) >= WRAPPED_LINE for line in block_lines[:-1]):
+        return [_Line(" ".join(block_lines), block, gap)]
+    return [_Line(line, block, gap and i == 0) for i, line in enumerate(block_lines)]
+
+
+def _story_end(lines: list[_Line]) -> int:
+    """Index of the first line of the site's trailing boilerplate (len(lines) when there is none)."""
+    cut = len(lines)
+    while cut > 0 and _SEPARATOR_LINE.match(lines[cut - 1].text):
+        cut -= 1  # rules at the very end
+    for i in range(cut - 1, -1, -1):
+        kind = _kind(lines[i])
+        if kind == "story":
             break
-        lines.pop()
-        if lines:
-            paragraphs[-1] = "\n".join(lines)
-        else:
-            paragraphs.pop()
-    return paragraphs
+        if kind == "site":
+            cut = i
+    while cut > 0 and _SEPARATOR_LINE.match(lines[cut - 1].text):
+        cut -= 1  # the rule that set the footer off
+    return cut
 
 
-_SEPARATOR_LINE = re.compile(r"^\s*(?:[-_=*~#]\s*){3,}$")
-MAX_FOOTER_LINE = 120  # a site footer is a run of short lines
+def _kind(line: _Line) -> str:
+    """'site' (the site talking), 'furniture' (a short line that is not a sentence) or 'story'."""
+    text = norm(line.text)
+    if len(text) > MAX_PROMPT_CHARS or _ATTRIBUTED.search(text):
+        return "story"  # a paragraph, or someone's words
+    if BOILERPLATE_TEXT.match(text) or PLAIN_TEXT_PROMPTS.match(text) or _BYLINE.match(text) or is_dateline(text):
+        return "site"
+    unquoted = _QUOTED.sub(" ", text)
+    short = len(text.split()) <= MAX_FURNITURE_WORDS
+    sentence = bool(_SENTENCE_END.search(text))
+    if CALL_TO_ACTION.search(unquoted) and (line.gap_before or short or not sentence or SITE_TALK.search(unquoted)):
+        return "site"
+    if short and not sentence:
+        return "site" if SITE_TALK.search(unquoted) or FURNITURE_WORDS.search(unquoted) else "furniture"
+    return "story"
 
 
-def _drop_boilerplate_footer(paragraphs: list[str]) -> list[str]:
-    """Drop the site footer: from a block (or a separator line) that opens with boilerplate
-    ('Copyright ...', 'Follow us') to the end, when every line from there on is short."""
-    lines = [(i, line) for i, block in enumerate(paragraphs) for line in block.split("\n")]
-    cut = None
-    for pos in range(len(lines) - 1, -1, -1):
-        block_index, line = lines[pos]
-        if len(line) > MAX_FOOTER_LINE or (_looks_like_prose(line) and not _TRAILING_BOILERPLATE.match(line)):
-            break
-        opens_block = pos == 0 or lines[pos - 1][0] != block_index or _SEPARATOR_LINE.match(lines[pos - 1][1])
-        if opens_block and _TRAILING_BOILERPLATE.match(line.strip()):
-            cut = pos - 1 if pos > 0 and _SEPARATOR_LINE.match(lines[pos - 1][1]) else pos
-    if cut is None or cut == 0:
-        return paragraphs
-    kept: dict[int, list[str]] = {}
-    for block_index, line in lines[:cut]:
-        kept.setdefault(block_index, []).append(line)
-    return ["\n".join(block) for block in kept.values()]
-
-
-def _looks_like_prose(line: str) -> bool:
-    """A sentence of four words or more: article text, not footer furniture."""
-    return len(line.split()) >= 4 and bool(re.search(r"[.!?]['\"”’)]?$", line.strip()))
+def _paragraphs(lines: list[_Line]) -> str:
+    """The body: each block one paragraph, its lines joined, paragraphs one blank line apart."""
+    blocks: dict[int, list[str]] = {}
+    for line in lines:
+        blocks.setdefault(line.block, []).append(line.text)
+    return "\n\n".join(text for text in (norm(" ".join(parts)) for parts in blocks.values()) if text)

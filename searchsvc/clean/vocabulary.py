@@ -60,6 +60,7 @@ SITE_PROMPTS = (
     r"advertisement\s*-\s*scroll to continue.*|tags?:?|like this (?:story|article)\b.*",
     r".*\b(?:requires|enable) javascript\b.*",
     r"(?:table of )?contents|inhaltsverzeichnis|sommaire|índice|spis treści",
+    r"(?:source|sources|quelle|fuente|fonte|źródło|bron):.{0,60}",
     r"(?:about|über) (?:the|den|die) (?:author|autor|autorin)|sobre el autor|à propos de l'auteur|o autorze",
     r"(?:wie bewerten sie|rate|bewerten sie) (?:this|diesen|den) (?:article|artikel)\b.*",
     r"was this (?:article|page) helpful\?",
@@ -71,6 +72,47 @@ _PROMPTS, _LEAD_INS = "|".join(SITE_PROMPTS), "|".join(TEASER_LEAD_INS)
 BOILERPLATE_TEXT = re.compile(  # dashes, bars and bullets around a label are decoration
     rf"^[\s\-–—|•·»>:]*(?:{_PROMPTS}|(?:{_LEAD_INS})\b.*?)[\s\-–—|•·«<:.]*$", re.I)
 MAX_BOILERPLATE_TEXT = 160  # longer blocks are prose even if they use the vocabulary
+
+# Plain text has no markup to name its parts; these say a line is the site's, not the story's.
+# Whole short lines: the wire's credits and the site's standing lines.
+_WIRES = r"associated press|ap|reuters|afp|agence france-presse|dpa|upi|bloomberg|xinhua|ansa|efe|pa|aap|cnn"
+PLAIN_TEXT_PROMPTS = re.compile(r"^(?:%s)$" % "|".join((
+    r"\(?\s*(?:additional )?(?:reporting|writing|editing|compiled|research|graphics?) by\b.*",
+    r".*\bcontributed (?:to )?(?:this |the )?(?:report|reporting|story|article)\b.*",
+    rf"[-—–(\s]*(?:the )?(?:{_WIRES})[)\s.]*",
+    r".*(?:\bcopyright\b|©|\(c\)\s*\d{4}|\ball rights reserved\b).*",
+    r"(?:this|the) (?:story|article|post|report) (?:has been|was|is being) (?:updated|corrected|changed)\b.*",
+    r"(?:please )?report an? (?:typo|error|mistake|correction)\b.*",
+    r"(?:spotted|found|see|notice) an? (?:typo|error|mistake)\b.*",
+    r"(?:have|got) an? (?:news )?(?:tip|story idea|story|question)\b.*|(?:news )?tips?:.*",
+    r"send (?:us )?(?:a |your )?(?:tips?|news|photos?|story|stories|letters?)\b.*",
+    r"(?:please )?let us know\b.*|tell us\b.*|contact us\b.*|e-?mail us\b.*|write to us\b.*",
+    r"click (?:here|to|on)\b.*|tap (?:here|to)\b.*|(?:download|get) (?:our|the) (?:\w+ )?app\b.*",
+    r"(?:follow|like|join) us\b.*|(?:more|related) (?:stories|news|coverage|articles)\b.*",
+    r".*\(opens in (?:a )?new (?:window|tab)\)",
+    r"comments (?:are|have been) (?:closed|disabled|moderated)\b.*|thanks? (?:you )?for reading\b.*",
+    r"editor'?s'? note:.*|(?:this (?:article|story) )?(?:was )?originally (?:appeared|published|ran)\b.*",
+    r"a version of this (?:article|story)\b.*|(?:to )?report an? (?:typo|error|mistake|correction)\b.*",
+    r"check back (?:later )?for updates\b.*|this is a (?:developing|breaking) (?:news )?story\b.*",
+    r"more:.*|(?:posted|filed) (?:in|under)\b.*|(?:the )?(?:story|article) continues (?:below|after|on)\b.*",
+    r"[\w .'-]{3,40} (?:is|was) an? (?:[\w-]+ ){0,3}(?:reporter|correspondent|writer|editor|columnist|journalist|"
+    r"contributor|producer)\b.*",  # the writer's line about themselves
+)), re.I)
+# The reader addressed: "you", or a line opening with an imperative.
+CALL_TO_ACTION = re.compile(
+    r"\b(?:you|your|you're|you've|you'll|yours|yourself)\b|(?:^|[.!?,:;]\s+)(?:please|let us|click|tap|follow|"
+    r"subscribe|sign up|share|download|get|send|e-?mail|contact|report|tell|join|read|watch|listen|visit|like|"
+    r"don't miss|have|got|check out|support|donate|register|log in|leave|write|call|text|see)\b", re.I)
+# The site talking about itself and its services rather than about the news.
+SITE_TALK = re.compile(
+    r"\b(?:comment(?:s|ing|ers?)?|newsletters?|subscri\w*|apps?|app store|google play|typos?|tips?|shar(?:e|ing)|"
+    r"follow|twitter|facebook|instagram|linkedin|whatsapp|telegram|inbox|e-?mail|notifications?|alerts?|"
+    r"podcasts?|website|site|account|sign(?:ed)? (?:in|up)|log(?:ged)? in|feedback|"
+    r"(?:issues?|problems?|trouble) (?:with|using|viewing|loading))\b", re.I)
+# A short line that is no sentence and uses any of these words is furniture of the site.
+FURNITURE_WORDS = re.compile(r"\b(?:%s|%s)\b" % (
+    "|".join(re.escape(w).replace(r"\-", "[- ]?") for w in BOILERPLATE_WORDS),
+    r"terms|privacy|policy|tagged|filed|posted|categor(?:y|ies)|loading|sponsored content"), re.I)
 
 # The lead (standfirst, dek) of a story, by class or id.
 LEAD_CLASS = re.compile(r"(?:^|[\s_\-])(?:lead|intro|introduction|standfirst|summary|excerpt|abstract|perex|"
