@@ -403,6 +403,34 @@ def test_deep_nesting_after_the_article_keeps_its_paragraphs():
     assert extract_article(page).text == "\n\n".join(PARAS * 100)
 
 
+UNCLOSED_TITLES = {
+    "in the head": f"<html><head><title>{TITLE}</head><body><div>{STORY}</div></body></html>",
+    "no head": f"<title>{TITLE}{STORY}",
+    "in the body": f"<html><body><title>{TITLE}</body><div>{STORY}</div></html>",
+    "a second one in the story": f"<html><head><title>{TITLE}</title></head><body><div><title>Harbour{STORY}</div>",
+}
+
+
+@pytest.mark.parametrize("page", UNCLOSED_TITLES.values(), ids=UNCLOSED_TITLES.keys())
+def test_unclosed_title_does_not_swallow_the_article(page):
+    result = extract_article(page)
+    assert (result.title, result.text) == (TITLE, BODY)
+
+
+DEEP_JSON_LD = {
+    "arrays too deep to parse": '{"@type": "NewsArticle", "headline": "Deep", "x": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    "author in deep lists": '{"@type": "NewsArticle", "author": ' + "[" * 900 + '"Ann"' + "]" * 900 + "}",
+    "author in deep objects": '{"@type": "NewsArticle", "author": ' + '{"name": ' * 900 + '"Ann"' + "}" * 900 + "}",
+}
+
+
+@pytest.mark.parametrize("block", DEEP_JSON_LD.values(), ids=DEEP_JSON_LD.keys())
+def test_deeply_nested_json_ld_is_ignored_and_the_article_kept(block, caplog):
+    result = extract_article(article_page(head=ld(block)))
+    assert (result.title, result.text, result.author) == (TITLE, BODY, None)
+    assert not [r for r in caplog.records if r.name == "searchsvc.clean"]  # no traceback logged
+
+
 @pytest.mark.parametrize("junk", [
     "", b"", "   \n ", b"\x00" * 64, "\x00\x00<p>\x00</p>", b"\xff\xfe\x00\x01\x02\x03garbage\x9c\x80",
     os.urandom(0) + bytes(range(256)) * 8, "<?xml version='1.0' encoding='utf-8'?><html></html>",

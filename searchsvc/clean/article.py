@@ -7,7 +7,7 @@ import re
 from .decoding import decode_html
 from .junk import drop_junk
 from .metadata import json_ld_article, json_ld_objects, page_metadata
-from .parsing import parse_tree
+from .parsing import parse_tree, repair_tree
 from .pruning import prune
 from .record import CleanedArticle
 from .rendering import drop_title_repeat, render, trim_trailing_boilerplate
@@ -30,11 +30,25 @@ def extract_article(html: str | bytes, url: str | None = None) -> CleanedArticle
         return CleanedArticle(url=url)
 
 
+_PARAGRAPH_MARKUP = re.compile(r"<p[\s>]", re.I)
+
+
 def _extract_article(html: str | bytes, url: str | None) -> CleanedArticle:
     text = decode_html(html) if isinstance(html, (bytes, bytearray, memoryview)) else (html or "")
     root = parse_tree(text)
     if root is None:
         return CleanedArticle(url=url)
+    found = _article_from_tree(root, url)
+    if not found.text and _PARAGRAPH_MARKUP.search(text):
+        # No text from a page with paragraphs: lxml may have read the markup otherwise than
+        # it was meant (an unclosed tag swallowing the rest); the forgiving parser gets a say.
+        repaired = _article_from_tree(repair_tree(text), url)
+        if repaired.text:
+            return repaired
+    return found
+
+
+def _article_from_tree(root, url: str | None) -> CleanedArticle:
     objects = json_ld_objects(root)
     article = json_ld_article(objects)
     meta = page_metadata(root, url, objects, article)

@@ -35,5 +35,7 @@ def drop_junk(root) -> None:
             doomed.append(el)
         elif tag == "header" and not has_ancestor(el, "article") and el.find(".//h1") is None:
             doomed.append(el)  # the site's header; one holding the headline is the article's
+        elif tag == "title":
+            el.text = None  # the page's title; markup a repaired page nested in it stays
     for el in doomed:
         remove_keeping_tail(el)

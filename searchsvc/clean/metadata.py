@@ -27,13 +27,9 @@ def json_ld_objects(root) -> list[dict]:
         raw = (script.text or "").strip()
         if not raw:
             continue
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            try:  # common breakage: raw newlines/tabs inside strings
-                data = json.loads(re.sub(r"[\r\n\t]+", " ", raw))
-            except ValueError:
-                continue
+        data = _read_json(raw)
+        if data is None:
+            continue
         stack = [data]
         while stack:
             item = stack.pop()
@@ -44,6 +40,22 @@ def json_ld_objects(root) -> list[dict]:
                 if isinstance(item.get("@graph"), list):
                     stack.extend(reversed(item["@graph"]))
     return found
+
+
+def _read_json(raw: str):
+    """The block's JSON, None when unreadable: bad syntax, or nested deeper than the parser's recursion allows.
+
+    Unreadable metadata is ignored; the article text does not depend on it.
+    """
+    try:
+        return json.loads(raw)
+    except ValueError:
+        try:  # common breakage: raw newlines/tabs inside strings
+            return json.loads(re.sub(r"[\r\n\t]+", " ", raw))
+        except (ValueError, RecursionError):
+            return None
+    except RecursionError:
+        return None
 
 
 def _types_of(obj: dict) -> set[str]:
@@ -66,14 +78,19 @@ def json_ld_article(objects: list[dict]) -> dict:
     return best
 
 
-def _name_of(value) -> str | None:
+MAX_NAME_DEPTH = 4  # a name nested deeper than a list of objects holding it is not a name
+
+
+def _name_of(value, depth: int = 0) -> str | None:
     """A person's or organisation's name from a JSON-LD string, object or list."""
     if isinstance(value, str):
         return norm(value) or None
+    if depth >= MAX_NAME_DEPTH:
+        return None
     if isinstance(value, dict):
-        return _name_of(value.get("name"))
+        return _name_of(value.get("name"), depth + 1)
     if isinstance(value, list):
-        names = [n for n in (_name_of(v) for v in value) if n]
+        names = [n for n in (_name_of(v, depth + 1) for v in value) if n]
         return ", ".join(dict.fromkeys(names)) or None
     return None
 
@@ -123,7 +140,7 @@ def _first_h1(root) -> str:
 
 def _page_title(root) -> str:
     for el in root.iter("title"):
-        return text_of(el)
+        return norm(el.text)  # its own text: what a repaired page nested in it is not the title
     return ""
 
 

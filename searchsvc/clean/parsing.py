@@ -4,8 +4,9 @@ The page is parsed by libxml2 through lxml (``etree.HTMLParser``, the parser
 behind ``lxml.html``, minus its per-element class lookup) and every later step
 walks lxml's own tree: a BeautifulSoup tree costs about 8x lxml's to build and
 walk, and extraction runs on every indexed page.  BeautifulSoup (``html.parser``)
-is the repair fallback: when lxml raises, or libxml2 gives up on a document
-nested deeper than its limit and drops the text.  The soup is copied into an
+is the repair fallback: when lxml raises, libxml2 gives up on a document
+nested deeper than its limit and drops the text, or an unclosed <title>
+swallows the page.  The soup is copied into an
 lxml tree, iteratively and with nesting capped, so the rest of the pipeline is
 the same.
 """
@@ -34,13 +35,22 @@ def parse_tree(text: str):
     except (etree.ParserError, etree.XMLSyntaxError, ValueError, TypeError):
         root = None
     too_deep = any("depth" in (err.message or "").lower() for err in parser.error_log)
-    if root is None or too_deep:
-        root = _repair_with_soup(text)
+    if root is None or too_deep or _title_swallowed_markup(root):
+        root = repair_tree(text)
     return root
 
 
-def _repair_with_soup(text: str):
+_MARKUP = re.compile(r"<[A-Za-z/!]")
+
+
+def _title_swallowed_markup(root) -> bool:
+    """An unclosed <title>: libxml2, like a browser, reads the rest of the page as its text."""
+    return any(title.text and _MARKUP.search(title.text) for title in root.iter("title"))
+
+
+def repair_tree(text: str):
     """Parse with bs4's forgiving html.parser and copy the soup into lxml, capping depth."""
+    text = _CONTROL_CHARS.sub(" ", text)  # lxml refuses them in text
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
         warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
