@@ -198,6 +198,14 @@ LEAD_PAGES = {
         <main><div class="content">{STORY}</div></main>""",
     "lead in a subheading marked as the lead": f"""<article><h1>{TITLE}</h1><h2 class="article-lead">{LEAD}</h2>
         <h2>Most read</h2><div class="story-body">{STORY}</div></article>""",
+    "lead with a link in it": f"""<article><div class="top"><h1>{TITLE}</h1>
+        <p>{LEAD.replace("the bridge", '<a href="/bridge">the bridge</a>')}</p></div>
+        <div class="main"><div class="story-body">{STORY}</div></div></article>""",
+    "teaser repeating the title after the lead": f"""<div class="top"><h1>{TITLE}</h1><p>{LEAD}</p></div>
+        <div class="most-read"><h3>Most read</h3><h3>{TITLE}</h3><h3>Ferry fares rise</h3></div>
+        <div class="main"><div class="story-body">{STORY}</div></div>""",
+    "intro block before the story, no headline": f"""<div class="news"><div class="full-intro"><p>{LEAD}</p></div>
+        <div class="body">{STORY}</div></div>""",
     "lead block beside the body": f"""<div class="article"><h1>{TITLE}</h1><div class="lead">{LEAD}</div>
         <div class="image-desc">The harbour bridge from the north quay, seen at dusk in winter.</div>
         <div class="text">{STORY}</div></div>""",

@@ -279,6 +279,8 @@ def article_parts(best, stats: dict) -> list:
         bonus = best_score * 0.2 if best_class and sibling.get("class") == best.get("class") else 0
         if st.score + bonus >= threshold and density < 0.5:
             parts.append(sibling)
+        elif best not in parts and density < 0.2 and LEAD_CLASS.search(split_words(class_and_id(sibling))):
+            parts.append(sibling)  # the lead, set before the story in a block of its own
         elif _is_paragraph_like(sibling) and sibling.tag not in ("h1", "h2", "h3", "h4", "h5", "h6") \
                 and not PICTURE_CLASS.search(split_words(class_and_id(sibling))):
             text = text_of(sibling)
@@ -288,6 +290,7 @@ def article_parts(best, stats: dict) -> list:
 
 
 MAX_LEAD_RUNS = 4  # a lead is a paragraph or a short list, not a page
+MAX_RUNS_TO_HEADLINE = 40  # how far before the story the headline is looked for
 
 
 def lead_before(first_part, runs: list[_Run], title: str, stats: dict) -> list[str]:
@@ -296,18 +299,16 @@ def lead_before(first_part, runs: list[_Run], title: str, stats: dict) -> list[s
     Pages often keep it in the article's header, outside the element that
     holds the rest of the story.  Taken only when the headline (an <h1>, or a
     block repeating the title) comes shortly before the story: prose runs
-    between the two, no links, no boilerplate or comment area around them.
+    between the two, few links, no boilerplate or comment area around them.
     """
     inside = set(first_part.iter())
     start = next((i for i, run in enumerate(runs) if run.owner in inside), None)
     if not start:
         return []
-    headline = None
-    for i in range(start - 1, max(start - 40, 0) - 1, -1):
-        owner = runs[i].owner
-        if owner.tag == "h1" or (title and same_text(runs[i].text, title)):
-            headline = i
-            break
+    window = range(start - 1, max(start - MAX_RUNS_TO_HEADLINE, 0) - 1, -1)
+    headline = next((i for i in window if runs[i].owner.tag == "h1"), None)
+    if headline is None:  # no <h1>: a block repeating the title (a teaser of the same story comes later)
+        headline = next((i for i in window if title and same_text(runs[i].text, title)), None)
     if headline is None:
         return []
     lead = []
@@ -323,9 +324,9 @@ _HEADER_WORD = re.compile(r"header", re.I)
 
 
 def _is_lead_run(run: _Run, first_part) -> bool:
-    """Prose of a lead: sentences, no links, no date stamp or byline, not about a picture."""
+    """Prose of a lead: sentences, few links, no date stamp or byline, not about a picture."""
     words = len(run.text.split())
-    if run.links or words < 6 or run.owner.tag == "h1":
+    if run.links > 0.2 * run.chars or words < 6 or run.owner.tag == "h1":
         return False
     if run.owner.tag == "h2" and not LEAD_CLASS.search(split_words(class_and_id(run.owner))):
         return False  # a subheading, unless it says it is the lead
