@@ -54,6 +54,12 @@ BOILERPLATE = {
                          'day or night, with tips and corrections.</p></footer>'),
     "footer-div": dict(after='<div id="site-footer"><p>About us, careers, terms of use, privacy '
                              'policy and accessibility statement for all readers.</p></div>'),
+    "cookie-plugin-banner": dict(before='<div id="cmplz-cookiebanner-container"><div class="cmplz-body"><p>We '
+                                        'use technical and analytics cookies, which help us to understand how you use '
+                                        'this site, to improve it for you, to measure our reach, and to show you '
+                                        'offers; you can change your choice at any time, in the settings below, or '
+                                        'by writing to us, and read more in our privacy policy, which explains it.'
+                                        '</p></div></div>'),
     "cookie-banner": dict(before='<div class="cookie-consent"><p>We use cookies to improve your '
                                  'experience. By continuing to browse you agree to our policy.</p>'
                                  '<button>Accept</button></div>'),
@@ -102,6 +108,10 @@ BOILERPLATE = {
     "author-box": dict(after="<h3>About the author</h3>"),
     "listen-prompt": dict(inside="<h4>Escucha esta nota aquí</h4>"),
     "ad-label-german": dict(inside="<center>- Anzeige -</center>"),
+    "ad-disclosure": dict(inside="<p><em>*Werbung. Dieser Beitrag enthält Werbung für eine Fähre.</em></p>"),
+    "photo-credits-french": dict(after="<p>Crédits photos : Harbour Times</p>"),
+    "sources-heading": dict(after="<h4>Quellenangaben:</h4>"),
+    "more-topics": dict(inside='<p><strong>Mehr Themen:</strong> <a href="/f">Fähre</a></p>'),
     "affiliate-note": dict(inside='<div class="affiliate-text"><p>We earn money when you buy through the links '
                                   'on this page; it does not change what we recommend.</p></div>'),
     "news-letter-box": dict(inside='<div class="news-letter-section"><p>We have many exciting topics for you '
@@ -215,6 +225,12 @@ LEAD_PAGES = {
 @pytest.mark.parametrize("page", LEAD_PAGES.values(), ids=LEAD_PAGES.keys())
 def test_lead_between_headline_and_body_is_kept_without_its_date_and_caption(page):
     assert extract_article(f"<html><body>{page}</body></html>").text == f"{LEAD}\n\n{BODY}"
+
+
+def test_page_wrapper_recording_the_cookie_choice_is_not_a_notice():
+    page = f"""<html><body class="cookies-accepted"><div id="page" class="has-cookie-consent">
+    <h1>{TITLE}</h1><div class="content">{STORY}</div></div></body></html>"""
+    assert extract_article(page).text == BODY
 
 
 def test_site_header_without_the_headline_is_dropped():

@@ -1,7 +1,9 @@
 """Elements that never hold article prose: scripts, navigation, figures, hidden blocks."""
 from __future__ import annotations
 
-from .tree import has_ancestor, remove_keeping_tail
+import re
+
+from .tree import class_and_id, has_ancestor, remove_keeping_tail
 
 _DROP_TAGS = {"script", "style", "noscript", "template", "svg", "math", "iframe", "object", "embed",
               "canvas", "video", "audio", "source", "picture", "img", "button", "input", "select",
@@ -24,6 +26,16 @@ def _is_hidden(el) -> bool:
     return bool(classes) and not _HIDDEN_CLASSES.isdisjoint(classes.lower().split())
 
 
+# Cookie and consent notices, however the plugin spells its class ("cookiebanner", "CookieConsent").
+_CONSENT_AREA = re.compile(r"cookie|consent|gdpr", re.I)
+
+
+def _is_consent_notice(el) -> bool:
+    """A cookie or consent notice; not a page wrapper that only records the reader's choice in its class."""
+    return bool(_CONSENT_AREA.search(class_and_id(el))) and el.tag not in ("html", "body", "main", "article") \
+        and el.find(".//h1") is None
+
+
 def drop_junk(root) -> None:
     """Remove elements that never hold article prose (scripts, nav, hidden...)."""
     doomed = []
@@ -31,7 +43,7 @@ def drop_junk(root) -> None:
         tag = el.tag if isinstance(el.tag, str) else None
         if tag is None:
             doomed.append(el)
-        elif tag.lower() in _DROP_TAGS or _is_hidden(el):
+        elif tag.lower() in _DROP_TAGS or _is_hidden(el) or _is_consent_notice(el):
             doomed.append(el)
         elif tag == "header" and not has_ancestor(el, "article") and el.find(".//h1") is None:
             doomed.append(el)  # the site's header; one holding the headline is the article's
