@@ -111,6 +111,14 @@ BOILERPLATE = {
     "ad-disclosure": dict(inside="<p><em>*Werbung. Dieser Beitrag enthält Werbung für eine Fähre.</em></p>"),
     "photo-credits-french": dict(after="<p>Crédits photos : Harbour Times</p>"),
     "sources-heading": dict(after="<h4>Quellenangaben:</h4>"),
+    "reading-time": dict(inside='<div class="meta"><p>4 Min Read</p></div>'),
+    "external-content-placeholder": dict(inside="<div><p>Externer Inhalt</p></div>"),
+    "related-posts-german": dict(after='<div class="jp-relatedposts"><h3><em>Ähnliche Beiträge</em></h3></div>'),
+    "advertiser-disclosure": dict(before='<section class="advertiser-disclosure-body"><p>We may be compensated when '
+                                         'you click on product links, such as credit cards, from one or more of our '
+                                         'advertising partners, which may affect where products appear, in what '
+                                         'order, and how often; terms apply to the offers listed on this page, and '
+                                         'the list of partners, products and offers changes every week.</p></section>'),
     "more-topics": dict(inside='<p><strong>Mehr Themen:</strong> <a href="/f">Fähre</a></p>'),
     "affiliate-note": dict(inside='<div class="affiliate-text"><p>We earn money when you buy through the links '
                                   'on this page; it does not change what we recommend.</p></div>'),

@@ -17,7 +17,7 @@ BOILERPLATE_WORDS = (
     "byline", "dateline", "timestamp", "author", "print", "skip", "jump", "inline-ad",
     "rail", "read-more", "readmore", "newsletters", "follow", "login", "register", "pagination", "pager",
     "news-letter", "teasers", "affiliate", "linkbox", "werbung", "anzeige", "kommentar", "kommentare",
-    "commentaires", "comentarios", "commenti", "komentarze", "reacties",
+    "commentaires", "comentarios", "commenti", "komentarze", "reacties", "disclosure", "relatedposts",
 )
 BOILERPLATE_CLASS = re.compile(
     r"(?:^|[\s_\-])(?:%s)(?:$|[\s_\-\d])" % "|".join(re.escape(w) for w in BOILERPLATE_WORDS), re.I)
@@ -36,7 +36,9 @@ TEASER_LEAD_INS = (
     r"das könnte (?:sie|dich|euch) (?:auch )?interessieren", r"auch interessant",
     r"(?:à )?lire (?:aussi|également|la suite)", r"voir aussi", r"sur le même sujet", r"en savoir plus",
     r"le[ae] (?:también|más)", r"leer más", r"ver también", r"(?:le|te) puede interesar",
-    r"(?:te )?puede interesarte", r"más información", r"noticias relacionadas",
+    r"(?:te )?puede interesarte", r"más información", r"(?:noticias|notas|artículos) relacionad[oa]s",
+    r"ähnliche (?:beiträge|artikel)", r"verwandte (?:beiträge|artikel|themen)", r"articles? similaires?",
+    r"articoli correlati", r"related posts",
     r"leggi (?:anche|di più|tutto)", r"potrebbe interessarti", r"vedi anche",
     r"leia (?:também|mais)", r"veja também", r"saiba mais", r"lees (?:ook|meer)",
     r"czytaj (?:też|także|więcej)", r"zobacz (?:też|także)", r"dowiedz się więcej",
@@ -61,6 +63,9 @@ SITE_PROMPTS = (
     r"advertisement\s*-\s*scroll to continue.*|tags?:?|like this (?:story|article)\b.*",
     r".*\b(?:requires|enable) javascript\b.*",
     r"(?:table of )?contents|inhaltsverzeichnis|sommaire|índice|spis treści",
+    r"(?:lesezeit:?\s*)?\d+\s*(?:min\.?|minutes?|minuten|minutos)(?:\s+(?:read|lesezeit|de lectura|de lecture))?",
+    r"(?:reading time|lesezeit|tiempo de lectura|temps de lecture)\s*:?\s*\d+.{0,12}",
+    r"externer inhalt|external content|contenido externo|contenu externe",
     r"(?:source|sources|quelle|quellen|quellenangaben|fuente|fuentes|fonte|źródło|bron)\s*:.{0,60}",
     r"\*?\s*(?:werbung|anzeige|advertisement|sponsored|publicidad|publicité)\s*[:.|*]\s*.*",
     r"(?:about|über) (?:the|den|die) (?:author|autor|autorin)|sobre el autor|à propos de l'auteur|o autorze",
@@ -129,7 +134,7 @@ PICTURE_CLASS = re.compile(r"(?:^|[\s_\-])(?:image|img|photo|picture|pic|gallery
 COMMENT_WORDS = r"comments?|comment-?list|kommentare?|commentaires?|comentarios?|commenti|komentarze?|reacties"
 OFF_TOPIC_AREA = re.compile(
     r"(?:^|[\s_\-])(?:" + COMMENT_WORDS + r"|disqus|footer|sidebar|related|recommend\w*|outbrain|taboola|"
-    r"newsletter|promo|widgets?|respond|replies)(?:$|[\s_\-\d])", re.I)
+    r"newsletter|promo|widgets?|respond|replies|disclosure)(?:$|[\s_\-\d])", re.I)
 STATE_PREFIX = re.compile(r"(?:^|\s)(?:no|has|with|show|hide|is|enable|disable)[-_]\S*", re.I)
 COMMENT_AREA = re.compile(r"(?:^|[\s_\-])(?:" + COMMENT_WORDS + r"|replies|reply|respond|"
                            r"discussion|disqus)(?:$|[\s_\-\d])", re.I)
