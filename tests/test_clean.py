@@ -113,7 +113,7 @@ BOILERPLATE = {
     "sources-heading": dict(after="<h4>Quellenangaben:</h4>"),
     "reading-time": dict(inside='<div class="meta"><p>4 Min Read</p></div>'),
     "external-content-placeholder": dict(inside="<div><p>Externer Inhalt</p></div>"),
-    "related-posts-german": dict(after='<div class="jp-relatedposts"><h3><em>Ähnliche Beiträge</em></h3></div>'),
+    "related-posts-german": dict(inside='<div class="jp-relatedposts"><h3><em>Ähnliche Beiträge</em></h3></div>'),
     "advertiser-disclosure": dict(before='<section class="advertiser-disclosure-body"><p>We may be compensated when '
                                          'you click on product links, such as credit cards, from one or more of our '
                                          'advertising partners, which may affect where products appear, in what '
