@@ -241,6 +241,11 @@ def test_page_wrapper_recording_the_cookie_choice_is_not_a_notice():
     assert extract_article(page).text == BODY
 
 
+def test_wire_dateline_opening_the_first_paragraph_is_kept():
+    page = article_page().replace(f"<p>{PARAS[0]}", f'<p><span class="dateline">HARBOURSIDE – </span>{PARAS[0]}')
+    assert extract_article(page).text == f"HARBOURSIDE – {BODY}"
+
+
 def test_site_header_without_the_headline_is_dropped():
     page = f"""<html><body><header><p>Your trusted local paper since 1901, delivered every morning to
     the harbour and the hills around it.</p></header><h1>{TITLE}</h1><div class="content">{STORY}</div></body></html>"""

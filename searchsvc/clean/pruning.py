@@ -17,6 +17,13 @@ def _is_teaser_heading(el, stats: dict) -> bool:
         and st.links >= 0.9 * st.text
 
 
+def _opens_paragraph(el) -> bool:
+    """An inline element that starts a paragraph's sentence, as a wire dateline does ("KOBE – ")."""
+    parent = el.getparent()
+    return el.tag not in BLOCK_TAGS and parent is not None and parent.tag == "p" \
+        and el is parent[0] and not (parent.text or "").strip() and bool((el.tail or "").strip())
+
+
 def prune(container, stats: dict, title: str) -> None:
     """Remove boilerplate blocks inside the chosen container."""
     container_text = max(stats[container].text, 1)
@@ -28,7 +35,7 @@ def prune(container, stats: dict, title: str) -> None:
         if st is None:
             continue
         marks = class_and_id(el)
-        if marks.strip() and BOILERPLATE_CLASS.search(split_words(marks)) \
+        if marks.strip() and BOILERPLATE_CLASS.search(split_words(marks)) and not _opens_paragraph(el) \
                 and not STRONG_CONTENT.search(marks) and st.text < 0.4 * container_text:
             doomed.append(el)
             continue
