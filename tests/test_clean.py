@@ -138,6 +138,23 @@ def test_boilerplate_is_dropped_and_body_kept(parts):
     assert extract_article(article_page(**parts)).text == BODY
 
 
+@pytest.mark.parametrize("last", [
+    "<p>(Reporting by Ann Writer; Editing by Bo Byline)</p>",
+    "<p>Follow the Harbour Times on Facebook, Twitter and Instagram.</p>",
+    "<p><em>We want to hear what you think about this article. Submit a letter to the editor.</em></p>",
+    "<p>Ann Writer contributed reporting from the north quay.</p>",
+], ids=["wire credits", "follow prompt", "letters prompt", "contribution line"])
+def test_site_lines_closing_the_story_are_dropped(last):
+    page = article_page().replace("</article>", f"{last}</article>")
+    assert extract_article(page).text == BODY
+
+
+def test_list_closing_the_story_is_kept():
+    items = ["Valid e-mail address for the documents", "Passport or identity card", "Proof of income"]
+    page = article_page().replace("</article>", "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul></article>")
+    assert extract_article(page).text == "\n\n".join([BODY, *items])
+
+
 def test_title_repeated_at_top_of_body_is_dropped():
     page = article_page(inside="")
     result = extract_article(page)

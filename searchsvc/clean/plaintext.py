@@ -32,10 +32,11 @@ from .vocabulary import BOILERPLATE_TEXT, CALL_TO_ACTION, FURNITURE_WORDS, PLAIN
 
 MAX_PROMPT_CHARS = 200  # a longer line is a paragraph of the story, whatever its words
 MAX_FURNITURE_WORDS = 12
+MAX_FURNITURE_CHARS = 100  # and characters, for languages written without spaces
 WRAPPED_LINE = 50  # lines of a hard-wrapped paragraph are at least this long, but the last
 
 _SEPARATOR_LINE = re.compile(r"^\s*(?:[-_=*~#•·]\s*){3,}$")
-_SENTENCE_END = re.compile(r"(?<!\.\.)[.!?][\"'”’)\]]*$")  # an ellipsis trails off: no sentence
+_SENTENCE_END = re.compile(r"(?:(?<!\.\.)[.!?]|[。！？])[\"'”’)\]」』]*$")  # an ellipsis trails off: no sentence
 _ATTRIBUTED = re.compile(r",[\"'”’]?\s+(?:[\w.'-]+\s+){0,4}(?:said|says|added|adds|told|tells|asked|asks|wrote|"
                          r"writes|explained|noted|warned|recalled)\b")
 _BYLINE = re.compile(r"^(?i:(?:(?:written|reported|words|text|story)\s+)?by)\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,4}"
@@ -92,13 +93,23 @@ def _logical_lines(block_lines: list[str], block: int, gap: bool) -> list[_Line]
     return [_Line(line, block, gap and i == 0) for i, line in enumerate(block_lines)]
 
 
-def _story_end(lines: list[_Line]) -> int:
+def story_end(paragraphs: list[str]) -> int:
+    """Where the site's trailing prompts start in the HTML cleaner's paragraphs.
+
+    A page's markup already separated story from furniture, so short lines count
+    only as prompts there, never for the site words they use (a list closing a
+    story is short lines too).
+    """
+    return _story_end([_Line(text, i, False) for i, text in enumerate(paragraphs)], site_words=False)
+
+
+def _story_end(lines: list[_Line], site_words: bool = True) -> int:
     """Index of the first line of the site's trailing boilerplate (len(lines) when there is none)."""
     cut = len(lines)
     while cut > 0 and _SEPARATOR_LINE.match(lines[cut - 1].text):
         cut -= 1  # rules at the very end
     for i in range(cut - 1, -1, -1):
-        kind = _kind(lines[i])
+        kind = _kind(lines[i], site_words)
         if kind == "story":
             break
         if kind == "site":
@@ -108,7 +119,7 @@ def _story_end(lines: list[_Line]) -> int:
     return cut
 
 
-def _kind(line: _Line) -> str:
+def _kind(line: _Line, site_words: bool = True) -> str:
     """'site' (the site talking), 'furniture' (a short line that is not a sentence) or 'story'."""
     text = norm(line.text)
     if len(text) > MAX_PROMPT_CHARS or _ATTRIBUTED.search(text):
@@ -116,12 +127,13 @@ def _kind(line: _Line) -> str:
     if BOILERPLATE_TEXT.match(text) or PLAIN_TEXT_PROMPTS.match(text) or _BYLINE.match(text) or is_dateline(text):
         return "site"
     unquoted = _QUOTED.sub(" ", text)
-    short = len(text.split()) <= MAX_FURNITURE_WORDS
+    short = len(text.split()) <= MAX_FURNITURE_WORDS and len(text) <= MAX_FURNITURE_CHARS
     sentence = bool(_SENTENCE_END.search(text))
     if CALL_TO_ACTION.search(unquoted) and (line.gap_before or short or not sentence or SITE_TALK.search(unquoted)):
         return "site"
     if short and not sentence:
-        return "site" if SITE_TALK.search(unquoted) or FURNITURE_WORDS.search(unquoted) else "furniture"
+        words = site_words and (SITE_TALK.search(unquoted) or FURNITURE_WORDS.search(unquoted))
+        return "site" if words else "furniture"
     return "story"
 
 

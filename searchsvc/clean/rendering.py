@@ -1,6 +1,7 @@
 """The chosen container as paragraphs of text."""
 from __future__ import annotations
 
+from .plaintext import story_end
 from .tree import BLOCK_TAGS, norm, same_text
 from .vocabulary import BOILERPLATE_TEXT, MAX_BOILERPLATE_TEXT
 
@@ -45,8 +46,8 @@ def drop_title_repeat(paragraphs: list[str], title: str) -> list[str]:
 
 
 def trim_trailing_boilerplate(paragraphs: list[str]) -> list[str]:
-    while paragraphs and len(paragraphs[-1]) < MAX_BOILERPLATE_TEXT and BOILERPLATE_TEXT.match(paragraphs[-1]):
-        paragraphs = paragraphs[:-1]
+    """Prompts and furniture at the ends: at the end, read by the plain-text rules."""
+    paragraphs = paragraphs[:story_end(paragraphs)]
     while paragraphs and len(paragraphs[0]) < MAX_BOILERPLATE_TEXT and BOILERPLATE_TEXT.match(paragraphs[0]):
         paragraphs = paragraphs[1:]
     return paragraphs

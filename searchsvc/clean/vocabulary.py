@@ -109,12 +109,13 @@ PLAIN_TEXT_PROMPTS = re.compile(r"^(?:%s)$" % "|".join((
 CALL_TO_ACTION = re.compile(
     r"\b(?:you|your|you're|you've|you'll|yours|yourself)\b|(?:^|[.!?,:;]\s+)(?:please|let us|click|tap|follow|"
     r"subscribe|sign up|share|download|get|send|e-?mail|contact|report|tell|join|read|watch|listen|visit|like|"
-    r"don't miss|have|got|check out|support|donate|register|log in|leave|write|call|text|see)\b", re.I)
+    r"don't miss|have|got|check out|support|donate|register|log in|leave|write|call|text|see|submit)\b", re.I)
 # The site talking about itself and its services rather than about the news.
 SITE_TALK = re.compile(
     r"\b(?:comment(?:s|ing|ers?)?|newsletters?|subscri\w*|apps?|app store|google play|typos?|tips?|shar(?:e|ing)|"
     r"follow|twitter|facebook|instagram|linkedin|whatsapp|telegram|inbox|e-?mail|notifications?|alerts?|"
-    r"podcasts?|website|site|account|sign(?:ed)? (?:in|up)|log(?:ged)? in|feedback|"
+    r"podcasts?|website|site|account|sign(?:ed)? (?:in|up)|log(?:ged)? in|feedback|this (?:article|story)|"
+    r"letters? to the editor|"
     r"(?:issues?|problems?|trouble) (?:with|using|viewing|loading))\b", re.I)
 # A short line that is no sentence and uses any of these words is furniture of the site.
 FURNITURE_WORDS = re.compile(r"\b(?:%s|%s)\b" % (
