@@ -39,30 +39,39 @@ def _extract_article(html: str | bytes, url: str | None) -> CleanedArticle:
     if root is None:
         return CleanedArticle(url=url)
     found = _article_from_tree(root, url)
-    if not found.text and _PARAGRAPH_MARKUP.search(text):
-        # No text from a page with paragraphs: lxml may have read the markup otherwise than
-        # it was meant (an unclosed tag swallowing the rest); the forgiving parser gets a say.
+    if found.text or not _PARAGRAPH_MARKUP.search(text):
+        return found
+    # No text from a page with paragraphs: an unclosed <nav>, <aside> or <header> may have
+    # swallowed the rest of the page, and went as junk: read it again keeping those.
+    root = parse_tree(text)
+    paragraphs_read = sum(1 for _ in root.iter("p"))
+    again = _article_from_tree(root, url, keep_page_parts=True)
+    if again.text:
+        return again
+    # libxml2 lost paragraphs the markup has: the forgiving parser (slow) reads it otherwise.
+    if len(_PARAGRAPH_MARKUP.findall(text)) > paragraphs_read + 2:
         repaired = _article_from_tree(repair_tree(text), url)
         if repaired.text:
             return repaired
     return found
 
 
-def _article_from_tree(root, url: str | None) -> CleanedArticle:
+
+def _article_from_tree(root, url: str | None, keep_page_parts: bool = False) -> CleanedArticle:
     objects = json_ld_objects(root)
     article = json_ld_article(objects)
     meta = page_metadata(root, url, objects, article)
     declared = article.get("articleBody")
-    meta.text = _article_body(root, meta.title, declared if isinstance(declared, str) else "")
+    meta.text = _article_body(root, meta.title, declared if isinstance(declared, str) else "", keep_page_parts)
     return meta
 
 
-def _article_body(root, title: str, declared: str = "") -> str:
+def _article_body(root, title: str, declared: str = "", keep_page_parts: bool = False) -> str:
     """Body text: score containers, prune boilerplate inside the best one, render paragraphs."""
     body = root.find("body")
     if body is None:
         body = root
-    drop_junk(body)
+    drop_junk(body, keep_page_parts)
     found = _body_from_tree(body, title)
     return _prefer_declared_body(found, declared, body)
 

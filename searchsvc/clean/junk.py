@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from .tree import class_and_id, has_ancestor, remove_keeping_tail
+from .tree import has_ancestor, remove_keeping_tail
 
 _DROP_TAGS = {"script", "style", "noscript", "template", "svg", "math", "iframe", "object", "embed",
               "canvas", "video", "audio", "source", "picture", "img", "button", "input", "select",
@@ -15,14 +15,17 @@ _HIDDEN_CLASSES = {"hidden", "is-hidden", "visually-hidden", "visuallyhidden", "
                    "screen-reader-text", "screen-reader-only", "d-none", "offscreen"}
 
 
-def _is_hidden(el) -> bool:
+def _is_hidden(el, classes: str) -> bool:
     """Not shown to a sighted reader: hidden attribute, inline display:none, hiding classes."""
-    style = (el.get("style") or "").replace(" ", "").lower()
-    if el.get("hidden") is not None or "display:none" in style or "visibility:hidden" in style:
+    style = el.get("style")
+    if style:
+        style = style.replace(" ", "").lower()
+        if "display:none" in style or "visibility:hidden" in style:
+            return True
+    if el.get("hidden") is not None:
         return True
     if (el.get("aria-hidden") or "").lower() == "true" and el.tag not in ("span", "i", "b", "em"):
         return True
-    classes = el.get("class")
     return bool(classes) and not _HIDDEN_CLASSES.isdisjoint(classes.lower().split())
 
 
@@ -30,22 +33,38 @@ def _is_hidden(el) -> bool:
 _CONSENT_AREA = re.compile(r"cookie|consent|gdpr", re.I)
 
 
-def _is_consent_notice(el) -> bool:
-    """A cookie or consent notice; not a page wrapper that only records the reader's choice in its class."""
-    return bool(_CONSENT_AREA.search(class_and_id(el))) and el.tag not in ("html", "body", "main", "article") \
-        and el.find(".//h1") is None
+_NOTICE_TAGS = {"div", "section", "form", "dialog", "p"}
 
 
-def drop_junk(root) -> None:
+def _is_consent_notice(el, classes: str) -> bool:
+    """A cookie or consent notice by its class or id; not a wrapper holding the headline."""
+    marks = classes + (el.get("id") or "")
+    return bool(marks) and _CONSENT_AREA.search(marks) is not None and el.find(".//h1") is None
+
+
+# The page's own parts around the article; kept when a page is read again because one of them,
+# left unclosed, swallowed the rest of it.
+_PAGE_PARTS = {"nav", "aside", "footer", "header", "menu"}
+
+
+def drop_junk(root, keep_page_parts: bool = False) -> None:
     """Remove elements that never hold article prose (scripts, nav, hidden...)."""
+    drop_tags = _DROP_TAGS - _PAGE_PARTS if keep_page_parts else _DROP_TAGS
     doomed = []
     for el in root.iter():
-        tag = el.tag if isinstance(el.tag, str) else None
-        if tag is None:
+        tag = el.tag
+        if not isinstance(tag, str):
             doomed.append(el)
-        elif tag.lower() in _DROP_TAGS or _is_hidden(el) or _is_consent_notice(el):
+            continue
+        lower = tag.lower()
+        if lower in drop_tags:
             doomed.append(el)
-        elif tag == "header" and not has_ancestor(el, "article") and el.find(".//h1") is None:
+            continue
+        classes = el.get("class") or ""
+        if _is_hidden(el, classes) or (lower in _NOTICE_TAGS and _is_consent_notice(el, classes)):
+            doomed.append(el)
+        elif tag == "header" and not keep_page_parts and not has_ancestor(el, "article") \
+                and el.find(".//h1") is None:
             doomed.append(el)  # the site's header; one holding the headline is the article's
         elif tag == "title":
             el.text = None  # the page's title; markup a repaired page nested in it stays

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .dates import is_dateline
-from .tree import BLOCK_TAGS, class_and_id, remove_keeping_tail, same_text, split_words, text_of
-from .vocabulary import BOILERPLATE_CLASS, BOILERPLATE_TEXT, MAX_BOILERPLATE_TEXT, PICTURE_CLASS, STRONG_CONTENT
+from .tree import BLOCK_TAGS, class_and_id, remove_keeping_tail, same_text, text_of
+from .vocabulary import BOILERPLATE_TEXT, MAX_BOILERPLATE_TEXT, STRONG_CONTENT, names_boilerplate, names_picture
 
 MAX_CAPTION_TEXT = 400  # a longer block named for a picture holds more than its caption
 
@@ -24,6 +25,12 @@ def _opens_paragraph(el) -> bool:
         and el is parent[0] and not (parent.text or "").strip() and bool((el.tail or "").strip())
 
 
+@lru_cache(maxsize=16384)
+def _names_furniture(marks: str) -> bool:
+    """Boilerplate or picture names, unless the names also say article body."""
+    return (names_boilerplate(marks) or names_picture(marks)) and not STRONG_CONTENT.search(marks)
+
+
 def prune(container, stats: dict, title: str) -> None:
     """Remove boilerplate blocks inside the chosen container."""
     container_text = max(stats[container].text, 1)
@@ -35,14 +42,13 @@ def prune(container, stats: dict, title: str) -> None:
         if st is None:
             continue
         marks = class_and_id(el)
-        if marks.strip() and BOILERPLATE_CLASS.search(split_words(marks)) and not _opens_paragraph(el) \
-                and not STRONG_CONTENT.search(marks) and st.text < 0.4 * container_text:
-            doomed.append(el)
-            continue
-        if marks.strip() and PICTURE_CLASS.search(split_words(marks)) and not STRONG_CONTENT.search(marks) \
-                and st.text < min(0.4 * container_text, MAX_CAPTION_TEXT):
-            doomed.append(el)  # a caption or credit outside <figure> markup
-            continue
+        if marks != " " and _names_furniture(marks):
+            if names_boilerplate(marks) and st.text < 0.4 * container_text and not _opens_paragraph(el):
+                doomed.append(el)
+                continue
+            if names_picture(marks) and st.text < min(0.4 * container_text, MAX_CAPTION_TEXT):
+                doomed.append(el)  # a caption or credit outside <figure> markup
+                continue
         if el.tag in ("ul", "ol", "div", "section", "table", "dl") and st.text:
             density = st.links / st.text
             if density > 0.5 and st.text < 0.4 * container_text:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .dates import is_dateline
-from .tree import BLOCK_TAGS, PARAGRAPH_TAGS, ancestors, class_and_id, norm, same_text, split_words, text_of
-from .vocabulary import (BOILERPLATE_CLASS, BOILERPLATE_TEXT, CONTENT_CLASS, LEAD_CLASS, MAX_BOILERPLATE_TEXT,
-                         OFF_TOPIC_AREA, PICTURE_CLASS, STATE_PREFIX, STRONG_CONTENT)
+from .tree import BLOCK_TAGS, PARAGRAPH_TAGS, ancestors, class_and_id, norm, same_text, text_of
+from .vocabulary import (BOILERPLATE_CLASS, BOILERPLATE_TEXT, CONTENT_CLASS, MAX_BOILERPLATE_TEXT, STRONG_CONTENT,
+                         names_boilerplate, names_lead, names_off_topic_area, names_picture)
 
 
 @dataclass
@@ -135,9 +136,13 @@ def element_stats(root, runs: list[_Run]) -> dict:
 
 
 def _class_weight(el) -> float:
-    marks = class_and_id(el)
+    return _weight_of(class_and_id(el), (el.get("itemprop") or "").lower() == "articlebody")
+
+
+@lru_cache(maxsize=16384)
+def _weight_of(marks: str, article_body: bool) -> float:
     weight = 0.0
-    if (el.get("itemprop") or "").lower() == "articlebody" or STRONG_CONTENT.search(marks):
+    if article_body or STRONG_CONTENT.search(marks):
         weight += 50
     elif CONTENT_CLASS.search(marks):
         weight += 15
@@ -153,7 +158,7 @@ def _off_topic_areas(root) -> set:
         parent = el.getparent()
         if parent is not None and parent in flagged:
             flagged.add(el)
-        elif el.tag not in ("body", "html") and OFF_TOPIC_AREA.search(STATE_PREFIX.sub(" ", class_and_id(el))):
+        elif el.tag not in ("body", "html") and names_off_topic_area(class_and_id(el)):
             flagged.add(el)
     return flagged
 
@@ -273,16 +278,16 @@ def article_parts(best, stats: dict) -> list:
         if not isinstance(sibling.tag, str) or sibling not in stats:
             continue
         st = stats[sibling]
-        if not st.text or OFF_TOPIC_AREA.search(STATE_PREFIX.sub(" ", class_and_id(sibling))):
+        if not st.text or names_off_topic_area(class_and_id(sibling)):
             continue
         density = st.links / st.text
         bonus = best_score * 0.2 if best_class and sibling.get("class") == best.get("class") else 0
         if st.score + bonus >= threshold and density < 0.5:
             parts.append(sibling)
-        elif best not in parts and density < 0.2 and LEAD_CLASS.search(split_words(class_and_id(sibling))):
+        elif best not in parts and density < 0.2 and names_lead(class_and_id(sibling)):
             parts.append(sibling)  # the lead, set before the story in a block of its own
         elif _is_paragraph_like(sibling) and sibling.tag not in ("h1", "h2", "h3", "h4", "h5", "h6") \
-                and not PICTURE_CLASS.search(split_words(class_and_id(sibling))):
+                and not names_picture(class_and_id(sibling)):
             text = text_of(sibling)
             if (len(text) > 80 and density < 0.25) or (density == 0 and re.search(r"[.!?]['\"”]?$", text)):
                 parts.append(sibling)
@@ -301,8 +306,10 @@ def lead_before(first_part, runs: list[_Run], title: str, stats: dict) -> list[s
     block repeating the title) comes shortly before the story: prose runs
     between the two, few links, no boilerplate or comment area around them.
     """
-    inside = set(first_part.iter())
-    start = next((i for i, run in enumerate(runs) if run.owner in inside), None)
+    first_run = {}
+    for i, run in enumerate(runs):
+        first_run.setdefault(run.owner, i)
+    start = min((first_run[el] for el in first_part.iter() if el in first_run), default=None)
     if not start:
         return []
     window = range(start - 1, max(start - MAX_RUNS_TO_HEADLINE, 0) - 1, -1)
@@ -328,7 +335,7 @@ def _is_lead_run(run: _Run, first_part) -> bool:
     words = len(run.text.split())
     if run.links > 0.2 * run.chars or words < 6 or run.owner.tag == "h1":
         return False
-    if run.owner.tag == "h2" and not LEAD_CLASS.search(split_words(class_and_id(run.owner))):
+    if run.owner.tag == "h2" and not names_lead(class_and_id(run.owner)):
         return False  # a subheading, unless it says it is the lead
     if not _SENTENCE_END.search(run.text) and words < 15:
         return False  # a heading or a label, not a sentence
@@ -339,9 +346,9 @@ def _is_lead_run(run: _Run, first_part) -> bool:
     node, level = run.owner, 0
     while node is not None and node.tag not in ("body", "html") and first_part not in node.iterdescendants():
         marks = _HEADER_WORD.sub(" ", class_and_id(node))  # the article's header is where a lead lives
-        if BOILERPLATE_CLASS.search(split_words(marks)) or OFF_TOPIC_AREA.search(STATE_PREFIX.sub(" ", marks)):
+        if names_boilerplate(marks) or names_off_topic_area(marks):
             return False
-        if level < 3 and PICTURE_CLASS.search(split_words(marks)):
+        if level < 3 and names_picture(marks):
             return False
         node, level = node.getparent(), level + 1
     return True

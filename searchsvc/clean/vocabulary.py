@@ -6,6 +6,9 @@ rendering and the plain-text rules) reads.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+
+from .tree import split_words
 
 BOILERPLATE_WORDS = (
     "nav", "navbar", "navigation", "menu", "footer", "share", "sharing", "social", "related",
@@ -139,3 +142,27 @@ OFF_TOPIC_AREA = re.compile(
 STATE_PREFIX = re.compile(r"(?:^|\s)(?:no|has|with|show|hide|is|enable|disable)[-_]\S*", re.I)
 COMMENT_AREA = re.compile(r"(?:^|[\s_\-])(?:" + COMMENT_WORDS + r"|replies|reply|respond|"
                            r"discussion|disqus)(?:$|[\s_\-\d])", re.I)
+
+
+# Class and id strings repeat within a page and across a site's pages: each is judged once.
+
+@lru_cache(maxsize=16384)
+def names_boilerplate(marks: str) -> bool:
+    """The class/id names boilerplate (camelCase words split)."""
+    return BOILERPLATE_CLASS.search(split_words(marks)) is not None
+
+
+@lru_cache(maxsize=16384)
+def names_off_topic_area(marks: str) -> bool:
+    """The class/id names a comments, footer, sidebar or related area (not a state like 'has-comments')."""
+    return OFF_TOPIC_AREA.search(STATE_PREFIX.sub(" ", marks)) is not None
+
+
+@lru_cache(maxsize=16384)
+def names_picture(marks: str) -> bool:
+    return PICTURE_CLASS.search(split_words(marks)) is not None
+
+
+@lru_cache(maxsize=16384)
+def names_lead(marks: str) -> bool:
+    return LEAD_CLASS.search(split_words(marks)) is not None
