@@ -471,6 +471,13 @@ def test_unclosed_title_does_not_swallow_the_article(page):
     assert (result.title, result.text) == (TITLE, BODY)
 
 
+@pytest.mark.parametrize("tag", ["nav", "aside", "footer"])
+def test_unclosed_page_part_swallowing_the_story_is_read_again(tag):
+    page = f"""<html><head><title>{TITLE}</title></head><body><{tag}><a href="/">Home</a> <a href="/news">News</a>
+    <div class="story">{STORY}</div></body></html>"""
+    assert extract_article(page).text == BODY
+
+
 DEEP_JSON_LD = {
     "arrays too deep to parse": '{"@type": "NewsArticle", "headline": "Deep", "x": ' + "[" * 100_000 + "]" * 100_000 + "}",
     "author in deep lists": '{"@type": "NewsArticle", "author": ' + "[" * 900 + '"Ann"' + "]" * 900 + "}",
