@@ -41,20 +41,26 @@ def _extract_article(html: str | bytes, url: str | None) -> CleanedArticle:
     found = _article_from_tree(root, url)
     if found.text or not _PARAGRAPH_MARKUP.search(text):
         return found
-    # No text from a page with paragraphs: an unclosed <nav>, <aside> or <header> may have
-    # swallowed the rest of the page, and went as junk: read it again keeping those.
+    return _read_again(text, url) or found
+
+
+def _read_again(text: str, url: str | None) -> CleanedArticle | None:
+    """A page with paragraphs but no text found, read otherwise; None if that finds none either.
+
+    An unclosed <nav>, <aside> or <header> may have swallowed the rest of the page and
+    gone as junk: read it keeping those.  Where libxml2 lost paragraphs the markup has,
+    the forgiving parser (slow, so not first) reads it.
+    """
     root = parse_tree(text)
     paragraphs_read = sum(1 for _ in root.iter("p"))
     again = _article_from_tree(root, url, keep_page_parts=True)
     if again.text:
         return again
-    # libxml2 lost paragraphs the markup has: the forgiving parser (slow) reads it otherwise.
     if len(_PARAGRAPH_MARKUP.findall(text)) > paragraphs_read + 2:
         repaired = _article_from_tree(repair_tree(text), url)
         if repaired.text:
             return repaired
-    return found
-
+    return None
 
 
 def _article_from_tree(root, url: str | None, keep_page_parts: bool = False) -> CleanedArticle:
@@ -83,7 +89,7 @@ def _body_from_tree(body, title: str) -> str:
     if best is None:
         return ""
     parts = article_parts(gather_chunks(best, stats), stats)
-    paragraphs = lead_before(parts[0], runs, title, stats)
+    paragraphs = lead_before(parts[0], runs, title)
     for part in parts:
         prune(part, stats, title)
         paragraphs.extend(render(part))

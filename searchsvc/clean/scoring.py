@@ -298,7 +298,7 @@ MAX_LEAD_RUNS = 4  # a lead is a paragraph or a short list, not a page
 MAX_RUNS_TO_HEADLINE = 40  # how far before the story the headline is looked for
 
 
-def lead_before(first_part, runs: list[_Run], title: str, stats: dict) -> list[str]:
+def lead_before(first_part, runs: list[_Run], title: str) -> list[str]:
     """The lead (standfirst) between the headline and the article's first part.
 
     Pages often keep it in the article's header, outside the element that
@@ -318,10 +318,8 @@ def lead_before(first_part, runs: list[_Run], title: str, stats: dict) -> list[s
         headline = next((i for i in window if title and same_text(runs[i].text, title)), None)
     if headline is None:
         return []
-    lead = []
-    for run in runs[headline + 1:start]:
-        if _is_lead_run(run, first_part):
-            lead.append(run.text)
+    around_story = set(ancestors(first_part))
+    lead = [run.text for run in runs[headline + 1:start] if _is_lead_run(run, around_story)]
     return lead if len(lead) <= MAX_LEAD_RUNS else []
 
 
@@ -330,7 +328,7 @@ _SENTENCE_END = re.compile(r"[.!?…][\"'”’»)]?$")
 _HEADER_WORD = re.compile(r"header", re.I)
 
 
-def _is_lead_run(run: _Run, first_part) -> bool:
+def _is_lead_run(run: _Run, around_story: set) -> bool:
     """Prose of a lead: sentences, few links, no date stamp or byline, not about a picture."""
     words = len(run.text.split())
     if run.links > 0.2 * run.chars or words < 6 or run.owner.tag == "h1":
@@ -344,7 +342,7 @@ def _is_lead_run(run: _Run, first_part) -> bool:
     if BOILERPLATE_TEXT.match(run.text) and run.chars < MAX_BOILERPLATE_TEXT:
         return False
     node, level = run.owner, 0
-    while node is not None and node.tag not in ("body", "html") and first_part not in node.iterdescendants():
+    while node is not None and node not in around_story:  # up to the block shared with the story
         marks = _HEADER_WORD.sub(" ", class_and_id(node))  # the article's header is where a lead lives
         if names_boilerplate(marks) or names_off_topic_area(marks):
             return False

@@ -92,7 +92,7 @@ PLAIN_TEXT_PROMPTS = re.compile(r"^(?:%s)$" % "|".join((
     rf"[-—–(\s]*(?:the )?(?:{_WIRES})[)\s.]*",
     r".*(?:\bcopyright\b|©|\(c\)\s*\d{4}|\ball rights reserved\b).*",
     r"(?:this|the) (?:story|article|post|report) (?:has been|was|is being) (?:updated|corrected|changed)\b.*",
-    r"(?:please )?report an? (?:typo|error|mistake|correction)\b.*",
+    r"(?:please |to )?report an? (?:typo|error|mistake|correction)\b.*",
     r"(?:spotted|found|see|notice) an? (?:typo|error|mistake)\b.*",
     r"(?:have|got) an? (?:news )?(?:tip|story idea|story|question)\b.*|(?:news )?tips?:.*",
     r"send (?:us )?(?:a |your )?(?:tips?|news|photos?|story|stories|letters?)\b.*",
@@ -102,13 +102,13 @@ PLAIN_TEXT_PROMPTS = re.compile(r"^(?:%s)$" % "|".join((
     r".*\(opens in (?:a )?new (?:window|tab)\)",
     r"comments (?:are|have been) (?:closed|disabled|moderated)\b.*|thanks? (?:you )?for reading\b.*",
     r"editor'?s'? note:.*|(?:this (?:article|story) )?(?:was )?originally (?:appeared|published|ran)\b.*",
-    r"a version of this (?:article|story)\b.*|(?:to )?report an? (?:typo|error|mistake|correction)\b.*",
+    r"a version of this (?:article|story)\b.*",
     r"check back (?:later )?for updates\b.*|this is a (?:developing|breaking) (?:news )?story\b.*",
     r"more:.*|(?:posted|filed) (?:in|under)\b.*|(?:the )?(?:story|article) continues (?:below|after|on)\b.*",
     r"[\w .'-]{3,40} (?:is|was) an? (?:[\w-]+ ){0,3}(?:reporter|correspondent|writer|editor|columnist|journalist|"
     r"contributor|producer)\b.*",  # the writer's line about themselves
 )), re.I)
-# The reader addressed: "you", or a line opening with an imperative.
+# The reader addressed: "you", or an imperative opening the line or a sentence or clause in it.
 CALL_TO_ACTION = re.compile(
     r"\b(?:you|your|you're|you've|you'll|yours|yourself)\b|(?:^|[.!?,:;]\s+)(?:please|let us|click|tap|follow|"
     r"subscribe|sign up|share|download|get|send|e-?mail|contact|report|tell|join|read|watch|listen|visit|like|"
