@@ -31,7 +31,8 @@ def test_search_response_shape(client):
         assert hit["published"] is None or hit["published"].endswith("Z")
     assert set(data["facets"]) >= {"source", "year"}
     for facet in data["facets"].values():
-        assert all(set(v) == {"value", "count"} for v in facet)
+        assert all(set(v) == {"value", "count", "missing"} for v in facet)
+        assert sum(v["count"] for v in facet) == data["articles"]
 
 
 def test_per_page_pages_and_sort(client):

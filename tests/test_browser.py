@@ -152,7 +152,8 @@ def test_typing_shows_highlighted_results_without_a_page_load(tab, live_server):
     assert tab.hit_titles() == [h["title"] for h in api["hits"]]
     marks = tab.page.locator(".hit .snippet mark").all_inner_texts()
     assert marks and all(m.lower().startswith("strik") for m in marks)
-    assert tab.page.locator("#summary").inner_text().startswith(f"{api['total']} results for")
+    n = api["total"]
+    assert tab.page.locator("#summary").inner_text().startswith(f"1–{n} of {n} articles for")
     assert tab.page.title().startswith("strike")
     tab.shot("results")
 
@@ -237,14 +238,14 @@ def test_did_you_mean_link(tab):
 def test_facet_applies_combines_and_is_removed_with_history(tab):
     tab.goto("/search?q=")
     tab.mark_document()
-    everything = tab.page.locator("#summary strong").inner_text()
+    everything = tab.page.locator("#summary strong.total").inner_text()
     first = tab.page.locator("[data-facet=source] a").first
     name = first.locator(".value").inner_text()
     count = first.locator(".count").inner_text()
     first.click()
     tab.page.wait_for_function("n => new URLSearchParams(location.search).get('source') === n", arg=name)
     tab.settled()
-    assert tab.page.locator("#summary strong").inner_text() == count
+    assert tab.page.locator("#summary strong.total").inner_text() == count
     assert set(tab.page.locator(".hit .meta .source").all_inner_texts()) == {name}
     assert tab.page.locator(".chips .chip").inner_text().startswith(f"Source: {name}")
     # the facet keeps focus so the keyboard can go on from there
@@ -270,7 +271,7 @@ def test_facet_applies_combines_and_is_removed_with_history(tab):
     tab.page.go_back()
     tab.page.wait_for_function("() => location.search === '?q='")
     tab.settled()
-    assert tab.page.locator("#summary strong").inner_text() == everything
+    assert tab.page.locator("#summary strong.total").inner_text() == everything
     assert tab.page.locator(".chips").count() == 0
     assert tab.same_document()
 

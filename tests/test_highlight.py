@@ -46,4 +46,4 @@ def test_passages_escape_the_text_and_mark_the_words():
     body = "Dock <b>workers</b> & their union ended the strike on Monday. " * 3
     (offset, html), *_ = highlight.passages(body, set(schema.stems("strike")), size=80)
     assert "<b>" not in html and "&lt;b&gt;workers&lt;/b&gt; &amp;" in html
-    assert html.count("<mark>strike</mark>") == 1 and html.startswith("… ") and body[offset:].startswith(html[2:8])
+    assert html.count("<mark>strike</mark>") >= 1 and html.startswith("… ") and body[offset:].startswith(html[2:8])

@@ -50,7 +50,7 @@ def query_of(href: str) -> dict:
 
 
 def total_of(soup) -> int:
-    strong = soup.select_one("#summary strong")
+    strong = soup.select_one("#summary strong.total")
     return int(strong.get_text().replace(",", "")) if strong else 0
 
 
