@@ -279,7 +279,8 @@ def _diff(files: list[SourceFile], old: Manifest, renamed: set[str] = frozenset(
     for f in files:
         if f.root in renamed:
             diff.changed.append(f)
-        elif _same(known.get(f.path), f):
+            continue
+        if _same(known.get(f.path), f):
             diff.unchanged += 1
             continue
         skip = skipped.get(f.path)
@@ -358,6 +359,7 @@ def _build_generation(home, settings, roots, files, report, progress, names=None
         writer._close_segment()
         writer._commit_toc(segments)  # as whoosh.multiproc.MpWriter(multisegment=True) does
         writer._finish()
+        _phase(bar, "done")
     except BaseException:
         writer.cancel()
         raise
@@ -368,7 +370,6 @@ def _build_generation(home, settings, roots, files, report, progress, names=None
         report.removed = len({i for entry in old.files.values() for i in entry[2]} - seen)
     manifest.save(gen)
     report.documents = whoosh_index.open_dir(str(gen)).doc_count()
-    _phase(bar, "done")
     home.publish(gen)
     home.remove_stale_generations()
 

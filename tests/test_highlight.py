@@ -47,3 +47,53 @@ def test_passages_escape_the_text_and_mark_the_words():
     (offset, html), *_ = highlight.passages(body, set(schema.stems("strike")), size=80)
     assert "<b>" not in html and "&lt;b&gt;workers&lt;/b&gt; &amp;" in html
     assert html.count("<mark>strike</mark>") >= 1 and html.startswith("… ") and body[offset:].startswith(html[2:8])
+
+
+@pytest.mark.parametrize("typed, text, marked", [
+    # the word's own forms are marked; a word only the stemmer joins to it is not (Ferris -> ferri <- ferry)
+    ("ferry", "Ferry crews, two ferries, a ferried car; captain Luke Ferris scored.", ["Ferry", "ferries", "ferried"]),
+    ("ferries", "A ferry and ferries; Ferris.", ["ferry", "ferries"]),
+    ("strike", "Strikers struck; striking workers strike again (strikes).", ["striking", "strike", "strikes"]),
+    ("elect", "They elect, elected and electing; the election.", ["elect", "elected", "electing"]),
+    ("cyberattack", "A cyberattack, two cyberattacks.", ["cyberattack", "cyberattacks"]),  # not in the dictionary
+])
+def test_only_the_typed_words_own_forms_are_marked(typed, text, marked):
+    stems = set(schema.stems(typed))
+    html = highlight.mark(text, stems, highlight.Forms.of([typed]))
+    assert re.findall(r"<mark>(.*?)</mark>", html) == marked
+
+
+def test_prefix_expansions_are_all_marked():
+    stems = {"desalin", "desal"}  # what desal* expanded to: no typed word, so every form counts
+    assert highlight.mark("Desalination plants desalinate", stems, highlight.Forms.of([])).count("<mark>") == 2
+
+
+def test_a_hit_found_only_through_another_form_gets_its_passage_unmarked():
+    body = "The final went to penalties. Captain Luke Ferris stepped up to score the decisive kick."
+    (offset, html), = highlight.passages(body, set(schema.stems("ferry")), size=60, forms=highlight.Forms.of(["ferry"]))
+    assert "Ferris" in html and "<mark>" not in html
+
+
+def test_passages_come_in_article_order():
+    body = ("Intro words here. " * 20 + "One strike. " + "Filler text again. " * 30
+            + "Strike after strike, the strike went on. " + "More filler words. " * 30 + "A last strike.")
+    found = highlight.passages(body, set(schema.stems("strike")), size=80, limit=3)
+    offsets = [offset for offset, _ in found]
+    assert len(found) == 3 and offsets == sorted(offsets)
+
+
+@pytest.mark.parametrize("gap", [0, 3, 8])  # up to 16 characters: within a quarter of the passage
+def test_a_passage_is_never_cut_just_before_a_query_word(gap):
+    # the second query word starts just past where an 80-character passage would end
+    body = "Harbour news today. " * 5 + "The port " + "x" * 52 + " strike" + " y" * gap + " Port Ashby dockworkers." + " z" * 200
+    stems = {t for w in ("port", "strike") for t in schema.stems(w)}
+    for _, html in highlight.passages(body, stems, size=80, limit=3):
+        text = html.replace("<mark>", "").replace("</mark>", "").rstrip(" …")
+        if "strike" in text:
+            assert text.endswith("Port") or "Port Ashby" in text, html
+
+
+def test_a_passage_ends_on_a_whole_word():
+    body = "Port strike " + " ".join(["automation"] * 60)
+    (_, html), = highlight.passages(body, set(schema.stems("strike")), size=50)
+    assert html.endswith("automation …")
