@@ -542,6 +542,7 @@ def test_a_bad_page_number_keeps_the_query_and_says_so(tab):
 
 
 EVENTS_JS = """(() => {
+  if (window.__events) return;   // an init script may run twice in one document: listen once
   window.__events = [];
   for (const name of ['request', 'loading', 'done'])
     document.addEventListener('searchsvc:' + name, e => window.__events.push({name, ...e.detail}));
