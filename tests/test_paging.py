@@ -271,3 +271,28 @@ def test_recent_decay_never_runs_flat_and_halves_at_the_half_life():
     # doubling an old article's age costs it about the same share at any scale
     ratios = factors[4] / factors[3], factors[5] / factors[4]
     assert all(0.6 < r < 0.8 for r in ratios)
+
+
+def test_the_port_strike_ferry_story_keeps_its_port_ashby_sentence(sample_index):
+    """The issue's case: the story's only sentence with "Port Ashby" was cut just before it."""
+    hit = next(h for h in search(sample_index, SearchRequest(q="port strike")).hits
+               if h.id == "coastline-post/2024-03-20-pellin-ferry-crews-strike.html")
+    assert any("<mark>Port</mark> Ashby" in p.text for p in hit.snippets), [p.text for p in hit.snippets]
+
+
+@pytest.fixture(scope="module")
+def older_but_closer(tmp_path_factory):
+    root = tmp_path_factory.mktemp("older")
+    write(root / "src/a-2022.html", page("Quay works", "The quay repairs began, the quay office said, after storms.",
+                                         date="2022-03-01"))
+    write(root / "src/b-2024.html", page("Harbour works", "The quay repairs began, the harbour office said, after storms.",
+                                         date="2024-01-01"))
+    write(root / "src/c-newest.html", page("Ferry timetable", "The summer timetable starts on Monday.", date="2024-06-01"))
+    settings = make_settings(root / "index")
+    reindex(settings, [root / "src"])
+    return SearchIndex(settings)
+
+
+def test_recent_ranks_a_2024_story_above_a_somewhat_more_relevant_2022_one(older_but_closer):
+    assert search_ids(older_but_closer, "quay") == ["a-2022.html", "b-2024.html"]            # relevance
+    assert search_ids(older_but_closer, "quay", sort="recent") == ["b-2024.html", "a-2022.html"]
