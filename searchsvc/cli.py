@@ -405,6 +405,9 @@ def _serve_in_processes(settings: Settings, create_app) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    from searchsvc.highlight import lemmas
+
+    lemmas("searches")  # the lemma dictionary loaded once, before forking: the processes share its pages
     failed = False
     for slot in range(settings.processes):
         spawn(slot)
