@@ -149,11 +149,17 @@ def read_documents(f: SourceFile, max_bytes: int) -> tuple[list[Document], list[
         article = clean.extract_article(data)
     else:
         article = clean.extract_plain_text(decode_text(data))
-    if not article.text.strip():
+    body = _text_or_headline(article.text, article.title)
+    if not body:
         raise SkipFile("no article text found")
     title = article.title or _title_from_name(f.rel)
-    return [_valid_document(Document(f.rel, title, article.text, article.published, article.author,
+    return [_valid_document(Document(f.rel, title, body, article.published, article.author,
                                      article.source, article.url))], []
+
+
+def _text_or_headline(text: str, title: str) -> str:
+    """The article's text; for a brief that is only a headline (wire services publish them), the headline."""
+    return text if text.strip() else title.strip()
 
 
 def _valid_document(doc: Document) -> Document:
@@ -242,13 +248,15 @@ def _record_document(record, clean) -> Document:
     if not body and _text(record.get("html")):
         article = clean.extract_article(record["html"], url=_text(record.get("url")) or None)
         body = article.text
-    if not body.strip() and not title.strip():
+    title = title or (article.title if article else "")
+    body = _text_or_headline(body, title)
+    if not body:
         raise SkipFile(f"record {doc_id} has no title and no text")
     published = record.get("published") or record.get("date")
     topics = record.get("topics") or []
     return Document(
         id=str(doc_id).strip(),
-        title=title or (article.title if article else ""),
+        title=title,
         body=body,
         published=clean.parse_date(str(published)) if published else (article.published if article else None),
         author=_text(record.get("author")) or (article.author if article else None) or None,

@@ -76,6 +76,8 @@ class Manifest:
     # absolute file path -> [size, mtime_ns, reason, source root]: files that held no article;
     # named again from here, and read again only once their size or mtime changes
     skipped: dict[str, list] = field(default_factory=dict)
+    # source root -> the publication it holds (`reindex DIR --source NAME`): the source of pages that name none
+    names: dict[str, str] = field(default_factory=dict)
 
     # identifies one saved manifest.json: journal lines apply to the manifest they were written after
     base: str | None = None
@@ -89,7 +91,7 @@ class Manifest:
         except (OSError, ValueError):
             return cls()
         manifest = cls(data.get("sources", []), data.get("files", {}), data.get("last_reindex"),
-                       data.get("skipped", {}), data.get("base"))
+                       data.get("skipped", {}), data.get("names", {}), data.get("base"))
         manifest._replay(gen_dir)
         return manifest
 
@@ -98,7 +100,7 @@ class Manifest:
         self.last_reindex = _now()
         self.base = f"{os.getpid()}-{time.time_ns()}"
         data = {"sources": self.sources, "files": self.files, "last_reindex": self.last_reindex,
-                "skipped": self.skipped, "base": self.base}
+                "skipped": self.skipped, "names": self.names, "base": self.base}
         write_atomically(gen_dir / MANIFEST, json.dumps(data, separators=(",", ":")))
         journal_path(gen_dir).unlink(missing_ok=True)
 
@@ -114,7 +116,7 @@ class Manifest:
         """
         self.last_reindex = _now()
         line = json.dumps({"base": self.base, "files": files, "skipped": skipped, "sources": self.sources,
-                           "last_reindex": self.last_reindex}, separators=(",", ":")) + "\n"
+                           "names": self.names, "last_reindex": self.last_reindex}, separators=(",", ":")) + "\n"
         with open(journal_path(gen_dir), "a", encoding="utf-8") as fh:
             fh.write(line)  # not fsynced: a line lost in a crash only means its files are read again
             return fh.tell()
@@ -138,6 +140,7 @@ class Manifest:
                     else:
                         table[path] = value
             self.sources, self.last_reindex = entry["sources"], entry["last_reindex"]
+            self.names = entry.get("names", self.names)
 
 
 def _holder(fd: int) -> str:

@@ -52,8 +52,11 @@ Say = Callable[[str], object]
 
 
 def watch(settings: Settings, sources: Iterable[Path | str] | None, say: Say, warn: Say,
-          stop: threading.Event | None = None) -> None:
-    """Catch up with ``sources``, then commit their changes as they happen, until ``stop`` is set (or Ctrl-C)."""
+          stop: threading.Event | None = None, source_name: str | None = None) -> None:
+    """Catch up with ``sources``, then commit their changes as they happen, until ``stop`` is set (or Ctrl-C).
+
+    ``source_name``: as ``reindex``'s (the publication of ``sources``, remembered in the manifest).
+    """
     import watchfiles
 
     home = IndexHome(settings.index)
@@ -65,7 +68,7 @@ def watch(settings: Settings, sources: Iterable[Path | str] | None, say: Say, wa
             debounce=DEBOUNCE_MS, step=STEP_MS, rust_timeout=IDLE_MS, yield_on_timeout=True,
             stop_event=stop, raise_interrupt=False)
         early = next(changes, None)  # watching from here on: what changes during the catch-up is seen
-        report = reindex(settings, roots, waiting=warn)
+        report = reindex(settings, roots, source_name=source_name, waiting=warn)
         _name_problems(report, warn)
         say(f"caught up: {report.summary()}")
         watcher = _Watcher(settings, home, roots, say, warn)
