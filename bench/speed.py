@@ -448,13 +448,18 @@ class Server:
 
     def stop(self) -> int:
         peak = self.sampler.stop()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc, 15)
         return peak
+
+
+def terminate(proc: subprocess.Popen, patience: float) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within ``patience`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=patience)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def deep_cursor(server: Server, word: str, page: int = 1000) -> tuple[float, float, int]:
@@ -576,12 +581,7 @@ class WatchProcess:
         return earlier[-1] if earlier else None
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc, 60)
         self.reader.join(timeout=10)
         self.proc.stdout.close()
 
