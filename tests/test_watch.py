@@ -38,12 +38,12 @@ def wait_until(condition, what: str, bound: float = BOUND):
 
 
 class Watcher:
-    """``searchsvc reindex --watch`` in a subprocess; its stdout and stderr lines collected as they come."""
+    """``searchsvc reindex --watch ARGS`` in a subprocess; its stdout and stderr lines collected as they come."""
 
-    def __init__(self, index: Path, *sources: Path):
+    def __init__(self, index: Path, *args):
         env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}
         env["SEARCHSVC_WORKERS"] = "1"
-        self.proc = subprocess.Popen(searchsvc_command("reindex", "--watch", *sources, "--index", index),
+        self.proc = subprocess.Popen(searchsvc_command("reindex", "--watch", *args, "--index", index),
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         self.out: list[str] = []
         self.err: list[str] = []
@@ -183,6 +183,28 @@ def test_watcher_shares_the_reindex_lock_and_says_when_another_reindex_runs(watc
     wait_until(lambda: found(server, "dune") == {"waiting.html"}, "the watcher went on")
     write(src / "after.html", article("Dune path reopens", "The dune path reopened."))
     wait_until(lambda: found(server, "dune") == {"waiting.html", "after.html"}, "the next change committed")
+
+    # a full rebuild by hand: a new generation, which the watcher's next commit goes into
+    old_generation = (index / "CURRENT").read_text().split()[0]
+    r = run_cli("reindex", "--full", "--index", index)
+    assert r.returncode == 0, r.stderr
+    assert (index / "CURRENT").read_text().split()[0] != old_generation
+    write(src / "rebuilt.html", article("Sea wall inspected", "Engineers inspected the sea wall."))
+    wait_until(lambda: found(server, "engineers") == {"rebuilt.html"}, "a commit into the rebuilt generation")
+    assert found(server, "dune") == {"waiting.html", "after.html"}
+
+
+def test_watch_with_a_source_name_names_the_pages_that_name_none(setup):
+    src, index, server = setup
+    watcher = Watcher(index, src, "--source", "Harbour Weekly")
+    try:
+        watcher.wait_watching()
+        write(src / "plain.txt", "Tug crews rested\n\nThe tug crews rested after the storm.")
+        wait_until(lambda: found(server, "tug") == {"plain.txt"}, "a text file found")
+        status, data = server.json("/api/search?q=tug")
+        assert data["hits"][0]["source"] == "Harbour Weekly"
+    finally:
+        assert watcher.stop() == 0, watcher.err
 
 
 def segment_ids(index: Path) -> list[str]:
