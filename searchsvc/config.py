@@ -15,6 +15,17 @@ from typing import Mapping
 ENV_PREFIX = "SEARCHSVC_"
 
 
+def _cores() -> int:
+    """The cores this process may run on (a container or ``taskset`` may allow fewer than the machine has)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+CORES = _cores()
+
+
 def _setting(default, help):
     return field(default=default, metadata={"help": help})
 
@@ -25,8 +36,9 @@ class Settings:
     host: str = _setting("127.0.0.1", "Address `serve` listens on.")
     port: int = _setting(8000, "Port `serve` listens on.")
     threads: int = _setting(8, "Worker threads of the WSGI server.")
-    processes: int = _setting(1, "Server processes sharing `serve`'s port (each with `threads` threads).")
-    workers: int = _setting(os.cpu_count() or 1, "Processes that clean and index files during a reindex.")
+    processes: int = _setting(
+        CORES, "Server processes sharing `serve`'s port, each with `threads` threads (default: one per core).")
+    workers: int = _setting(CORES, "Processes that clean and index files during a reindex (default: one per core).")
     per_page: int = _setting(10, "Results per page when the request does not say; also how many articles with "
                              "every word of a short query fill a page (fewer: articles with most of the words follow).")
     max_per_page: int = _setting(100, "Largest `per_page` accepted.")
@@ -42,6 +54,15 @@ class Settings:
     warm_postings: int = _setting(
         4_000_000, "Postings of the most frequent words a server loads into memory before it answers, and in "
         "the background after each new commit (about 16 bytes each; 0 turns warming off).")
+    access_log: bool = _setting(True, "`serve` writes one line per request on stderr: method, path, status, time "
+                                "(`serve --quiet` turns it off).")
+
+    def __post_init__(self):
+        """Values no door could use are refused here, whichever door they came through, with the variable's name."""
+        for name, lo, hi in (("port", 0, 65535), ("threads", 1, 1024), ("processes", 1, 1024)):
+            value = getattr(self, name)
+            if not lo <= value <= hi:
+                raise ValueError(f"{ENV_PREFIX}{name.upper()} must be between {lo} and {hi}, not {value}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":

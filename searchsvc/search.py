@@ -8,6 +8,7 @@ matched, then build the hits (stored fields, snippets, near-duplicates).
 from __future__ import annotations
 
 import functools
+import html
 import math
 import re
 import threading
@@ -23,14 +24,15 @@ from whoosh import query as wq
 from whoosh.searching import Searcher
 
 from searchsvc import engine, highlight, paging, plan as plans, schema
-from searchsvc.highlight import matches, passages
+from searchsvc.highlight import Forms, mark, matches, passages
 from searchsvc.cache import ResultCache
 from searchsvc.config import Settings
 from searchsvc.errors import BadRequest, IndexUnavailable, NotFound
 from searchsvc.query import parse, words_of
-from searchsvc.store import IndexHome
+from searchsvc.store import IndexHome, Manifest
 
 SORTS = ("relevance", "date", "recent")
+MISSING = ("source", "date")  # facets whose "no value" bucket can be chosen: ``missing=source``, ``missing=date``
 
 
 # --- records ------------------------------------------------------------
@@ -45,6 +47,7 @@ class SearchRequest:
     date_from: date | None = None
     date_to: date | None = None
     after: str | None = None      # a cursor token from a previous page's ``next``
+    missing: tuple[str, ...] = ()  # also (or only) articles without a source / a date (``MISSING``)
     collapse: bool = True         # show each group of near-duplicates once
     explain: bool = False         # say which words matched where
     # Presentation only (batch runs skip them); the ranking is the same either way.
@@ -86,10 +89,12 @@ class Hit:
     snippets: list[Passage] = field(default_factory=list)
     duplicates: list[Version] = field(default_factory=list)
     explain: dict | None = None
+    title_html: str = ""   # the title escaped, with <mark> around the query's words
 
     def to_dict(self) -> dict:
         data = {
-            "id": self.id, "title": self.title, "url": self.url, "published": self.published,
+            "id": self.id, "title": self.title, "title_html": self.title_html, "url": self.url,
+            "published": self.published,
             "author": self.author, "source": self.source, "score": self.score, "snippet": self.snippet,
             "snippets": [{"text": p.text, "offset": p.offset} for p in self.snippets],
             "duplicates": [{"id": v.id, "title": v.title, "source": v.source, "published": v.published}
@@ -102,8 +107,12 @@ class Hit:
 
 @dataclass
 class FacetValue:
-    value: str
+    value: str           # "" for the articles without one (``missing``)
     count: int
+    missing: bool = False
+
+    def to_dict(self) -> dict:
+        return {"value": self.value, "count": self.count, "missing": self.missing}
 
 
 @dataclass
@@ -119,6 +128,9 @@ class ResultPage:
     facets: dict[str, list[FacetValue]]
     next: str | None = None        # cursor for the page after this one; None on the last page
     corrected: bool = False        # no article matched the query: these hits answer ``suggestion``
+    articles: int = 0              # matching articles (``total`` counts stories when collapsing); facets sum to it
+    offset: int = 0                # hits before this page
+    sort: str = "relevance"        # the order the hits are in (the empty query lists the newest first)
     relaxed: bool = False          # no article matched the query's operators: these hits answer its words
     total_all_words: int | None = None  # of ``total``, how many have every word (they come first); None: no tiers
 
@@ -139,10 +151,10 @@ class ResultPage:
             "query": self.query, "total": self.total, "page": self.page, "per_page": self.per_page,
             "pages": self.pages, "took_ms": self.took_ms, "suggestion": self.suggestion,
             "hits": [hit.to_dict() for hit in self.hits],
-            "facets": {name: [{"value": f.value, "count": f.count} for f in values]
-                       for name, values in self.facets.items()},
+            "facets": {name: [f.to_dict() for f in values] for name, values in self.facets.items()},
             "next": self.next, "corrected": self.corrected, "relaxed": self.relaxed,
             "total_all_words": self.total_all_words,
+            "articles": self.articles, "offset": self.offset, "sort": self.sort,
         }
 
 
@@ -187,9 +199,19 @@ def request_from_params(params: Mapping[str, Sequence[str]], settings: Settings)
     after = one("after") or None
     if after is not None and len(after) > 4 * settings.max_query_chars + 2048:
         raise BadRequest("after is not a cursor this service gave out", "bad_after")
-    return SearchRequest(q, page, per_page, sort, sources, date_from, date_to, after=after,
+    missing = _missing_param(params.get("missing") or [])
+    return SearchRequest(q, page, per_page, sort, sources, date_from, date_to, after=after, missing=missing,
                          collapse=_bool_param("collapse", one("collapse"), True),
                          explain=_bool_param("explain", one("explain"), False))
+
+
+def _missing_param(values: Sequence[str]) -> tuple[str, ...]:
+    """The chosen "no value" buckets, in ``MISSING`` order."""
+    chosen = {v for v in values if v}
+    unknown = chosen - set(MISSING)
+    if unknown:
+        raise BadRequest(f"missing must be {' or '.join(MISSING)}, not {sorted(unknown)[0][:40]!r}", "bad_missing")
+    return tuple(m for m in MISSING if m in chosen)
 
 
 def _bool_param(name, raw, default: bool) -> bool:
@@ -268,9 +290,13 @@ class SearchIndex:
         self.orderings = paging.Orderings()
         self._arrays: OrderedDict[tuple, engine.Generation] = OrderedDict()
         self._arrays_lock = threading.Lock()
+        self.segments = engine.SegmentCache()  # shared by the generations: a commit reads only its new segments
+        self._checked: set = set()  # segments whose files were found whole (``IndexHome.open_index``)
         self._warmers: list[threading.Thread] = []
+        self._warm_next = None  # (arrays, index): the newest commit waiting for the warming thread
         self._stop = threading.Event()  # set by close(): warming threads end
         self.results = ResultCache(settings.cache_entries)
+        self.stats: tuple[str, dict] | None = None  # (generation, collection_stats)
 
     def searcher(self) -> Searcher:
         ix, stamp = self._live()
@@ -278,6 +304,7 @@ class SearchIndex:
         if getattr(local, "stamp", None) != stamp:
             old = getattr(local, "searcher", None)
             local.searcher = ix.searcher()
+            self.segments.share_columns(local.searcher)
             local.stamp = stamp
             with self._lock:
                 self._open.add(local.searcher)
@@ -315,20 +342,22 @@ class SearchIndex:
             if self._ix is None or stamp != self._stamp:
                 self._ix, stamp = self._open_latest(stamp)
                 self._stamp = stamp
-                self._keep_snapshot(_generation(stamp), self._ix.searcher())
+                snapshot = self._ix.searcher()
+                self.segments.share_columns(snapshot)
+                self._keep_snapshot(_generation(stamp), snapshot)
             return self._ix, self._stamp
 
     def _open_latest(self, stamp):
         """Open the live generation; if a full rebuild swapped it away between our look and our open, look again."""
         for _ in range(3):
             try:
-                return self.home.open_index(), stamp
+                return self.home.open_index(self._checked), stamp
             except IndexUnavailable:
                 newer = self.home.stamp()
                 if newer == stamp:
                     raise
                 stamp = newer
-        return self.home.open_index(), self.home.stamp()
+        return self.home.open_index(self._checked), self.home.stamp()
 
     def _keep_snapshot(self, generation: str, searcher: Searcher) -> None:
         self._snapshots[generation] = (searcher, threading.Lock())
@@ -347,12 +376,13 @@ class SearchIndex:
         with self._arrays_lock:
             found = self._arrays.get(key)
             if found is None:
-                found = self._arrays[key] = engine.Generation(searcher)
+                found = self._arrays[key] = engine.Generation(searcher, self.segments)
                 while len(self._arrays) > self.SNAPSHOTS:
                     self._arrays.popitem(last=False)
+                self.segments.keep_only({k for gen in self._arrays.values() for k in gen.keys})
                 with self._lock:
                     ix = self._ix
-                if background_warming and self.settings.warm_postings > 0 and ix is not None:
+                if background_warming and self.settings.warm_postings > 0 and ix is not None and found.needs_warming():
                     self._start_warming(found, ix)
             return found
 
@@ -371,16 +401,28 @@ class SearchIndex:
         return self.arrays(s, background_warming=False).warm(s, self.settings.warm_postings, self._stop)
 
     def _start_warming(self, arrays: engine.Generation, ix) -> None:
-        def warm():
+        """Warm the newest commit in one background thread (a commit every second must not start a thread each)."""
+        with self._lock:
+            self._warm_next = (arrays, ix)
+            if any(t.is_alive() for t in self._warmers):
+                return  # the running thread takes the newest commit when it is done
+            thread = threading.Thread(target=self._warm_newest, name="searchsvc-warm", daemon=True)
+            self._warmers = [thread]
+        thread.start()
+
+    def _warm_newest(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                job, self._warm_next = self._warm_next, None
+                if job is None:
+                    self._warmers = []
+                    return
+            arrays, ix = job
             try:
                 with ix.searcher() as s:
                     arrays.warm(s, self.settings.warm_postings, self._stop)
             except Exception:  # a generation removed under us, a closed index: warming is only an optimisation
                 pass
-
-        thread = threading.Thread(target=warm, name="searchsvc-warm", daemon=True)
-        self._warmers = [t for t in self._warmers if t.is_alive()] + [thread]
-        thread.start()
 
     @property
     def generation(self) -> str:
@@ -421,6 +463,7 @@ class _Found:
     total: int
     facets: dict[str, list[FacetValue]]
     more: bool                      # hits exist after this page
+    articles: int = 0               # articles matching (``total`` counts stories when collapsing)
     all_words: int | None = None    # of ``total``, the hits with every word (tiered queries)
 
 
@@ -442,8 +485,10 @@ def search(index: SearchIndex, req: SearchRequest) -> ResultPage:
 
 def _continued(req: SearchRequest, c: paging.Cursor) -> SearchRequest:
     """The request a cursor continues: same query, filters, order and page size."""
+    if not set(c.missing) <= set(MISSING):
+        raise BadRequest("after is not a cursor this service gave out", "bad_after")
     return replace(req, q=c.q, sort=c.sort, sources=c.sources, per_page=c.per_page, collapse=c.collapse,
-                   date_from=date.fromisoformat(c.date_from) if c.date_from else None,
+                   missing=c.missing, date_from=date.fromisoformat(c.date_from) if c.date_from else None,
                    date_to=date.fromisoformat(c.date_to) if c.date_to else None, page=1)
 
 
@@ -453,7 +498,7 @@ def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: Sea
     ev = engine.Evaluator(index.arrays(s), s)
     plan = plans.plan(ev, parsed, settings)
     order = "date" if plan.query is None and req.sort == "relevance" else req.sort
-    mask = ev.gen.filter_mask(req.sources, req.date_from, req.date_to)
+    mask = ev.gen.filter_mask(req.sources, req.date_from, req.date_to, req.missing)
     after = tuple(cursor.key) if cursor else None
     find = functools.partial(_find, ev, index, mask=mask, order=order, req=req, after=after)
     found = find(plan)
@@ -467,8 +512,10 @@ def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: Sea
                 break
     corrected = plan.corrected is not None
     stems = plan.stems if req.with_snippets else None
+    forms = Forms.of(words_of(parse(suggestion if corrected else req.q, settings.max_query_terms)))
     words = _explained_words(req.q, suggestion if corrected else None, settings) if req.explain else None
-    hits = [_hit(ev, r, stems, settings, req, words) for r in found.ranked]
+    hits = [_hit(ev, r, stems, settings, req, words, forms) for r in found.ranked]
+    offset = cursor.offset if cursor else (req.page - 1) * req.per_page
     next_token = None
     if found.more and found.ranked:
         next_token = paging.Cursor(
@@ -476,6 +523,7 @@ def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: Sea
             date_from=req.date_from.isoformat() if req.date_from else None,
             date_to=req.date_to.isoformat() if req.date_to else None,
             per_page=req.per_page, collapse=req.collapse, key=found.ranked[-1].key, generation=generation,
+            missing=req.missing, offset=offset + len(found.ranked),
         ).encode()
     return ResultPage(
         query=req.q,
@@ -491,6 +539,9 @@ def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: Sea
         corrected=corrected,
         relaxed=plan.relaxed,
         total_all_words=found.all_words,
+        articles=found.articles,
+        offset=offset,
+        sort=order,
     )
 
 
@@ -508,7 +559,7 @@ def _find(ev: engine.Evaluator, index: SearchIndex, plan: plans.Plan, *, mask, o
                                    half_life_days=settings.recent_half_life_days)
         page, _ = ordering.page_after(None, first - req.per_page, req.per_page)
         total = _total(ev, found, req)  # the ordering holds only the hits that can reach this page
-        return _Found(page, total, _facets(ev, found, req), first < total, _all_words(ev, found, req, total))
+        return _Found(page, total, _facets(ev, found, req), first < total, len(found), _all_words(ev, found, req, total))
     # cursor pages: every hit ordered once per commit and query, then slices of it
     key = (ev.gen.fingerprint, repr(plan.query), repr(plan.wider), repr(plan.excluded), repr(_filter_key(req)),
            order, req.collapse, req.with_facets, settings.recent_half_life_days)
@@ -521,7 +572,7 @@ def _find(ev: engine.Evaluator, index: SearchIndex, plan: plans.Plan, *, mask, o
         index.orderings.put(key, ordering)
     page, more = ordering.page_after(after, 0, req.per_page)
     total = len(ordering) if req.collapse else len(ordering.found)
-    return _Found(page, total, ordering.facets, more, ordering.all_words)
+    return _Found(page, total, ordering.facets, more, len(ordering.found), ordering.all_words)
 
 
 def _matching(ev: engine.Evaluator, plan: plans.Plan, mask, page: int) -> engine.Matches:
@@ -556,7 +607,7 @@ def _all_words(ev: engine.Evaluator, found: engine.Matches, req: SearchRequest, 
 
 
 def _filter_key(req: SearchRequest) -> tuple:
-    return (req.sources, req.date_from, req.date_to)
+    return (req.sources, req.date_from, req.date_to, req.missing)
 
 
 def _filtered(ev: engine.Evaluator, q, excluded: list[wq.Query], mask) -> engine.Matches:
@@ -574,12 +625,14 @@ def _facets(ev: engine.Evaluator, found: engine.Matches, req: SearchRequest) -> 
         return {}
     facets = {}
     for name, fieldname in FACETS.items():
-        values = [FacetValue(v, n) for v, n in ev.gen.facet_counts(fieldname, found.docnums) if v]
+        counts = ev.gen.facet_counts(fieldname, found.docnums)
+        values = [FacetValue(v, n) for v, n in counts if v]
         if name == "year":
             values.sort(key=lambda v: v.value, reverse=True)
         else:
             values.sort(key=lambda v: (-v.count, v.value))
-        facets[name] = values
+        # the articles without a value last, so that every facet adds up to ``articles``
+        facets[name] = values + [FacetValue("", n, missing=True) for v, n in counts if not v]
     return facets
 
 
@@ -588,14 +641,15 @@ def _text(value) -> str:
 
 
 def _hit(ev: engine.Evaluator, r: paging.Ranked, stems: set[str] | None, settings: Settings,
-         req: SearchRequest, words: list[tuple[str, str]] | None) -> Hit:
+         req: SearchRequest, words: list[tuple[str, str]] | None, forms: Forms | None = None) -> Hit:
     stored = ev.stored_fields(r.docnum)
     body = stored.get(schema.BODY) or ""
-    found = passages(body, stems, settings.snippet_chars, limit=3) if stems is not None else []
+    found = passages(body, stems, settings.snippet_chars, limit=3, forms=forms) if stems is not None else []
     title = stored.get(schema.TITLE) or stored[schema.ID]
     return Hit(
         id=stored[schema.ID],
         title=title,
+        title_html=mark(title, stems, forms) if stems is not None else html.escape(title),
         url=stored.get(schema.URL) or None,
         published=_iso(stored.get(schema.PUBLISHED)),
         author=stored.get(schema.AUTHOR) or None,
@@ -662,6 +716,31 @@ def _iso(value) -> str | None:
     if not value:
         return None
     return value.replace(microsecond=0).isoformat() + "Z"  # stored as naive UTC
+
+
+# --- the collection --------------------------------------------------------------
+
+def collection_stats(index: SearchIndex) -> dict:
+    """Documents, stories (near-duplicate groups), sources and years with their counts, last reindex.
+
+    Computed once per index generation (the manifest of a large index takes a while to read).
+    """
+    with index.pinned(None) as (s, generation):
+        held = index.stats
+        if held is not None and held[0] == generation:
+            return held[1]
+        gen = index.arrays(s)
+        live = np.nonzero(gen.live)[0]
+        facets = _facets(engine.Evaluator(gen, s), engine.Matches(live, np.ones(len(live))), SearchRequest())
+        stats = {
+            "documents": int(len(live)),
+            "stories": gen.distinct_groups(live),
+            "sources": [f.to_dict() for f in facets["source"]],
+            "years": [f.to_dict() for f in facets["year"]],
+            "last_reindex": Manifest.load(index.home.live_dir()).last_reindex,
+        }
+    index.stats = (generation, stats)
+    return stats
 
 
 # --- one article ---------------------------------------------------------------

@@ -122,3 +122,58 @@ def test_processes_share_keep_alive_connections_evenly(sample_settings):
         for client in clients:
             client.close()
         server.stop()
+
+
+def test_serve_without_flags_uses_one_process_per_core(sample_settings):
+    """A newcomer's server is the fast one: with no flags, one waitress process per core."""
+    cores = len(os.sched_getaffinity(0))
+    server = LiveServer(sample_settings.index)
+    try:
+        expected = cores if cores > 1 else 0  # one core: a single process, nothing forked
+        assert len(server_processes(server.proc.pid, expected)) == expected
+        assert server.json("/api/search?q=strike")[1]["total"] >= 1
+    finally:
+        server.stop()
+    help_text = run_cli("serve", "--help").stdout
+    assert "one per core" in help_text
+
+
+def test_serve_on_a_busy_port_fails_in_one_line_before_saying_serving(sample_settings):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for extra in ([], ["--processes", "2"]):
+            out = run_cli("serve", "--port", port, "--index", sample_settings.index, *extra)
+            assert out.returncode == 1 and out.stdout == ""
+            assert out.stderr.splitlines() == [f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"]
+
+
+def test_serve_refuses_a_port_out_of_range(sample_settings):
+    out = run_cli("serve", "--index", sample_settings.index, env={"SEARCHSVC_PORT": "99999"})
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.splitlines() == ["Error: SEARCHSVC_PORT must be between 0 and 65535, not 99999"]
+
+
+def test_serve_logs_each_request_unless_quiet(sample_settings):
+    import re
+
+    loud = LiveServer(sample_settings.index)
+    quiet = LiveServer(sample_settings.index, "--quiet")
+    try:
+        for server in (loud, quiet):
+            assert server.get("/search?q=ferry")[0] == 200
+            assert server.get("/api/search?page=0")[0] == 400
+        deadline = time.monotonic() + 30
+        while loud.log().count(" ms\n") < 3 and time.monotonic() < deadline:  # written as each answer is sent
+            time.sleep(0.05)
+        lines = [line for line in loud.log().splitlines() if not line.startswith(("Serving", "warning"))]
+        line = r"\d\d\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ 127\.0\.0\.1 GET %s %d \d+\.\d ms"
+        assert any(re.fullmatch(line % (re.escape("/search?q=ferry"), 200), x) for x in lines), lines
+        assert any(re.fullmatch(line % (re.escape("/api/search?page=0"), 400), x) for x in lines), lines
+        assert [x for x in quiet.log().splitlines() if not x.startswith("Serving")] == []
+    finally:
+        loud.stop()
+        quiet.stop()
