@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_settings, page, search_ids, write
+from searchsvc import schema
 from searchsvc.errors import IndexBusy, SourceError
 from searchsvc.indexer import index_stats, reindex
 from searchsvc.search import SearchIndex, get_article
@@ -126,6 +127,10 @@ def test_headline_only_brief_is_indexed_with_its_headline_as_text(tmp_path, tmp_
     [doc_id] = search_ids(ix, "Viacom amusements")
     article = get_article(ix, doc_id)
     assert (article.title, article.body) == (BRIEF, BRIEF)
+    # ranked on its headline once, as an article with a body is: not twice (title and text)
+    s = ix.searcher()
+    docnum = s.document_number(id=doc_id)
+    assert s.reader().doc_field_length(docnum, schema.CONTENT) == s.reader().doc_field_length(docnum, schema.TITLE)
 
 
 def test_oversized_file_is_skipped_with_the_limit(tmp_path):
