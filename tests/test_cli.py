@@ -132,6 +132,10 @@ def test_search_says_where_it_is_what_it_counts_and_why(sample_settings):
     assert re.search(r"^   why: strikes in .*(title|body)", why, re.M), why
     fixed = run_cli("search", "dockwrkers", "--index", sample_settings.index).stdout
     assert "Nothing matched 'dockwrkers'; showing results for 'dockworkers'" in fixed and "Did you mean" not in fixed
+    relaxed = run_cli("search", '"no automation without consent"', "--index", sample_settings.index).stdout
+    assert """Nothing matched '"no automation without consent"' as written; showing articles with its words.""" in relaxed
+    tiers = run_cli("search", "school drivers pay", "--index", sample_settings.index).stdout
+    assert "The first result has all your words; the rest have some of them." in tiers
 
 
 # --- sources: named, listed, removed; a full rebuild keeps them ----------------------------------
