@@ -25,6 +25,7 @@ import pytest
 from conftest import make_settings, page, write
 from searchsvc.indexer import reindex
 from searchsvc.search import SearchIndex, SearchRequest, search
+from searchsvc.web import create_app
 
 MB = 1024 * 1024
 GOOD = page("Ferry timetable changes", "The ferry company changed its winter timetable for the island route.")
@@ -237,3 +238,64 @@ def test_file_deleted_between_scan_and_read_is_named_and_the_rest_go_in(tmp_path
     # the next reindex forgets it quietly: it is gone from the source
     again = reindex(settings, [src])
     assert (again.skipped, again.removed, again.documents) == (0, 0, 2)
+
+
+# --- symbolic links: only into the source folder they were found in -------------------------
+
+SECRET = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+
+
+@pytest.fixture()
+def linked(tmp_path) -> dict:
+    """A source folder with links out of it (a secret file, a folder beside it) and links within it."""
+    outside = tmp_path / "outside"
+    write(outside / "passwd.txt", SECRET)
+    write(outside / "story.html", page("Outside story", "The lighthouse outside the source was repainted."))
+    src = tmp_path / "src"
+    write(src / "good.html", GOOD)
+    write(src / "notes" / "tide.txt", "Tide tables\n\nThe spring tide reached the harbour wall.\n")
+    os.symlink(outside / "passwd.txt", src / "passwd.txt")                 # absolute, out
+    os.symlink("../../outside/story.html", src / "notes" / "story.html")   # relative, out
+    os.symlink("../good.html", src / "notes" / "same.html")                # relative, in
+    os.symlink(src / "notes" / "tide.txt", src / "tide-link.txt")           # absolute, in
+    os.symlink(outside, src / "elsewhere")                                  # a folder out: never walked
+    return {"src": src, "outside": outside, "tmp": tmp_path}
+
+
+@pytest.mark.parametrize("named_as", ["folder", "link to the folder"])
+def test_links_out_of_the_source_folder_are_skipped_with_a_reason(linked, named_as):
+    src = linked["src"]
+    if named_as != "folder":
+        os.symlink(src, linked["tmp"] / "src-link")  # the source named through a link: its own links still count
+        src = linked["tmp"] / "src-link"
+    settings = make_settings(linked["tmp"] / "index")
+    report = reindex(settings, [src])
+    reasons = {os.path.basename(p.name): p.reason for p in report.problems}
+    assert set(reasons) == {"passwd.txt", "story.html"}, reasons
+    assert reasons["passwd.txt"].startswith("symbolic link to a file outside the source folder")
+    assert str(linked["outside"] / "passwd.txt") in reasons["passwd.txt"]
+    assert ids_in(settings.index) == {"good.html", "notes/tide.txt", "notes/same.html", "tide-link.txt"}
+    ix = SearchIndex(settings)
+    assert search(ix, SearchRequest(q="nologin")).total == 0
+    assert search(ix, SearchRequest(q="lighthouse")).total == 0
+    app = create_app(settings)
+    assert app.test_client().get("/article/passwd.txt").status_code == 404
+
+
+def test_a_file_swapped_for_an_outside_link_after_the_scan_is_not_read(linked):
+    """The read checks the file it opened, not the name the scan saw."""
+    src = linked["src"]
+    victim = write(src / "z-last.txt", "Last one\n\nThe bridge repairs finished.\n")
+
+    class SwapWhenReadingStarts(DeleteWhenReadingStarts):
+        def update(self, n: int) -> None:
+            if not self.victim.is_symlink():
+                self.victim.unlink()
+                os.symlink(linked["outside"] / "passwd.txt", self.victim)
+
+    settings = make_settings(linked["tmp"] / "index")  # workers=1: files are read one by one, in order
+    report = reindex(settings, [src], progress=SwapWhenReadingStarts(victim))
+    swapped = [p for p in report.problems if p.name == str(victim)]
+    assert swapped and "outside the source folder" in swapped[0].reason, report.problems
+    assert "z-last.txt" not in ids_in(settings.index)
+    assert search(SearchIndex(settings), SearchRequest(q="nologin")).total == 0
