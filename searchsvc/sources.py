@@ -276,6 +276,8 @@ def _read_jsonl(f: SourceFile, clean) -> tuple[list[Document], list[Problem]]:
                 docs.append(_record_document(json.loads(raw), clean))
             except (ValueError, SkipFile) as exc:
                 problems.append(Problem(name, str(exc) if isinstance(exc, SkipFile) else f"not JSON: {exc}"))
+            except RecursionError:  # JSON (or a record's html) nested deeper than Python's stack
+                problems.append(Problem(name, "record nested too deeply to read"))
     if not docs and not problems:
         raise SkipFile("empty file")
     return docs, problems

@@ -299,3 +299,15 @@ def test_a_file_swapped_for_an_outside_link_after_the_scan_is_not_read(linked):
     assert swapped and "outside the source folder" in swapped[0].reason, report.problems
     assert "z-last.txt" not in ids_in(settings.index)
     assert search(SearchIndex(settings), SearchRequest(q="nologin")).total == 0
+
+
+def test_a_deeply_nested_json_lines_record_skips_only_that_record(tmp_path):
+    nested = '{"id": "deep", "title": "Deep", "body": "x", "extra": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    records = [json.dumps({"id": "before", "title": "Before", "body": "The marina expands its moorings."}),
+               nested,
+               json.dumps({"id": "after", "title": "After", "body": "The marina dredging begins."})]
+    write(tmp_path / "src" / "feed.jsonl", "\n".join(records) + "\n")
+    settings = make_settings(tmp_path / "index")
+    report = reindex(settings, [tmp_path / "src"])
+    assert ids_in(settings.index) == {"before", "after"}
+    assert [(p.name, p.reason) for p in report.problems] == [("feed.jsonl:2", "record nested too deeply to read")]
