@@ -38,6 +38,8 @@ class Settings:
     snippet_chars: int = _setting(240, "Approximate length of one snippet passage.")
     recent_half_life_days: float = _setting(30.0, "Half-life of the age decay in `sort=recent`.")
     cache_entries: int = _setting(2048, "Result-cache entries per index generation (0 turns the cache off).")
+    cache_bytes: int = _setting(64 * 1024 * 1024, "Result-cache size per server process, in bytes of the pages "
+                                "it holds (estimated; 0 turns the cache off).")
     warm_postings: int = _setting(
         4_000_000, "Postings of the most frequent words a server loads into memory before it answers, and in "
         "the background after each new commit (about 16 bytes each; 0 turns warming off).")

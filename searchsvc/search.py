@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import sys
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -96,6 +97,15 @@ class Hit:
     duplicates: list[Version] = field(default_factory=list)
     explain: dict | None = None
 
+    def approximate_bytes(self) -> int:
+        size = OBJECT_BYTES * 3 + _bytes_of(self.id, self.title, self.url, self.published, self.author, self.source,
+                                            self.snippet)
+        size += sum(OBJECT_BYTES + _bytes_of(p.text) for p in self.snippets)
+        size += sum(OBJECT_BYTES + _bytes_of(v.id, v.title, v.source, v.published) for v in self.duplicates)
+        if self.explain is not None:
+            size += sum(OBJECT_BYTES * 2 for _ in self.explain.get("matched", ()))
+        return size
+
     def to_dict(self) -> dict:
         data = {
             "id": self.id, "title": self.title, "url": self.url, "published": self.published,
@@ -107,6 +117,13 @@ class Hit:
         if self.explain is not None:
             data["explain"] = self.explain
         return data
+
+
+OBJECT_BYTES = 200  # a dataclass instance with its dict, or a small dict or list, in CPython
+
+
+def _bytes_of(*texts: str | None) -> int:
+    return sum(sys.getsizeof(t) for t in texts if t is not None)
 
 
 @dataclass
@@ -128,6 +145,15 @@ class ResultPage:
     facets: dict[str, list[FacetValue]]
     next: str | None = None        # cursor for the page after this one; None on the last page
     corrected: bool = False        # no article matched the query: these hits answer ``suggestion``
+
+    def approximate_bytes(self) -> int:
+        """The memory this page holds, roughly: its strings' sizes plus a fixed cost per object (the result cache's measure)."""
+        size = OBJECT_BYTES * 4 + _bytes_of(self.query, self.suggestion, self.next)
+        for hit in self.hits:
+            size += hit.approximate_bytes()
+        for values in self.facets.values():
+            size += sum(OBJECT_BYTES + _bytes_of(f.value) for f in values)
+        return size
 
     def to_dict(self) -> dict:
         """The JSON API's shape (written out by hand: ``asdict`` deep-copies, a tenth of a request)."""
@@ -265,7 +291,7 @@ class SearchIndex:
         self._arrays_lock = threading.Lock()
         self._warmers: list[threading.Thread] = []
         self._stop = threading.Event()  # set by close(): warming threads end
-        self.results = ResultCache(settings.cache_entries)
+        self.results = ResultCache(settings.cache_entries, settings.cache_bytes, ResultPage.approximate_bytes)
 
     def searcher(self) -> Searcher:
         ix, stamp = self._live()

@@ -172,8 +172,7 @@ def read_documents(f: SourceFile, max_bytes: int) -> tuple[list[Document], list[
     from searchsvc import clean  # imported here: a no-op reindex never needs the HTML stack
 
     if f.kind == "jsonl":
-        docs, problems = _read_jsonl(f, clean)
-        return [_valid_document(d) for d in docs], problems
+        return _read_jsonl(f, clean)
     if f.size > max_bytes:
         raise SkipFile(f"larger than the {max_bytes // (1024 * 1024)} MiB limit per file ({f.size} bytes)")
     data = _read_bytes(f, max_bytes)
@@ -193,13 +192,47 @@ def read_documents(f: SourceFile, max_bytes: int) -> tuple[list[Document], list[
                                      article.source, article.url))], []
 
 
+# Stored metadata is shown on every result page and kept in every cached page: a headline
+# is a line, not a book. Longer values are cut at a word (with "…"); a longer url is
+# dropped (a cut address leads nowhere), a longer id skips its document (it names it).
+MAX_TITLE_CHARS = 500
+MAX_AUTHOR_CHARS = 200
+MAX_SOURCE_CHARS = 200
+MAX_URL_CHARS = 2048
+MAX_TOPICS = 50
+MAX_TOPIC_CHARS = 100
+MAX_ID_CHARS = 1024
+
+
 def _valid_document(doc: Document) -> Document:
+    """``doc`` as the index stores it: text the index can hold (UTF-8), metadata one line each and capped."""
     for name in ("id", "title", "body", "author", "source", "url"):
         value = getattr(doc, name)
         if value:
             setattr(doc, name, valid_text(value))
-    doc.topics = [valid_text(t) for t in doc.topics]
+    if len(doc.id) > MAX_ID_CHARS:
+        raise SkipFile(f"id longer than {MAX_ID_CHARS} characters ({len(doc.id)})")
+    doc.title = capped(doc.title, MAX_TITLE_CHARS)
+    doc.author = capped(doc.author, MAX_AUTHOR_CHARS) or None
+    doc.source = capped(doc.source, MAX_SOURCE_CHARS) or None
+    doc.url = doc.url.strip() if doc.url and len(doc.url.strip()) <= MAX_URL_CHARS else None
+    topics = (capped(valid_text(str(t)), MAX_TOPIC_CHARS) for t in doc.topics[:MAX_TOPICS])
+    doc.topics = [t for t in topics if t]
     return doc
+
+
+def capped(text: str | None, limit: int) -> str:
+    """``text`` on one line (runs of whitespace become one space), cut at a word before ``limit`` characters."""
+    if not text:
+        return ""
+    if len(text) > 4 * limit:
+        text = text[:4 * limit]  # a megabyte headline is not split into words to keep its first few
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    space = cut.rfind(" ", limit // 2)
+    return (cut[:space] if space > 0 else cut).rstrip() + "…"
 
 
 def _read_bytes(f: SourceFile, max_bytes: int) -> bytes:
@@ -273,7 +306,7 @@ def _read_jsonl(f: SourceFile, clean) -> tuple[list[Document], list[Problem]]:
             if not raw.strip():
                 continue
             try:
-                docs.append(_record_document(json.loads(raw), clean))
+                docs.append(_valid_document(_record_document(json.loads(raw), clean)))
             except (ValueError, SkipFile) as exc:
                 problems.append(Problem(name, str(exc) if isinstance(exc, SkipFile) else f"not JSON: {exc}"))
             except RecursionError:  # JSON (or a record's html) nested deeper than Python's stack

@@ -24,7 +24,8 @@ import pytest
 
 from conftest import make_settings, page, write
 from searchsvc.indexer import reindex
-from searchsvc.search import SearchIndex, SearchRequest, search
+from searchsvc import sources
+from searchsvc.search import SearchIndex, SearchRequest, get_article, search
 from searchsvc.web import create_app
 
 MB = 1024 * 1024
@@ -311,3 +312,66 @@ def test_a_deeply_nested_json_lines_record_skips_only_that_record(tmp_path):
     report = reindex(settings, [tmp_path / "src"])
     assert ids_in(settings.index) == {"before", "after"}
     assert [(p.name, p.reason) for p in report.problems] == [("feed.jsonl:2", "record nested too deeply to read")]
+
+
+# --- metadata: capped where documents enter the index ----------------------------------------
+
+CAPS = {"title": sources.MAX_TITLE_CHARS, "author": sources.MAX_AUTHOR_CHARS, "source": sources.MAX_SOURCE_CHARS}
+
+
+@pytest.fixture(scope="module")
+def bloated(tmp_path_factory) -> Path:
+    """A page, a text file and JSON Lines records whose metadata runs to megabytes."""
+    root = tmp_path_factory.mktemp("bloated")
+    src = root / "src"
+    headline = "Storm " + "surge " * MB  # 6 MB
+    ld = json.dumps({"@type": "NewsArticle", "headline": headline, "author": {"name": "Ann " * (MB // 4)},
+                     "datePublished": "2024-05-01"})
+    write(src / "page.html", page("Storm", "The storm surge flooded the promenade overnight.",
+                                   source="Gazette " * 100_000, author="Bob " * 100_000,
+                                   extra_head=f'<script type="application/ld+json">{ld}</script>'
+                                              f'<link rel="canonical" href="https://example.org/{"a" * 10_000}">'))
+    write(src / "story.txt", "Tide " * MB + "\n\nThe tide gauge broke during the storm surge.\n")
+    records = [
+        {"id": "huge-meta", "title": "Gale " * MB, "author": "Cy " * MB, "source": "Wire " * MB,
+         "url": "https://example.org/" + "b" * MB, "topics": ["weather " * 100] * 1000,
+         "body": "The gale closed the harbour bridge."},
+        {"id": "x" * 5000, "title": "Long id", "body": "A record named by five thousand characters."},
+        {"id": "plain", "title": "Plain", "body": "The harbour bridge reopened.", "topics": ["weather", "roads"]},
+    ]
+    write(src / "feed.jsonl", "\n".join(map(json.dumps, records)) + "\n")
+    settings = make_settings(root / "index")
+    report = reindex(settings, [src])
+    return settings, report
+
+
+@pytest.mark.parametrize("doc_id, query", [("page.html", "promenade"), ("story.txt", "gauge"),
+                                           ("huge-meta", "gale"), ("plain", "reopened")])
+def test_every_stored_metadata_field_is_capped(bloated, doc_id, query):
+    settings, _ = bloated
+    ix = SearchIndex(settings)
+    article = get_article(ix, doc_id)
+    for name, cap in CAPS.items():
+        value = getattr(article, name) or ""
+        assert len(value) <= cap and "\n" not in value, (name, len(value))
+    assert article.url is None or len(article.url) <= sources.MAX_URL_CHARS
+    assert len(article.topics) <= sources.MAX_TOPICS
+    assert all(len(t) <= sources.MAX_TOPIC_CHARS for t in article.topics)
+    result = search(ix, SearchRequest(q=query))
+    assert [h.id for h in result.hits] == [doc_id]  # the article itself is kept whole
+    assert all(len(h.title) <= sources.MAX_TITLE_CHARS for h in result.hits)
+
+
+def test_capped_metadata_keeps_its_beginning_and_says_it_was_cut(bloated):
+    settings, _ = bloated
+    article = get_article(SearchIndex(settings), "huge-meta")
+    assert article.title.startswith("Gale Gale") and article.title.endswith("…")
+    assert article.source.startswith("Wire Wire") and article.url is None  # a cut address would lead nowhere
+    assert get_article(SearchIndex(settings), "plain").topics == ["weather", "roads"]
+
+
+def test_an_over_long_id_skips_its_record_with_a_reason(bloated):
+    settings, report = bloated
+    assert [(p.name, p.reason) for p in report.problems] == [
+        ("feed.jsonl:2", f"id longer than {sources.MAX_ID_CHARS} characters (5000)")]
+    assert report.added == 4
