@@ -109,12 +109,17 @@ class Ordering:
         at = self.positions[i]
         return Ranked(self.key(i), int(self.found.docnums[at]), float(self.found.scores[at]))
 
-    def page_after(self, after: tuple | None, start: int, size: int) -> tuple[list[Ranked], bool]:
-        """(hits, more): ``size`` hits after the cursor key ``after`` (or from position ``start``)."""
+    def page_after(self, after: tuple | None, start: int, size: int) -> tuple[list[Ranked], int]:
+        """(hits, end): ``size`` hits after the cursor key ``after`` (or from position ``start``), and how many
+        hits come before the next page.
+
+        Whether hits follow is for the caller to say, from the total: an
+        ordering made for a first page may hold only the hits that can reach it.
+        """
         if after is not None:
             start = bisect.bisect_right(_Keys(self), after)
         stop = min(start + size, len(self))
-        return [self.hit(i) for i in range(start, stop)], stop < len(self)
+        return [self.hit(i) for i in range(start, stop)], stop
 
 
 class _Keys:

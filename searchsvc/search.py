@@ -529,8 +529,9 @@ def _find(ev: engine.Evaluator, index: SearchIndex, query, excluded, *, mask, or
         found = _filtered(ev, q, mask)
         ordering = paging.Ordering(ev.gen, found, order, collapse=req.collapse, enough=first,
                                    half_life_days=settings.recent_half_life_days)
-        page, more = ordering.page_after(None, first - req.per_page, req.per_page)
-        return _Found(page, _total(ev, found, req), _facets(ev, found, req), more)
+        page, end = ordering.page_after(None, first - req.per_page, req.per_page)
+        total = _total(ev, found, req)
+        return _Found(page, total, _facets(ev, found, req), end < total)
     # cursor pages: every hit ordered once per commit and query, then slices of it
     key = (ev.gen.fingerprint, repr(q), repr(_filter_key(req)), order, req.collapse, req.with_facets,
            settings.recent_half_life_days)
@@ -541,9 +542,9 @@ def _find(ev: engine.Evaluator, index: SearchIndex, query, excluded, *, mask, or
                                    half_life_days=settings.recent_half_life_days,
                                    facets=_facets(ev, found, req))
         index.orderings.put(key, ordering)
-    page, more = ordering.page_after(after, 0, req.per_page)
+    page, end = ordering.page_after(after, 0, req.per_page)
     total = len(ordering) if req.collapse else len(ordering.found)
-    return _Found(page, total, ordering.facets, more)
+    return _Found(page, total, ordering.facets, end < total)
 
 
 def _filter_key(req: SearchRequest) -> tuple:
