@@ -119,6 +119,7 @@ def search(query, limit, page, sort, sources, date_from, date_to, as_json, every
     from searchsvc.search import SearchIndex, request_from_params, search as run_search
 
     settings = make_settings(index=index)
+    settings = settings.replace(max_per_page=max(settings.max_per_page, limit or 0))  # --limit is the operator's
     ix = SearchIndex(settings)
     if batch is not None:
         _run_batch(ix, batch, limit or 1000, fmt)
@@ -130,7 +131,7 @@ def search(query, limit, page, sort, sources, date_from, date_to, as_json, every
         params["from"] = [date_from]
     if date_to:
         params["to"] = [date_to]
-    req = request_from_params(params, settings.replace(max_per_page=max(settings.max_per_page, limit or 0)))
+    req = request_from_params(params, settings)
     if every:
         _stream_all(ix, req)
         return

@@ -15,8 +15,8 @@ from typing import Mapping
 ENV_PREFIX = "SEARCHSVC_"
 
 
-def _setting(default, help):
-    return field(default=default, metadata={"help": help})
+def _setting(default, help, **kwargs):
+    return field(default=default, metadata={"help": help}, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,9 @@ class Settings:
     cache_entries: int = _setting(2048, "Result-cache entries per index generation (0 turns the cache off).")
     cache_bytes: int = _setting(64 * 1024 * 1024, "Result-cache size per server process, in bytes of the pages "
                                 "it holds (estimated; 0 turns the cache off).")
+    cursor_key: str = _setting(
+        "", "Secret that signs cursors (`next` tokens); empty: one made once and kept in the index home as "
+        "`cursor.key`, shared by every process and replica that reads that folder.", repr=False)
     warm_postings: int = _setting(
         4_000_000, "Postings of the most frequent words a server loads into memory before it answers, and in "
         "the background after each new commit (about 16 bytes each; 0 turns warming off).")

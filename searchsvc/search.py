@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import functools
 import math
+import logging
 import re
+import secrets
 import sys
 import threading
 import time
@@ -30,7 +32,10 @@ from searchsvc.cache import ResultCache
 from searchsvc.config import Settings
 from searchsvc.errors import BadRequest, IndexUnavailable, NotFound
 from searchsvc.query import Clause, ParsedQuery, parse, words_of
+from searchsvc.sources import valid_text
 from searchsvc.store import IndexHome
+
+log = logging.getLogger(__name__)
 
 SORTS = ("relevance", "date", "recent")
 TITLE_WEIGHT = 0.25
@@ -41,6 +46,7 @@ LONG_QUERY_WORDS = 5      # longer queries drop SMART stop words
 FEEDBACK_FROM_WORDS = 6   # questions of this many words or more may get feedback (ranking.py)
 SUGGEST_WORDS = 8         # did-you-mean corrects at most this many unknown words per query...
 SUGGEST_MAX_CHARS = 40    # ...each at most this long (edit-distance automata grow with length)
+MAX_CURSOR_CHARS = 65536  # a cursor token's length beyond its query's (sources, key, signature)
 
 
 # --- records ------------------------------------------------------------
@@ -195,18 +201,19 @@ def request_from_params(params: Mapping[str, Sequence[str]], settings: Settings)
         raise BadRequest(f"q is longer than {settings.max_query_chars} characters", "query_too_long")
     if "\x00" in q:
         q = q.replace("\x00", " ")
+    q = valid_text(q)  # a command line's undecodable bytes: U+FFFD, as in file names
     page = _int_param("page", one("page"), 1, 1, settings.max_page)
     per_page = _int_param("per_page", one("per_page"), settings.per_page, 1, settings.max_per_page)
     sort = one("sort", "relevance") or "relevance"
     if sort not in SORTS:
         raise BadRequest(f"sort must be one of {', '.join(SORTS)}, not {sort!r}", "bad_sort")
-    sources = tuple(dict.fromkeys(s for s in params.get("source") or [] if s))
+    sources = tuple(dict.fromkeys(valid_text(s) for s in params.get("source") or [] if s))
     date_from = _date_param("from", one("from"))
     date_to = _date_param("to", one("to"), end=True)
     if date_from and date_to and date_from > date_to:
         raise BadRequest("from must not be after to", "bad_date_range")
     after = one("after") or None
-    if after is not None and len(after) > 4 * settings.max_query_chars + 2048:
+    if after is not None and len(after) > MAX_CURSOR_CHARS + 8 * settings.max_query_chars:
         raise BadRequest("after is not a cursor this service gave out", "bad_after")
     return SearchRequest(q, page, per_page, sort, sources, date_from, date_to, after=after,
                          collapse=_bool_param("collapse", one("collapse"), True),
@@ -292,6 +299,8 @@ class SearchIndex:
         self._warmers: list[threading.Thread] = []
         self._stop = threading.Event()  # set by close(): warming threads end
         self.results = ResultCache(settings.cache_entries, settings.cache_bytes, ResultPage.approximate_bytes)
+        self._cursors: paging.CursorCodec | None = None
+        self._own_cursors: paging.CursorCodec | None = None
 
     def searcher(self) -> Searcher:
         ix, stamp = self._live()
@@ -404,6 +413,26 @@ class SearchIndex:
         thread.start()
 
     @property
+    def cursors(self) -> paging.CursorCodec:
+        """Signs and checks cursor tokens with ``Settings.cursor_key``, else the index home's key.
+
+        Without either (an index home that cannot be written, and no key in
+        it yet) a key of this process's own: its cursors work on it alone.
+        """
+        with self._lock:
+            if self._cursors is not None:
+                return self._cursors
+            key = self.settings.cursor_key or self.home.cursor_key()
+            if key is not None:
+                self._cursors = paging.CursorCodec(key)
+                return self._cursors
+            if self._own_cursors is None:  # asked again next time: a reindex may make the folder
+                log.warning("no cursor key in %s and it cannot be made there: cursors are signed with a key of "
+                            "this process only (set SEARCHSVC_CURSOR_KEY to share one)", self.home.path)
+                self._own_cursors = paging.CursorCodec(secrets.token_urlsafe(32))
+            return self._own_cursors
+
+    @property
     def generation(self) -> str:
         self._live()
         return _generation(self._stamp)
@@ -450,9 +479,9 @@ def search(index: SearchIndex, req: SearchRequest) -> ResultPage:
         cached = index.results.get(index.generation, req)
         if cached is not None:
             return replace(cached, took_ms=round((time.perf_counter() - started) * 1000, 2))
-    cursor = paging.Cursor.decode(req.after) if req.after else None
+    cursor = index.cursors.decode(req.after) if req.after else None
     if cursor is not None:
-        req = _continued(req, cursor)
+        req = _continued(req, cursor, index.settings)
     with index.pinned(cursor.generation if cursor else None) as (s, generation):
         page = _search(s, generation, req, cursor, index, started)
     if cursor is None:
@@ -460,11 +489,15 @@ def search(index: SearchIndex, req: SearchRequest) -> ResultPage:
     return page
 
 
-def _continued(req: SearchRequest, c: paging.Cursor) -> SearchRequest:
-    """The request a cursor continues: same query, filters, order and page size."""
-    return replace(req, q=c.q, sort=c.sort, sources=c.sources, per_page=c.per_page, collapse=c.collapse,
-                   date_from=date.fromisoformat(c.date_from) if c.date_from else None,
-                   date_to=date.fromisoformat(c.date_to) if c.date_to else None, page=1)
+def _continued(req: SearchRequest, c: paging.Cursor, settings: Settings) -> SearchRequest:
+    """The request a cursor continues (same query, filters, order and page size), checked as that request was:
+    the same limits, the same 400s."""
+    checked = request_from_params({
+        "q": [c.q], "sort": [c.sort], "source": list(c.sources), "per_page": [str(c.per_page)],
+        "from": [c.date_from or ""], "to": [c.date_to or ""], "collapse": ["true" if c.collapse else "false"],
+    }, settings)
+    return replace(req, q=checked.q, sort=checked.sort, sources=checked.sources, per_page=checked.per_page,
+                   collapse=checked.collapse, date_from=checked.date_from, date_to=checked.date_to, page=1)
 
 
 def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: SearchIndex, started) -> ResultPage:
@@ -474,6 +507,8 @@ def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: Sea
     plan = _plan(ev, parsed, settings)
     order = "date" if plan.query is None and req.sort == "relevance" else req.sort
     mask = ev.gen.filter_mask(req.sources, req.date_from, req.date_to)
+    if cursor is not None and not paging.key_fits(order, cursor.key):
+        raise BadRequest("after is not a cursor this service gave out", "bad_after")
     after = tuple(cursor.key) if cursor else None
     find = functools.partial(_find, ev, index, mask=mask, order=order, req=req)
     found = find(plan.query, plan.excluded, after=after)
@@ -493,12 +528,12 @@ def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: Sea
     hits = [_hit(ev, r, stems, settings, req, words) for r in found.ranked]
     next_token = None
     if found.more and found.ranked:
-        next_token = paging.Cursor(
+        next_token = index.cursors.encode(paging.Cursor(
             q=req.q if not corrected else suggestion, sort=req.sort, sources=req.sources,
             date_from=req.date_from.isoformat() if req.date_from else None,
             date_to=req.date_to.isoformat() if req.date_to else None,
             per_page=req.per_page, collapse=req.collapse, key=found.ranked[-1].key, generation=generation,
-        ).encode()
+        ))
     return ResultPage(
         query=req.q,
         total=found.total,

@@ -157,10 +157,10 @@ def wait_until_responds(url: str, timeout: float = 30.0) -> None:
 
 
 class LiveServer:
-    def __init__(self, index: Path, *extra):
+    def __init__(self, index: Path, *extra, env: dict | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}, **(env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "searchsvc", "serve", "--index", str(index), "--port", str(self.port), *extra],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,

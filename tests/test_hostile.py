@@ -7,6 +7,7 @@ security headers; no stored or typed text reaches a page as markup.
 """
 from __future__ import annotations
 
+import base64
 import json
 import random
 import re
@@ -16,11 +17,14 @@ from urllib.parse import quote, urlsplit
 import pytest
 from bs4 import BeautifulSoup
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from itsdangerous.encoding import base64_encode
 
 from conftest import LiveServer, make_settings, write
 from searchsvc.indexer import reindex
+from searchsvc.paging import CursorCodec
 from searchsvc.query import WORD, parse
 from searchsvc.search import SearchIndex, SearchRequest, search
+from searchsvc.store import IndexHome
 from searchsvc.web import create_app
 
 # The HTTP client (and proxy) bounds every request; these are hang guards, not speed checks.
@@ -478,3 +482,145 @@ def test_api_answers_any_parameters_with_200_or_400(hostile_app, pairs):
 def test_api_answers_any_percent_escaped_bytes(hostile_app, raw):
     r = hostile_app.test_client().get("/api/search?q=" + quote(raw, safe="") + "&source=" + quote(raw[::-1], safe=""))
     assert_api_answer(r.status_code, r.content_type, r.data)
+
+
+# --- cursors: signed, and checked like the request they continue ------------------------------
+
+def codec_of(settings) -> CursorCodec:
+    """The codec the server signs with: the key it keeps in the index home."""
+    return CursorCodec(IndexHome(settings.index).cursor_key())
+
+
+def signed_raw(settings, raw: bytes) -> str:
+    """``raw`` (any bytes, JSON or not) signed with the server's key, as a cursor token would be."""
+    serializer = codec_of(settings)._serializer
+    return serializer.make_signer().sign(base64_encode(raw)).decode("ascii")
+
+
+def a_cursor(client, query: str = "q=council&per_page=2") -> str:
+    token = client.get("/api/search?" + query).get_json()["next"]
+    assert token
+    return token
+
+
+@pytest.fixture(scope="module")
+def undated_app(tmp_path_factory):
+    """An index with an undated article among dated ones (a date cursor's key holds 2**62 for it)."""
+    root = tmp_path_factory.mktemp("undated")
+    records = [{"id": f"d{i}", "title": f"Harbour {i}", "body": "The harbour reopened.",
+                **({"published": f"202{i}-01-01"} if i else {})} for i in range(5)]
+    write(root / "src" / "feed.jsonl", "\n".join(map(json.dumps, records)) + "\n")
+    settings = make_settings(root / "index")
+    reindex(settings, [root / "src"])
+    return create_app(settings)
+
+
+VALID = {"v": 1, "q": "harbour", "s": "relevance", "src": [], "f": None, "t": None, "n": 2, "c": True,
+         "k": [-1.0, "d1"], "g": "none"}
+SHOULD_BE_400 = {
+    "nested 1,000 deep": b'{"v":1,"q":' + b"[" * 1000 + b"]" * 1000 + b"}",
+    "nested in the key": json.dumps({**VALID, "k": "@"}).encode().replace(b'"@"', b"[" * 1000 + b"]" * 1000),
+    "page size 0": json.dumps({**VALID, "n": 0}).encode(),
+    "page size negative": json.dumps({**VALID, "n": -5}).encode(),
+    "page size 10**9": json.dumps({**VALID, "n": 10**9}).encode(),
+    "page size Infinity": json.dumps({**VALID, "n": "@"}).encode().replace(b'"@"', b"Infinity"),
+    "page size 2.5": json.dumps({**VALID, "n": 2.5}).encode(),
+    "page size true": json.dumps({**VALID, "n": True}).encode(),
+    "query of 7,000 characters": json.dumps({**VALID, "q": "harbour " * 875}).encode(),
+    "date key on a relevance cursor": json.dumps({**VALID, "k": [2**62, -1.0, "x"]}).encode(),
+    "relevance key on a date cursor": json.dumps({**VALID, "s": "date", "k": [2**62, "x"]}).encode(),
+    "NaN in the key": json.dumps({**VALID, "k": [float("nan"), "x"]}).encode(),
+    "huge number in the key": json.dumps({**VALID, "k": [10**30, "x"]}).encode(),
+    "unknown sort": json.dumps({**VALID, "s": "best"}).encode(),
+    "bad date": json.dumps({**VALID, "f": "2024-13-01"}).encode(),
+    "date range backwards": json.dumps({**VALID, "f": "2025-01-01", "t": "2024-01-01"}).encode(),
+    "sources not strings": json.dumps({**VALID, "src": [1, 2]}).encode(),
+    "version 2": json.dumps({**VALID, "v": 2}).encode(),
+    "not an object": b"[1, 2, 3]",
+    "not JSON": b"\xff\xfe{",
+}
+
+
+@pytest.mark.parametrize("raw", SHOULD_BE_400.values(), ids=SHOULD_BE_400.keys())
+def test_a_signed_cursor_is_still_checked_like_a_request(undated_app, raw):
+    r = undated_app.test_client().get("/api/search", query_string={"after": signed_raw(undated_app.config["SETTINGS"], raw)})
+    data = assert_api_answer(r.status_code, r.content_type, r.data)
+    assert r.status_code == 400, data
+    assert data["error"]["code"] in ("bad_after", "bad_per_page", "query_too_long", "bad_sort", "bad_from",
+                                     "bad_date_range"), data
+
+
+def test_a_lone_surrogate_in_a_cursor_query_is_read_as_a_url_would_be(undated_app):
+    raw = json.dumps({**VALID, "q": "harbour \ud800", "n": 1}).encode()
+    r = undated_app.test_client().get("/api/search", query_string={"after": signed_raw(undated_app.config["SETTINGS"], raw)})
+    data = assert_api_answer(r.status_code, r.content_type, r.data)
+    assert r.status_code == 200 and data["next"]  # the query is "harbour \ufffd", and its cursor can be written
+
+
+def test_a_date_cursor_pages_past_an_undated_article(undated_app):
+    client = undated_app.test_client()
+    hits, pages = [], [client.get("/api/search?q=harbour&sort=date&per_page=2").get_json()]
+    while pages[-1]["next"]:
+        pages.append(client.get("/api/search", query_string={"after": pages[-1]["next"]}).get_json())
+    ids = [h["id"] for p in pages for h in p["hits"]]
+    assert ids == ["d4", "d3", "d2", "d1", "d0"]  # the undated one last
+
+
+@pytest.mark.parametrize("forge", ["unsigned, as before", "another key", "signature cut", "payload changed"])
+def test_a_forged_cursor_is_a_400(hostile_app, forge):
+    client = hostile_app.test_client()
+    token = a_cursor(client)
+    payload, _, signature = token.rpartition(".")
+    forged = {
+        "unsigned, as before": base64.urlsafe_b64encode(json.dumps({**VALID, "n": 10**9}).encode()).decode(),
+        "another key": CursorCodec("not the key").encode(codec_of(hostile_app.config["SETTINGS"]).decode(token)),
+        "signature cut": payload,
+        "payload changed": base64_encode(json.dumps({**VALID, "n": 10**9}).encode()).decode() + "." + signature,
+    }[forge]
+    r = client.get("/api/search", query_string={"after": forged})
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "bad_after"
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=12)
+CURSOR_FIELDS = sorted(VALID)
+
+
+@FUZZ
+@given(st.binary(max_size=200))
+def test_fuzz_any_bytes_in_valid_base64_get_a_json_400(hostile_app, raw):
+    token = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    r = hostile_app.test_client().get("/api/search", query_string={"after": token})
+    assert_api_answer(r.status_code, r.content_type, r.data)
+    assert r.status_code == 400 or not token  # an empty after= is no cursor: a first page
+
+
+@FUZZ
+@given(st.one_of(JSON_VALUES, st.binary(max_size=200)))
+def test_fuzz_any_json_or_bytes_signed_with_the_key_gets_200_or_a_json_400(hostile_app, value):
+    raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+    token = signed_raw(hostile_app.config["SETTINGS"], raw)
+    r = hostile_app.test_client().get("/api/search", query_string={"after": token})
+    assert_api_answer(r.status_code, r.content_type, r.data)
+
+
+@FUZZ
+@given(field=st.sampled_from(CURSOR_FIELDS), value=st.one_of(JSON_VALUES, st.just("<deleted>")),
+       query=st.sampled_from(["q=council&per_page=2", "q=&sort=date&per_page=3", "q=strike&sort=recent&per_page=1",
+                              "q=council&per_page=1&collapse=false&from=2020&to=2025-06&source=Lakeside+Herald"]))
+def test_fuzz_a_valid_cursor_with_one_field_mutated_gets_200_or_a_json_400(hostile_app, field, value, query):
+    client = hostile_app.test_client()
+    settings = hostile_app.config["SETTINGS"]
+    data = codec_of(settings)._serializer.loads(a_cursor(client, query))
+    if value == "<deleted>":
+        del data[field]
+    else:
+        data[field] = value
+    signed = signed_raw(settings, json.dumps(data).encode())
+    r = client.get("/api/search", query_string={"after": signed})
+    assert_api_answer(r.status_code, r.content_type, r.data)
+    unsigned = base64_encode(json.dumps(data).encode()).decode()
+    r = client.get("/api/search", query_string={"after": unsigned})
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "bad_after"

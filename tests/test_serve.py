@@ -122,3 +122,56 @@ def test_processes_share_keep_alive_connections_evenly(sample_settings):
         for client in clients:
             client.close()
         server.stop()
+
+
+# --- cursors across processes and replicas ---------------------------------------------------
+
+def cursor_pages(start: LiveServer, then: LiveServer, query: str = "/api/search?q=&per_page=2") -> list[str]:
+    """Every id, the first page from ``start`` and every following page from ``then``."""
+    status, data = start.json(query)
+    ids = [h["id"] for h in data["hits"]]
+    while data["next"]:
+        status, data = then.json("/api/search?after=" + data["next"])
+        assert status == 200, data
+        ids += [h["id"] for h in data["hits"]]
+    return ids
+
+
+def test_servers_on_one_index_home_accept_each_others_cursors(sample_settings, live_server):
+    other = LiveServer(sample_settings.index)
+    try:
+        everything = [h["id"] for h in live_server.json("/api/search?q=&per_page=100")[1]["hits"]]
+        assert cursor_pages(live_server, other) == everything
+        assert cursor_pages(other, live_server) == everything
+    finally:
+        other.stop()
+    key = sample_settings.index / "cursor.key"
+    assert key.stat().st_mode & 0o777 == 0o600  # a secret: readable by the service's user only
+
+
+def test_a_cursor_from_the_command_line_continues_on_the_server(sample_settings, live_server):
+    out = run_cli("search", "", "--json", "--limit", "2", "--index", sample_settings.index)
+    first = __import__("json").loads(out.stdout)
+    status, data = live_server.json("/api/search?after=" + first["next"])
+    assert status == 200 and data["hits"] and data["hits"][0]["id"] not in {h["id"] for h in first["hits"]}
+
+
+def test_replicas_share_cursors_through_the_key_setting_and_only_through_it(tmp_path, sample_dir):
+    homes = [tmp_path / "a", tmp_path / "b"]
+    for home in homes:
+        assert run_cli("reindex", sample_dir, "--index", home).returncode == 0
+    assert (homes[0] / "cursor.key").read_text() != (homes[1] / "cursor.key").read_text()  # each made its own
+    shared = {"SEARCHSVC_CURSOR_KEY": "a secret the replicas share"}
+    a, b = LiveServer(homes[0], env=shared), LiveServer(homes[1], env=shared)
+    try:
+        assert cursor_pages(a, b) == cursor_pages(a, a)  # the setting's key, not the folders'
+    finally:
+        b.stop()
+    b = LiveServer(homes[1])  # its own key (made in its home): another replica's cursor is refused
+    try:
+        first = a.json("/api/search?q=&per_page=2")[1]
+        status, data = b.json("/api/search?after=" + first["next"])
+        assert status == 400 and data["error"]["code"] == "bad_after"
+    finally:
+        a.stop()
+        b.stop()
