@@ -14,7 +14,8 @@ from searchsvc.config import Settings
 from searchsvc.search import SORTS
 
 NULLABLE_STRING = {"type": ["string", "null"]}
-ISO_DATE_PATTERN = r"^\d{4}(-\d{2}(-\d{2})?)?$"
+# What search._date_param accepts, but for days a month lacks (2023-02-29: a 400, named)
+ISO_DATE_PATTERN = r"^[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$"
 
 
 def openapi_spec(settings: Settings) -> dict:
@@ -61,9 +62,11 @@ def _search_operation(settings: Settings) -> dict:
                    {"type": "string", "enum": list(SORTS), "default": "relevance"}),
             _param("source", "Only articles from these sources (repeatable).",
                    {"type": "array", "items": {"type": "string"}}, style="form", explode=True),
-            _param("from", "Published on or after this date (YYYY-MM-DD; YYYY or YYYY-MM also accepted).",
+            _param("from", "Published on or after this date (YYYY-MM-DD; YYYY or YYYY-MM: from its first day). "
+                           "A day the month does not have is a 400; year 0000 means the earliest date.",
                    {"type": "string", "pattern": ISO_DATE_PATTERN}),
-            _param("to", "Published on or before this date (YYYY-MM-DD; YYYY or YYYY-MM: to its end).",
+            _param("to", "Published on or before this date (YYYY-MM-DD; YYYY or YYYY-MM: to its last day). "
+                         "A day the month does not have is a 400; year 0000 means the earliest date.",
                    {"type": "string", "pattern": ISO_DATE_PATTERN}),
             _param("after", "Cursor from a previous response's `next`: the following page of the same "
                             "query, filters and order (for deep paging; `page` is then ignored).",

@@ -243,29 +243,44 @@ def _int_param(name, raw, default, lo, hi) -> int:
     return value
 
 
+ISO_DAY = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")  # openapi.ISO_DATE_PATTERN, less its calendar
+
+
 def _date_param(name, raw, end=False) -> date | None:
-    """An ISO date; ``YYYY`` or ``YYYY-MM`` mean the period's first day, or its last for ``end``."""
+    """An ISO date; ``YYYY`` or ``YYYY-MM`` mean the period's first day, or its last for ``end``.
+
+    Exactly what the OpenAPI description allows (``openapi.ISO_DATE_PATTERN``),
+    and only days the calendar has: ``2024-13`` and ``2023-02-29`` are
+    refused, not rolled over. Year 0000 (ISO 8601's 1 BC, which Python's dates
+    do not reach) means the earliest day there is, 0001-01-01.
+    """
     if raw in (None, ""):
         return None
     try:
-        if len(raw) >= 10:
-            return date.fromisoformat(raw[:10])
-        return _period(raw, end)
+        return _iso_day(raw, end)
     except ValueError:
-        raise BadRequest(f"{name} must be an ISO date (YYYY-MM-DD), not {raw[:40]!r}", f"bad_{name}") from None
+        raise BadRequest(f"{name} must be an ISO date (YYYY-MM-DD, YYYY-MM or YYYY), not {raw[:40]!r}",
+                         f"bad_{name}") from None
 
 
-def _period(raw: str, end: bool) -> date:
-    m = re.fullmatch(r"(\d{4})(?:-(\d{2}))?", raw)
+def _iso_day(raw: str, end: bool) -> date:
+    m = ISO_DAY.fullmatch(raw)
     if not m:
         raise ValueError(raw)
-    year, month = int(m.group(1)), m.group(2)
+    year, month, day = int(m.group(1)), m.group(2), m.group(3)
+    if month is not None and not 1 <= int(month) <= 12:
+        raise ValueError(raw)
+    if year == 0:
+        if day is not None:
+            date(2000, int(month), int(day))  # a day the month has (a leap year, as 0000 is)
+        return date.min
+    if day is not None:
+        return date(year, int(month), int(day))
     if not end:
         return date(year, int(month or 1), 1)
-    if month is None:
+    if month is None or int(month) == 12:
         return date(year, 12, 31)
-    first_of_next = date(year + int(month) // 12, int(month) % 12 + 1, 1)
-    return first_of_next - timedelta(days=1)
+    return date(year, int(month) + 1, 1) - timedelta(days=1)
 
 
 # --- the live index, one searcher per thread and generation --------------
