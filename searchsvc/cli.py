@@ -230,8 +230,32 @@ def serve(host, port, threads, processes, index):
         return
     app = _warmed(create_app(settings))
     click.echo(f"Serving {settings.index} on http://{settings.host}:{settings.port}", err=True)
-    waitress.serve(app, host=settings.host, port=settings.port, threads=settings.threads,
-                   ident="searchsvc", _quiet=True)
+    server = waitress.create_server(app, host=settings.host, port=settings.port, threads=settings.threads,
+                                    ident="searchsvc")
+    _with_security_headers(server)
+    server.run()
+
+
+def _with_security_headers(server) -> None:
+    """Responses waitress writes itself (its 400s for requests it cannot parse, 431s, a 500 when the app
+    fails) carry the app's security headers too: its channels make their error responses with ours."""
+    from waitress.channel import HTTPChannel
+    from waitress.task import ErrorTask
+
+    from searchsvc.web import SECURITY_HEADERS
+
+    class SecureErrorTask(ErrorTask):
+        def execute(self):
+            self.response_headers.extend(SECURITY_HEADERS.items())
+            super().execute()
+
+    class SecureChannel(HTTPChannel):
+        error_task_class = SecureErrorTask
+
+    servers = [server] if hasattr(server, "channel_class") else list(server.map.values())  # one per address
+    for each in servers:
+        if hasattr(each, "channel_class"):
+            each.channel_class = SecureChannel
 
 
 def _warmed(app):
@@ -277,6 +301,7 @@ def _serve_in_processes(settings: Settings, create_app) -> None:
         try:
             server = waitress.create_server(_warmed(create_app(settings)), sockets=[sock],
                                             threads=settings.threads, ident="searchsvc")
+            _with_security_headers(server)
             server.readable = _accepting_evenly(server, slot, connections, counted)
             server.run()
         except BaseException:

@@ -255,8 +255,12 @@ def test_real_server_survives_raw_bytes(live_server, target):
         # waitress itself refuses a request line that is not ASCII, before the app sees it:
         # plain text naming the problem, nothing for a browser to render
         assert status == 400 and b"Content-Type: text/plain" in head
-    else:
-        assert b"X-Content-Type-Options: nosniff" in head and b"Content-Security-Policy: " in head
+    assert_security_headers(parsed_headers(head))  # the app's responses and waitress's own alike
+
+
+def parsed_headers(head: bytes) -> dict:
+    lines = head.decode("latin-1").split("\r\n")[1:]
+    return dict(line.split(": ", 1) for line in lines if ": " in line)
 
 
 @pytest.mark.parametrize("request_bytes", [
@@ -269,6 +273,52 @@ def test_real_server_answers_odd_requests_without_500(live_server, request_bytes
     status, head, body = raw_request(live_server, request_bytes)
     assert 200 <= status < 500, head
     assert_no_traceback(body)
+    assert_security_headers(parsed_headers(head))
+
+
+@pytest.mark.parametrize("header", [
+    b"Content-Length: x\r\n",
+    b"Transfer-Encoding: gzip\r\n",
+    b"Bad Header Name: x\r\n",
+], ids=["bad content-length", "unknown transfer-encoding", "bad header name"])
+def test_responses_waitress_writes_itself_carry_the_security_headers(live_server, header):
+    request_bytes = b"GET /api/search HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" + header + b"\r\n"
+    status, head, body = raw_request(live_server, request_bytes)
+    assert 400 <= status < 600 and not head.startswith(b"HTTP/1.1 200"), head
+    assert_no_traceback(body)
+    assert_security_headers(parsed_headers(head))
+
+
+BAD_HOSTS = {"label over 63": b"a" * 64 + b".example", "empty label": b"a..b", "broken punycode": b"xn--zz",
+             "port not a number": b"example.org:http", "host of 300": b"a." * 150 + b"org"}
+
+
+@pytest.mark.parametrize("host", BAD_HOSTS.values(), ids=BAD_HOSTS.keys())
+@pytest.mark.parametrize("path", [b"/", b"/search?q=strike", b"/article/nope", b"/nope", b"/api/search?q=x",
+                                  b"/api/nope"])
+def test_a_bad_host_header_gets_a_400_page_with_the_security_headers(live_server, host, path):
+    status, head, body = raw_request(live_server, b"GET " + path + b" HTTP/1.1\r\nHost: " + host +
+                                     b"\r\nConnection: close\r\n\r\n")
+    assert status == 400, head
+    headers = parsed_headers(head)
+    assert_security_headers(headers)
+    assert_no_traceback(body)
+    if path.startswith(b"/api/"):
+        assert json.loads(body)["error"]["code"] == "bad_request"
+    else:
+        assert headers["Content-Type"].startswith("text/html") and b"Host header" in body
+
+
+@pytest.mark.parametrize("path", [b"/article//harbor-gazette/2024-03-14-port-strike.html", b"/static//style.css",
+                                  b"/search//"])
+def test_redirects_are_relative_whatever_the_host_header_says(live_server, path):
+    status, head, _ = raw_request(live_server, b"GET " + path + b" HTTP/1.1\r\nHost: evil.example\r\n"
+                                  b"Connection: close\r\n\r\n")
+    headers = parsed_headers(head)
+    if 300 <= status < 400:
+        location = headers["Location"]
+        assert location.startswith("/") and not location.startswith("//") and "evil" not in location, location
+    assert b"evil.example" not in head
 
 
 # --- big index: wildcard expansion stays bounded -------------------------------------
