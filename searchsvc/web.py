@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.jinja_env.globals["asset_url"] = asset_url
     app.jinja_env.globals["sort_labels"] = sort_labels
     app.jinja_env.globals["page_url"] = page_url
+    app.jinja_env.globals["article_url"] = article_url
     return app
 
 
@@ -131,6 +132,39 @@ def search_page():
 
 @pages.get("/article/<path:doc_id>")
 def article_page(doc_id):
+    return _article_page(doc_id)
+
+
+@pages.get("/article")
+def article_by_id():
+    """``/article?id=…``: any id, as the index holds it (``article_url`` links here when a path cannot carry it)."""
+    return _article_page(request.args.get("id", ""))
+
+
+def article_url(doc_id: str, q: str | None = None) -> str:
+    """The article's page: ``/article/<id>`` while the id reads as a plain path, else ``/article?id=<id>``.
+
+    An id is a record's own (a CMS path, a feed's key) and is kept as it is:
+    but a browser drops ``.`` and ``..`` segments from a path, Werkzeug
+    merges a doubled or leading slash (redirecting elsewhere), and a path
+    rule never matches a newline. A query parameter carries any text
+    exactly. static/search.js mirrors this.
+    """
+    if path_safe(doc_id):
+        return url_for("pages.article_page", doc_id=doc_id, q=q or None)
+    return url_for("pages.article_by_id", id=doc_id, q=q or None)
+
+
+UNSAFE_IN_PATH = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def path_safe(doc_id: str) -> bool:
+    """Whether ``/article/<doc_id>`` reaches this id from any browser: no empty, ``.`` or ``..`` segment, no control characters."""
+    return bool(doc_id) and not any(seg in ("", ".", "..") for seg in doc_id.split("/")) \
+        and not UNSAFE_IN_PATH.search(doc_id)
+
+
+def _article_page(doc_id: str):
     article = get_article(index(), doc_id)
     q = request.args.get("q", "")[: settings().max_query_chars]
     body = highlight_html(article.body, q) if q.strip() else None

@@ -468,3 +468,39 @@ def test_hostile_text_stays_text_when_the_script_renders_it(browser, hostile_ser
         assert dialogs == [] and tab.errors == []
     finally:
         tab.context.close()
+
+
+@pytest.fixture(scope="module")
+def awkward_server(tmp_path_factory):
+    from test_web import write_awkward_index
+    server = LiveServer(write_awkward_index(tmp_path_factory.mktemp("awkward-browser")))
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("rendered_by", ["server", "script"])
+def test_every_article_opens_from_a_click_whatever_its_id(browser, awkward_server, rendered_by):
+    from test_web import AWKWARD_IDS
+    tab = Tab(browser, awkward_server.url)
+    try:
+        server_markup = tab.goto("/search?q=lighthouse+keeper&per_page=50").outline()
+        titles = []
+        for i in range(len(AWKWARD_IDS)):
+            if rendered_by == "server":
+                tab.goto("/search?q=lighthouse+keeper&per_page=50")
+            else:  # a first page for one word, then the script renders the results for the two
+                tab.goto("/search?q=lighthouse&per_page=50")
+                type_query(tab, "lighthouse keeper")
+                if i == 0:
+                    assert tab.outline() == server_markup  # the script links as the server does
+            hit = tab.page.locator(".hit").nth(i)
+            title = hit.locator(".hit-title a").inner_text()
+            link = hit.locator("a.cached") if hit.locator("a.cached").count() else hit.locator(".hit-title a")
+            with tab.page.expect_navigation():
+                link.click()
+            assert tab.page.locator("h1").inner_text() == title, (title, tab.page.url)
+            titles.append(title)
+        assert len(set(titles)) == len(AWKWARD_IDS)
+        assert tab.errors == []
+    finally:
+        tab.context.close()
