@@ -33,6 +33,11 @@ class Settings:
     max_query_chars: int = _setting(2000, "Longest query accepted, in characters.")
     max_query_terms: int = _setting(200, "Most query words used; the rest are ignored.")
     max_prefix_terms: int = _setting(256, "Most index words all `prefix*` of one query expand to (the most frequent).")
+    max_phrase_words: int = _setting(32, "Words of a quoted phrase matched as a phrase; a longer one matches on its first "
+                                     "`max_phrase_words`.")
+    max_phrase_documents: int = _setting(
+        400_000, "Documents whose word positions one query's phrases may read (each phrase word counts the "
+        "documents it is checked in); past it, a phrase is decided by the words checked so far.")
     max_file_bytes: int = _setting(20 * 1024 * 1024, "Larger HTML/text files are skipped with a reason.")
     writer_timeout: float = _setting(30.0, "Seconds a reindex waits for another reindex's lock.")
     snippet_chars: int = _setting(240, "Approximate length of one snippet passage.")

@@ -518,7 +518,7 @@ def _continued(req: SearchRequest, c: paging.Cursor, settings: Settings) -> Sear
 def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: SearchIndex, started) -> ResultPage:
     settings = index.settings
     parsed = parse(req.q, settings.max_query_terms)
-    ev = engine.Evaluator(index.arrays(s), s)
+    ev = engine.Evaluator(index.arrays(s), s, phrase_documents=settings.max_phrase_documents)
     plan = _plan(ev, parsed, settings)
     order = "date" if plan.query is None and req.sort == "relevance" else req.sort
     mask = ev.gen.filter_mask(req.sources, req.date_from, req.date_to)
@@ -725,7 +725,7 @@ def _group_query(group: list[Clause], reader, settings, stems) -> wq.Query | Non
 
 def _clause_query(c: Clause, reader, settings: Settings, stems: set[str]) -> wq.Query | None:
     if c.field == "author":
-        words = [t.text for t in schema.word_analyzer()(c.text)]
+        words = [t.text for t in schema.word_analyzer()(c.text)][:settings.max_phrase_words]
         if not words:
             return None
         return ranking.RankedTerm(schema.AUTHOR, words[0]) if len(words) == 1 else wq.Phrase(schema.AUTHOR, words)
@@ -739,6 +739,7 @@ def _clause_query(c: Clause, reader, settings: Settings, stems: set[str]) -> wq.
         return wq.Or([ranking.RankedTerm(fieldname, t) for t in terms])
     terms = schema.stems(c.text)
     stems.update(terms)
+    terms = terms[:settings.max_phrase_words]  # highlighting still marks every word
     if not terms:
         return None
     if len(terms) == 1:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import LiveServer, make_settings, page, write
+from searchsvc import engine
 from searchsvc.indexer import reindex
 from searchsvc.search import SearchIndex, SearchRequest, search
 
@@ -153,3 +154,21 @@ def test_serve_with_processes_answers_concurrent_clients_like_one(tmp_path, corp
     finally:
         server.stop()
     assert server.proc.returncode == 0  # SIGTERM stops every process cleanly
+
+
+def test_concurrent_phrases_answer_alike_and_read_a_words_positions_once(tmp_path, corpus, monkeypatch):
+    """8 clients asking phrases of the same words at once: one thread reads a word's positions, the others wait."""
+    monkeypatch.setattr(engine, "ALL_POSITIONS_FROM", 1)  # this small corpus: every word is a frequent one
+    settings = make_settings(tmp_path / "ix", cache_entries=0)
+    reindex(settings, [corpus])
+    reqs = [SearchRequest(q=f'"{a} {b}"') for a, b in zip(WORDS, WORDS[1:])]
+    reqs += [SearchRequest(q='"' + " ".join([w] * 20) + '"') for w in WORDS[:5]]
+    alone = [answer(search(SearchIndex(settings), r)) for r in reqs]
+    kept = []
+    real_keep = engine.Generation._keep_positions
+    monkeypatch.setattr(engine.Generation, "_keep_positions",
+                        lambda gen, key, held: (kept.append(key), real_keep(gen, key, held))[1])
+    shared = SearchIndex(settings)
+    for i, got in ask_concurrently(lambda r: answer(search(shared, r)), reqs):
+        assert got == alone[i], reqs[i]
+    assert kept and len(kept) == len(set(kept)), sorted(kept)  # each word read once, by one thread

@@ -208,6 +208,16 @@ def test_request_from_params_reads_repeated_sources_and_dates():
     assert req.sources == ("A", "B") and str(req.date_from) == "2024-01-02" and str(req.date_to) == "2024-12-31"
 
 
+def test_a_phrase_longer_than_the_limit_matches_on_its_first_words(tmp_path):
+    words = [f"word{i}" for i in range(40)]
+    write(tmp_path / "src" / "a.txt", "Long sentence\n\n" + " ".join(words) + ".\n")
+    settings = make_settings(tmp_path / "index", max_phrase_words=32)
+    reindex(settings, [tmp_path / "src"])
+    quoted = '"' + " ".join(words[:32] + ["elsewhere"] * 8) + '"'  # the first 32 words, then others
+    assert search(SearchIndex(settings), SearchRequest(q=quoted)).total == 1
+    assert search(SearchIndex(settings.replace(max_phrase_words=40)), SearchRequest(q=quoted)).total == 0
+
+
 def test_get_article(ix):
     article = get_article(ix, "rail.html")
     assert article.title == "Light rail line opens" and "tramway" in article.body
