@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings as hypothesis_settings
 
 from searchsvc.config import Settings
 from searchsvc.indexer import bundled_sample, reindex
@@ -23,10 +24,20 @@ REPO = HERE.parent
 SHARED = REPO.parent / "shared"
 
 
+# The suite must pass on a busy machine (a laptop doing other things, a shared CI box): every wait below is
+# a guard against a hang, never a measure of speed. Nothing sleeps and then asserts; waits end on the event
+# they wait for, and their limits are minutes. Hypothesis never fails a test for being slow.
+HANG_GUARD = 300  # seconds: long enough for any step of the suite under load, short enough to end a hang
+hypothesis_settings.register_profile("suite", deadline=None,
+                                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+hypothesis_settings.load_profile("suite")
+
+
 def make_settings(index: Path, **kw) -> Settings:
-    """Test settings: workers=1 (no forking inside pytest) and a short lock wait."""
+    """Test settings: workers=1 (no forking inside pytest); a second reindex waits for the lock as long as
+    a guard against a hang (tests of the busy case pass a short wait themselves)."""
     kw.setdefault("workers", 1)
-    kw.setdefault("writer_timeout", 2.0)
+    kw.setdefault("writer_timeout", float(HANG_GUARD))
     return Settings.from_env({}, index=index, **kw)
 
 
@@ -116,7 +127,7 @@ def searchsvc_command(*args, tuned: dict | None = None) -> list[str]:
     return [sys.executable, "-c", program, *map(str, args)]
 
 
-def run_cli(*args, env: dict | None = None, input: str | None = None, timeout: float = 120,
+def run_cli(*args, env: dict | None = None, input: str | None = None, timeout: float = HANG_GUARD,
             cwd: Path | None = None, tuned: dict | None = None) -> subprocess.CompletedProcess:
     """``python -m searchsvc ARGS`` in a subprocess, as a person would run it (``tuned``: see ``searchsvc_command``)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}
@@ -143,15 +154,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until_responds(url: str, timeout: float = 30.0) -> None:
+def wait_until_responds(url: str, timeout: float = HANG_GUARD, proc: subprocess.Popen | None = None) -> None:
+    """Until ``url`` answers (any status), ``proc`` (the server) exits, or ``timeout`` seconds (a hang)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server exited with status {proc.returncode} before answering {url}")
         try:
-            with urllib.request.urlopen(url, timeout=2):
+            with urllib.request.urlopen(url, timeout=timeout):
                 return
         except urllib.error.HTTPError:
             return  # it answered (e.g. 503 while there is no index)
-        except OSError:
+        except OSError:  # not listening yet
             time.sleep(0.1)
     raise TimeoutError(f"{url} did not answer within {timeout}s")
 
@@ -166,12 +180,12 @@ class LiveServer:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )
         try:
-            wait_until_responds(self.url + "/api/health")
-        except TimeoutError:
+            wait_until_responds(self.url + "/api/health", proc=self.proc)
+        except (TimeoutError, RuntimeError):
             self.stop()
             raise
 
-    def get(self, path: str, timeout: float = 10):
+    def get(self, path: str, timeout: float = HANG_GUARD):
         """(status, headers, body bytes) of a GET, errors included."""
         try:
             with urllib.request.urlopen(self.url + path, timeout=timeout) as r:
@@ -186,7 +200,7 @@ class LiveServer:
     def stop(self):
         self.proc.terminate()
         try:
-            self.proc.wait(timeout=10)
+            self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LiveServer, make_settings, page, write
+from conftest import HANG_GUARD, LiveServer, make_settings, page, write
 from searchsvc import engine
 from searchsvc.indexer import reindex
 from searchsvc.search import SearchIndex, SearchRequest, search
 
 CLIENTS = 8
 ROUNDS = 3
-MAX_SECONDS = 180  # clients keep asking while until() is false, but never longer than this
+MAX_SECONDS = HANG_GUARD  # clients keep asking while until() is false, but never longer than this
 WORDS = ["harbor", "strike", "council", "budget", "flood", "ferry", "grain", "tariff", "rail", "bridge",
          "election", "drought", "port", "union", "wages", "river", "storm", "market", "vote", "school"]
 SOURCES = ["Harbor Gazette", "Valley Courier", "Wire"]
@@ -83,7 +83,7 @@ def ask_concurrently(ask, reqs: list, clients: int = CLIENTS, until=None) -> lis
 
     with ThreadPoolExecutor(clients) as pool:
         futures = [pool.submit(client, seed) for seed in range(clients)]
-        return [pair for f in futures for pair in f.result(timeout=300)]
+        return [pair for f in futures for pair in f.result(timeout=2 * HANG_GUARD)]
 
 
 @pytest.mark.parametrize("cache_entries", [0, 2048], ids=["no-cache", "cache"])
@@ -124,7 +124,7 @@ def test_concurrent_answers_equal_one_at_a_time_during_reindexes(tmp_path, corpu
         results = ask_concurrently(ask, reqs, until=lambda: len(rebuilds) >= 2)
     finally:
         done.set()
-        writer.join(timeout=120)
+        writer.join(timeout=HANG_GUARD)
     assert not writer.is_alive()
     assert rebuilds and all(r.documents == 160 for r in rebuilds)
     for i, got in results:

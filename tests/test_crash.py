@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LiveServer, page, processes, run_cli, searchsvc_command, write
+from conftest import HANG_GUARD, LiveServer, page, processes, run_cli, searchsvc_command, write
 
 pytestmark = pytest.mark.slow
 
@@ -125,7 +125,7 @@ def start_reindex(src: Path, index: Path, *flags: str, early_cleaner: bool = Fal
 def finish(proc: subprocess.Popen) -> str:
     """Wait for ``proc`` (bounded), stop anything it left behind; its output."""
     try:
-        proc.wait(timeout=120)
+        proc.wait(timeout=HANG_GUARD)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -143,6 +143,21 @@ def kill_leftovers(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def holds_open(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` has ``path`` open (from /proc)."""
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(fd) == str(path):
+                return True
+        except OSError:
+            pass
+    return False
 
 
 def live_group_members(pgid: int) -> list[int]:
@@ -201,7 +216,7 @@ def kill_at(proc: subprocess.Popen, index: Path, phase: str, incremental: bool) 
     happening = PHASES[phase]
     live = live_generation(index)
     before = set(os.listdir(index / live)) if incremental else None
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + HANG_GUARD
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             return False
@@ -263,7 +278,7 @@ def test_killed_reindex_leaves_no_lock_and_no_workers_behind(template, crash_ind
         r = run_cli("reindex", "--index", index, env=clean_env(SEARCHSVC_WRITER_TIMEOUT="0.5"))
         assert r.returncode == 0, r.stderr
         assert served_ids(index) == template["B"]
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + HANG_GUARD  # they go as soon as they read EOF; this ends a hang
         while live_group_members(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert live_group_members(proc.pid) == [], (
@@ -278,7 +293,7 @@ def test_second_reindex_waits_or_exits_with_a_clear_message(template, crash_inde
     first = start_reindex(src, index, "--full")
     try:
         lock = index / ".reindex.lock"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + HANG_GUARD
         while not (lock.exists() and lock.read_text().strip() == str(first.pid)):
             assert first.poll() is None and time.monotonic() < deadline, "the first reindex never took the lock"
             time.sleep(0.01)
@@ -289,10 +304,14 @@ def test_second_reindex_waits_or_exits_with_a_clear_message(template, crash_inde
             assert impatient.stderr.strip().splitlines() == [
                 f"Error: another reindex (pid {first.pid}) is running on {index}; "
                 "waited 0.5s, try again when it has finished"]
-            patient = start_reindex(src, index, SEARCHSVC_WRITER_TIMEOUT="120")
+            patient = start_reindex(src, index, SEARCHSVC_WRITER_TIMEOUT=str(HANG_GUARD))
             try:
-                time.sleep(1.0)
+                deadline = time.monotonic() + HANG_GUARD
+                while not holds_open(patient.pid, lock):  # it has reached the lock and is trying it
+                    assert patient.poll() is None and time.monotonic() < deadline, finish(patient)
+                    time.sleep(0.01)
                 assert patient.poll() is None  # still waiting for the lock (the first one is stopped)
+                assert lock.read_text().strip() == str(first.pid)
             finally:
                 os.kill(first.pid, signal.SIGCONT)
             output = finish(patient)
@@ -325,11 +344,26 @@ class Hammer:
         while not self.stop.is_set():
             q = self.QUERIES[i % len(self.QUERIES)]
             i += 1
-            status, _, body = self.server.get("/api/search?per_page=5&q=" + urllib.parse.quote(q), timeout=30)
+            try:
+                status, _, body = self.server.get("/api/search?per_page=5&q=" + urllib.parse.quote(q))
+            except OSError as exc:  # no answer at all (the server's wait is a hang guard): a failure too
+                status, body = None, repr(exc).encode()
             with self.lock:
                 self.answers += 1
                 if status != 200:
                     self.failures.append(f"{status} for {q!r}: {body[:200]!r}")
+
+    def more_answers(self, n: int) -> None:
+        """Until ``n`` more answers have come back (the clients keep asking)."""
+        with self.lock:
+            target = self.answers + n
+        deadline = time.monotonic() + HANG_GUARD
+        while True:
+            with self.lock:
+                if self.answers >= target:
+                    return
+            assert time.monotonic() < deadline and any(t.is_alive() for t in self.threads), "the clients stopped"
+            time.sleep(0.01)
 
     def __enter__(self):
         for t in self.threads:
@@ -339,7 +373,7 @@ class Hammer:
     def __exit__(self, *exc):
         self.stop.set()
         for t in self.threads:
-            t.join(timeout=60)
+            t.join(timeout=HANG_GUARD)
 
 
 @pytest.mark.parametrize("flags", [(), ("--full",)], ids=["incremental", "full"])
@@ -352,7 +386,7 @@ def test_searches_during_a_reindex_never_fail_and_then_see_the_new_documents(tem
         with Hammer(server) as hammer:
             proc = start_reindex(src, index, *flags)
             output = finish(proc)
-            time.sleep(0.3)  # a few more rounds against the new index
+            hammer.more_answers(2 * len(hammer.threads))  # a few more rounds against the new index
         assert proc.returncode == 0, output
         assert hammer.failures == [], hammer.failures[:5]
         assert hammer.answers > 0
@@ -381,7 +415,7 @@ def test_damaged_index_gives_one_clear_line_and_reindex_full_rebuilds(template, 
     index, src = crash_index
     damage(index, what)
     for args in (["search", "harbour"], ["stats", "--json"], ["serve", "--port", "0"]):
-        r = run_cli(*args, "--index", index, timeout=60)
+        r = run_cli(*args, "--index", index)
         assert r.returncode == 1, (args, r.stdout, r.stderr)
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: "), (args, r.stderr)

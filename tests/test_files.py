@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_settings, page, write
+from conftest import HANG_GUARD, make_settings, page, write
 from searchsvc.indexer import reindex
 from searchsvc import sources
 from searchsvc.search import SearchIndex, SearchRequest, get_article, search
@@ -53,7 +53,7 @@ def ids_in(index: Path) -> set[str]:
     return {h.id for h in result.hits}
 
 
-def run_measured(args: list[str], timeout: float = 120) -> tuple[subprocess.CompletedProcess, int]:
+def run_measured(args: list[str], timeout: float = HANG_GUARD) -> tuple[subprocess.CompletedProcess, int]:
     """``python -m searchsvc ARGS`` in a subprocess; (its result, its peak resident memory in bytes)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
@@ -197,7 +197,7 @@ def test_unreadable_file_and_folder_are_named_and_the_rest_go_in(tmp_path):
         env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}
         result = subprocess.run([*prefix, sys.executable, "-m", "searchsvc", "reindex", str(src),
                                  "--index", str(tmp_path / "index")],
-                                capture_output=True, text=True, env=env, timeout=120)
+                                capture_output=True, text=True, env=env, timeout=HANG_GUARD)
     finally:
         (src / "locked").chmod(0o755)
         (src / "secret.txt").chmod(0o644)

@@ -19,7 +19,7 @@ from bs4 import BeautifulSoup
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 from itsdangerous.encoding import base64_encode
 
-from conftest import LiveServer, make_settings, write
+from conftest import HANG_GUARD, LiveServer, make_settings, write
 from searchsvc.indexer import reindex
 from searchsvc.paging import CursorCodec
 from searchsvc.query import WORD, parse
@@ -28,7 +28,7 @@ from searchsvc.store import IndexHome
 from searchsvc.web import create_app
 
 # The HTTP client (and proxy) bounds every request; these are hang guards, not speed checks.
-REQUEST_TIMEOUT = 30
+REQUEST_TIMEOUT = HANG_GUARD
 
 FUZZ = hsettings(max_examples=75, deadline=None, database=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

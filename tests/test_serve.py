@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import REPO, LiveServer, free_port, page, processes, run_cli, wait_until_responds, write
+from conftest import HANG_GUARD, REPO, LiveServer, free_port, page, processes, run_cli, wait_until_responds, write
 
 
 def test_serve_answers_page_and_api(live_server):
@@ -62,17 +62,17 @@ def test_gunicorn_serves_wsgi_app(sample_settings):
     proc = subprocess.Popen([gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "1", "wsgi:app"],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_until_responds(f"http://127.0.0.1:{port}/api/health")
+        wait_until_responds(f"http://127.0.0.1:{port}/api/health", proc=proc)
         import json
         import urllib.request
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=5) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=HANG_GUARD) as r:
             assert json.loads(r.read())["status"] == "ok"
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.wait(timeout=60)
 
 
-def server_processes(parent: int, expected: int, timeout: float = 30) -> list[int]:
+def server_processes(parent: int, expected: int, timeout: float = HANG_GUARD) -> list[int]:
     """The pids of ``searchsvc serve``'s worker processes (children of ``parent``)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -80,6 +80,15 @@ def server_processes(parent: int, expected: int, timeout: float = 30) -> list[in
         if len(found) == expected or time.monotonic() > deadline:
             return sorted(found)
         time.sleep(0.1)
+
+
+def wait_until_serving(pids: list[int], threads: int) -> None:
+    """Until each process has made its server (its ``threads`` worker threads run): a process still warming
+    its index accepts nothing yet, so its share goes to the others; under load that can take a while."""
+    deadline = time.monotonic() + HANG_GUARD
+    while any(len(list(Path(f"/proc/{pid}/task").iterdir())) < 1 + threads for pid in pids):
+        assert time.monotonic() < deadline, "a server process never started serving"
+        time.sleep(0.05)
 
 
 def connections_held(pids: list[int], port: int) -> list[int]:
@@ -109,9 +118,10 @@ def test_processes_share_keep_alive_connections_evenly(sample_settings):
     try:
         pids = server_processes(server.proc.pid, 2)
         assert len(pids) == 2
+        wait_until_serving(pids, threads=4)
         for expected in ([4, 4], [8, 8]):
             for _ in range(8):
-                client = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+                client = http.client.HTTPConnection("127.0.0.1", server.port, timeout=HANG_GUARD)
                 client.request("GET", "/api/health")
                 response = client.getresponse()
                 response.read()
