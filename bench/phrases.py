@@ -79,7 +79,8 @@ def main(argv=None) -> int:
         ix.warm()
         documents = ix.searcher().doc_count()
         print(f"{documents} articles in {index}")
-        print(f"{'query':30s} {'hits':>6s} {'first ms (cpu)':>16s} {'again ms (cpu)':>16s} {'unquoted ms':>12s} {'ratio':>6s}")
+        print(f"{'query':30s} {'hits':>6s} {'first ms (cpu)':>16s} {'again ms (cpu)':>16s} "
+              f"{'unquoted ms':>12s} {'ratio':>6s}")
         for name, q in QUERIES.items():
             runs = [timed(lambda n=n: search(ix, SearchRequest(q=q, per_page=10 + n))) for n in range(3)]
             total = search(ix, SearchRequest(q=q, per_page=13)).total

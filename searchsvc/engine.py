@@ -24,7 +24,7 @@ import pickle
 import threading
 import time
 from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import datetime

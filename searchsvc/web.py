@@ -159,7 +159,10 @@ UNSAFE_IN_PATH = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def path_safe(doc_id: str) -> bool:
-    """Whether ``/article/<doc_id>`` reaches this id from any browser: no empty, ``.`` or ``..`` segment, no control characters."""
+    """Whether ``/article/<doc_id>`` reaches this id from any browser.
+
+    Not with an empty, ``.`` or ``..`` segment, nor with a control character.
+    """
     return bool(doc_id) and not any(seg in ("", ".", "..") for seg in doc_id.split("/")) \
         and not UNSAFE_IN_PATH.search(doc_id)
 

@@ -593,7 +593,8 @@ SHOULD_BE_400 = {
 
 @pytest.mark.parametrize("raw", SHOULD_BE_400.values(), ids=SHOULD_BE_400.keys())
 def test_a_signed_cursor_is_still_checked_like_a_request(undated_app, raw):
-    r = undated_app.test_client().get("/api/search", query_string={"after": signed_raw(undated_app.config["SETTINGS"], raw)})
+    token = signed_raw(undated_app.config["SETTINGS"], raw)
+    r = undated_app.test_client().get("/api/search", query_string={"after": token})
     data = assert_api_answer(r.status_code, r.content_type, r.data)
     assert r.status_code == 400, data
     assert data["error"]["code"] in ("bad_after", "bad_per_page", "query_too_long", "bad_sort", "bad_from",
@@ -602,14 +603,15 @@ def test_a_signed_cursor_is_still_checked_like_a_request(undated_app, raw):
 
 def test_a_lone_surrogate_in_a_cursor_query_is_read_as_a_url_would_be(undated_app):
     raw = json.dumps({**VALID, "q": "harbour \ud800", "n": 1}).encode()
-    r = undated_app.test_client().get("/api/search", query_string={"after": signed_raw(undated_app.config["SETTINGS"], raw)})
+    token = signed_raw(undated_app.config["SETTINGS"], raw)
+    r = undated_app.test_client().get("/api/search", query_string={"after": token})
     data = assert_api_answer(r.status_code, r.content_type, r.data)
     assert r.status_code == 200 and data["next"]  # the query is "harbour \ufffd", and its cursor can be written
 
 
 def test_a_date_cursor_pages_past_an_undated_article(undated_app):
     client = undated_app.test_client()
-    hits, pages = [], [client.get("/api/search?q=harbour&sort=date&per_page=2").get_json()]
+    pages = [client.get("/api/search?q=harbour&sort=date&per_page=2").get_json()]
     while pages[-1]["next"]:
         pages.append(client.get("/api/search", query_string={"after": pages[-1]["next"]}).get_json())
     ids = [h["id"] for p in pages for h in p["hits"]]

@@ -90,8 +90,9 @@ def copies(tmp_path_factory):
             doc_id = f"s{story:02d}-c{copy:02d}"
             year = 2024 if story == 0 else 2018 + (story + copy) % 6
             published = None if copy % 7 == 3 else f"{year}-0{1 + copy % 9}-1{copy % 3}"
-            records.append({"id": doc_id, "title": f"Story {story} copy {copy % 4}", "body": body,
-                            "source": ["Wire", "Herald", "Post"][copy % 3], **({"published": published} if published else {})})
+            record = {"id": doc_id, "title": f"Story {story} copy {copy % 4}", "body": body,
+                      "source": ["Wire", "Herald", "Post"][copy % 3]}
+            records.append({**record, "published": published} if published else record)
             story_of[doc_id] = story
     rnd.shuffle(records)
     root = tmp_path_factory.mktemp("copies")

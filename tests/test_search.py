@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import re
-from datetime import date
 
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
@@ -158,11 +158,11 @@ def test_bad_parameters(params, code):
 
 
 @pytest.mark.parametrize("name, raw, expected", [
-    ("to", "2024-13", None), ("from", "2024-00", None), ("to", "2024-12", date(2024, 12, 31)),
-    ("to", "2024-02", date(2024, 2, 29)), ("to", "2023-02", date(2023, 2, 28)), ("from", "2023-02", date(2023, 2, 1)),
-    ("to", "2023-02-29", None), ("to", "2024-02-29", date(2024, 2, 29)), ("from", "2024-04-31", None),
-    ("from", "2024", date(2024, 1, 1)), ("to", "2024", date(2024, 12, 31)),
-    ("from", "0000", date.min), ("to", "0000", date.min), ("from", "0000-02-29", date.min), ("to", "0000-13", None),
+    ("to", "2024-13", None), ("from", "2024-00", None), ("to", "2024-12", datetime.date(2024, 12, 31)),
+    ("to", "2024-02", datetime.date(2024, 2, 29)), ("to", "2023-02", datetime.date(2023, 2, 28)), ("from", "2023-02", datetime.date(2023, 2, 1)),
+    ("to", "2023-02-29", None), ("to", "2024-02-29", datetime.date(2024, 2, 29)), ("from", "2024-04-31", None),
+    ("from", "2024", datetime.date(2024, 1, 1)), ("to", "2024", datetime.date(2024, 12, 31)),
+    ("from", "0000", datetime.date.min), ("to", "0000", datetime.date.min), ("from", "0000-02-29", datetime.date.min), ("to", "0000-13", None),
     ("from", "2024-01-01T10:00", None), ("from", "20240101", None), ("from", "2024-1-1", None),
     ("from", " 2024", None), ("from", "2024-01-01x", None), ("to", "９９９９", None),
 ])
@@ -197,7 +197,7 @@ def _calendar_has(raw: str) -> bool:
         return True
     year = int(parts[0]) or 2000
     try:
-        date(year, int(parts[1]), int(parts[2]))
+        datetime.date(year, int(parts[1]), int(parts[2]))
     except ValueError:
         return False
     return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
+from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
@@ -404,7 +405,7 @@ AWKWARD_IDS = ["/2024/05/leading-slash", "line\nbreak", "a/./dot", "a/../dotdot"
                "ünïcode/ıd", "line\u2028separator"]
 
 
-def write_awkward_index(root) -> "Path":
+def write_awkward_index(root: Path) -> Path:
     records = [{"id": doc_id, "title": f"Lighthouse keeper {n}", "body": f"The lighthouse keeper number {n} retired.",
                 **({"url": f"https://example.org/{n}"} if n % 2 else {})}
                for n, doc_id in enumerate(AWKWARD_IDS)]
