@@ -28,11 +28,15 @@ def index_option(f):
 
 
 def core_errors(f):
-    """Core errors become ``Error: <message>`` and exit 1, never a traceback."""
+    """Core errors become ``Error: <message>`` and exit 1, never a traceback; a closed output pipe ends quietly."""
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
         try:
-            return f(*args, **kwargs)
+            result = f(*args, **kwargs)
+            sys.stdout.flush()  # here, not at exit: a closed pipe is then ours to handle
+            return result
+        except BrokenPipeError:
+            _quiet_exit()
         except SearchsvcError as exc:
             raise click.ClickException(str(exc)) from None
         except ValueError as exc:  # bad SEARCHSVC_* values
@@ -42,6 +46,18 @@ def core_errors(f):
         except Exception as exc:  # a bug: still one line, never a traceback
             raise click.ClickException(f"unexpected {type(exc).__name__}: {exc}") from None
     return wrapper
+
+
+def _quiet_exit() -> None:
+    """The reader of our output went away (``searchsvc search … | head``): stop, status 0, nothing on stderr.
+
+    stdout goes to /dev/null first, so that flushing it at exit does not fail again.
+    """
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    raise SystemExit(0)
 
 
 def make_settings(**overrides) -> Settings:
@@ -59,21 +75,24 @@ def cli():
 @click.option("--full", is_flag=True, help="Build a new index beside the live one and swap it in.")
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
               help="Processes that clean files [default: the machine's cores].")
+@click.option("--source", "source_name", default=None, metavar="NAME",
+              help="The publication SOURCES hold: the source of every page that names none (remembered; \"\" forgets it).")
 @index_option
 @core_errors
-def reindex(sources, full, workers, index):
+def reindex(sources, full, workers, source_name, index):
     """Index article files (HTML, .txt, JSON Lines) from SOURCES (files or folders).
 
     With no SOURCES: the sources this index was last built from, or else the
     bundled sample corpus. Unchanged files are skipped; changed ones updated;
-    files gone from a re-scanned source removed.
+    files gone from a re-scanned source removed. --full rebuilds everything,
+    the index's other sources too (`searchsvc sources --remove` drops one).
 
-    Example: searchsvc reindex articles/ --index /srv/ix
+    Example: searchsvc reindex articles/ --source "Riverside Times" --index /srv/ix
     """
     from searchsvc.indexer import reindex as run_reindex
 
     settings = make_settings(index=index, workers=workers)
-    report = run_reindex(settings, sources or None, full=full, progress=_progress_bar)
+    report = run_reindex(settings, sources or None, full=full, progress=_progress_bar, source_name=source_name)
     if report.problems:
         click.echo("\n".join(map(str, report.problems)), err=True)  # one write: thousands are named again each run
     click.echo(report.summary())
@@ -81,12 +100,47 @@ def reindex(sources, full, workers, index):
 
 
 def _progress_bar(total: int):
-    """A bar on a terminal; None elsewhere (and tqdm is not even imported: a small reindex is mostly start-up)."""
+    """A bar on a terminal; None elsewhere (and tqdm is not even imported: a small reindex is mostly start-up).
+
+    It names its phase (cleaning, writing, committing, done) and stays on the screen at 100 % when done.
+    """
     if not sys.stderr.isatty() or total < 2:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="file", desc="cleaning", file=sys.stderr, leave=False)
+    return tqdm(total=total, unit="file", desc="cleaning", file=sys.stderr, leave=True, dynamic_ncols=True)
+
+
+@cli.command()
+@click.option("--remove", "remove", default=None, metavar="SOURCE",
+              help="Take this source out of the index (its articles; the files stay where they are).")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@index_option
+@core_errors
+def sources(remove, as_json, index):
+    """List the index's sources (the folders and files given to reindex) with their files and articles.
+
+    Example: searchsvc sources --remove ~/archive/old-site --index /srv/ix
+    """
+    from searchsvc.indexer import remove_source, source_folders
+
+    settings = make_settings(index=index)
+    if remove is not None:
+        report = remove_source(settings, remove)
+        click.echo(f"removed {remove}: {report.removed} documents; {report.documents} documents left "
+                   f"in {report.seconds:.2f}s")
+        return
+    folders = source_folders(settings)
+    if as_json:
+        click.echo(json.dumps([f.to_dict() for f in folders], ensure_ascii=False))
+        return
+    if not folders:
+        click.echo("no sources")
+    for f in folders:
+        name = f" ({f.name})" if f.name else ""
+        skipped = f", {f.skipped} skipped" if f.skipped else ""
+        click.echo(f"{f.path}{name}: {f.files} file{'s' if f.files != 1 else ''}, "
+                   f"{f.documents} document{'s' if f.documents != 1 else ''}{skipped}")
 
 
 @cli.command()
@@ -103,7 +157,7 @@ def _progress_bar(total: int):
 @click.option("--all", "every", is_flag=True, help="Stream every hit as JSON Lines (follows the cursor to the end).")
 @click.option("--collapse/--no-collapse", default=True, show_default=True,
               help="Show each group of near-duplicate articles once.")
-@click.option("--explain", is_flag=True, help="Say which query words matched where (with --json or --all).")
+@click.option("--explain", is_flag=True, help="Say which query words matched where, under each hit (or in the JSON).")
 @click.option("--batch", type=click.File("r", encoding="utf-8"), default=None,
               help="Run every 'qid<TAB>text' line of this file ('-' for stdin).")
 @click.option("--format", "fmt", type=click.Choice(["trec", "json"]), default="trec", show_default=True,
@@ -139,7 +193,7 @@ def search(query, limit, page, sort, sources, date_from, date_to, as_json, every
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
         return
-    _print_results(result)
+    _print_results(result, explain)
 
 
 def _stream_all(ix, req) -> None:
@@ -178,7 +232,7 @@ def _run_batch(ix, lines, limit: int, fmt: str) -> None:
             out.write(f"{qid} Q0 {hit.id} {rank} {hit.score:.4f} searchsvc\n")
 
 
-def _print_results(result) -> None:
+def _print_results(result, explain: bool = False) -> None:
     import re
     import html as htmlmod
 
@@ -186,18 +240,38 @@ def _print_results(result) -> None:
         bold = click.style("\\1", bold=True) if sys.stdout.isatty() else "\\1"
         return htmlmod.unescape(re.sub(r"<mark>(.*?)</mark>", bold, snippet))
 
-    first = (result.page - 1) * result.per_page + 1
-    click.echo(f"{result.total} result{'s' if result.total != 1 else ''} "
-               f"(page {result.page} of {max(result.pages, 1)}, {result.took_ms:.0f} ms)")
-    if result.suggestion:
+    click.echo(_summary_line(result))
+    if result.suggestion and result.corrected:
+        click.echo(f"Nothing matched {result.query!r}; showing results for {result.suggestion!r}")
+    elif result.suggestion:
         click.echo(f"Did you mean: {result.suggestion}")
-    for n, hit in enumerate(result.hits, first):
+    for n, hit in enumerate(result.hits, result.offset + 1):
         meta = " · ".join(x for x in (hit.source, (hit.published or "")[:10], hit.author) if x)
         click.echo("")
         click.echo(f"{n}. {click.style(hit.title, bold=True) if sys.stdout.isatty() else hit.title}")
         click.echo(f"   {hit.id}" + (f"  [{meta}]" if meta else ""))
         if hit.snippet:
             click.echo(f"   {plain(hit.snippet)}")
+        if explain and hit.explain is not None:
+            click.echo(f"   why: {_why(hit.explain)}")
+
+
+def _summary_line(result) -> str:
+    """Where this page is and what is counted, as on the page: "11–20 of 35 stories (38 articles)"."""
+    stories = result.total != result.articles
+    noun = ("story" if stories else "article") if result.total == 1 else ("stories" if stories else "articles")
+    counted = f"{result.total:,} {noun}" + (f" ({result.articles:,} articles)" if stories else "")
+    shown = f"{result.offset + 1:,}–{result.offset + len(result.hits):,} of " if result.hits else ""
+    return f"{shown}{counted} (page {result.page} of {max(result.pages, 1)}, {result.took_ms:.0f} ms)"
+
+
+def _why(explain: dict) -> str:
+    """Which words matched where, in a line: ``strike in title, body (another form)``."""
+    by_word: dict[str, list[str]] = {}
+    for m in explain.get("matched", []):
+        how = {"stem": " (another form)", "correction": " (corrected)"}.get(m["via"], "")
+        by_word.setdefault(m["term"], []).append(m["field"] + how)
+    return "; ".join(f"{word} in {', '.join(places)}" for word, places in by_word.items()) or "no query word in the text"
 
 
 @cli.command()
@@ -206,9 +280,10 @@ def _print_results(result) -> None:
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="Server threads [default: 8].")
 @click.option("--processes", type=click.IntRange(1, 64), default=None,
               help="Server processes sharing the port, each with --threads threads [default: 1].")
+@click.option("--quiet", is_flag=True, help="No access log (one line per request on stderr, on by default).")
 @index_option
 @core_errors
-def serve(host, port, threads, processes, index):
+def serve(host, port, threads, processes, quiet, index):
     """Serve the search page and the JSON API with a production WSGI server (waitress).
 
     Example: searchsvc serve --port 8080 --processes 2
@@ -218,7 +293,8 @@ def serve(host, port, threads, processes, index):
     from searchsvc.store import IndexHome
     from searchsvc.web import create_app
 
-    settings = make_settings(index=index, host=host, port=port, threads=threads, processes=processes)
+    settings = make_settings(index=index, host=host, port=port, threads=threads, processes=processes,
+                             access_log=False if quiet else None)
     home = IndexHome(settings.index)
     if home.live_dir() is None:
         click.echo(f"warning: no index at {settings.index} yet; run `searchsvc reindex` "
@@ -228,12 +304,31 @@ def serve(host, port, threads, processes, index):
     if settings.processes > 1:
         _serve_in_processes(settings, create_app)
         return
-    app = _warmed(create_app(settings))
-    click.echo(f"Serving {settings.index} on http://{settings.host}:{settings.port}", err=True)
-    server = waitress.create_server(app, host=settings.host, port=settings.port, threads=settings.threads,
-                                    ident="searchsvc")
+    app = create_app(settings)
+    try:  # the port first: a busy or bad one is an error before anything says "Serving"
+        server = waitress.create_server(_logged(app, settings), host=settings.host, port=settings.port,
+                                        threads=settings.threads, ident="searchsvc")
+    except (OSError, OverflowError, ValueError) as exc:
+        raise click.ClickException(_cannot_listen(settings, exc)) from None
     _with_security_headers(server)
+    _warmed(app)
+    port = getattr(server, "effective_port", settings.port)
+    click.echo(f"Serving {settings.index} on http://{settings.host}:{port}", err=True)
     server.run()
+
+
+def _cannot_listen(settings: Settings, exc: Exception) -> str:
+    import os
+
+    errno = getattr(exc, "errno", None)
+    return f"cannot listen on {settings.host}:{settings.port}: {os.strerror(errno) if errno else exc}"
+
+
+def _logged(app, settings: Settings):
+    """``app`` with the access log on stderr, unless turned off (``--quiet``)."""
+    from searchsvc.web import with_access_log
+
+    return with_access_log(app) if settings.access_log else app
 
 
 def _with_security_headers(server) -> None:
@@ -259,8 +354,12 @@ def _with_security_headers(server) -> None:
 
 
 def _warmed(app):
-    """``app`` after its index has loaded the frequent words' postings (``Settings.warm_postings``)."""
+    """``app`` after its index has loaded the frequent words' postings (``Settings.warm_postings``), and the
+    highlighter its lemma dictionary."""
+    from searchsvc.highlight import lemmas
+
     app.extensions["searchsvc"].warm()
+    lemmas("searches")
     return app
 
 
@@ -281,12 +380,12 @@ def _serve_in_processes(settings: Settings, create_app) -> None:
 
     import waitress
 
-    family, _, _, _, address = socket.getaddrinfo(
-        settings.host, settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
     try:
+        family, _, _, _, address = socket.getaddrinfo(
+            settings.host, settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
         sock = socket.create_server(address, family=family, backlog=1024)
-    except OSError as exc:
-        raise click.ClickException(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}")
+    except (OSError, OverflowError) as exc:
+        raise click.ClickException(_cannot_listen(settings, exc)) from None
     port = sock.getsockname()[1]
     click.echo(f"Serving {settings.index} on http://{settings.host}:{port} "
                f"({settings.processes} processes × {settings.threads} threads)", err=True)
@@ -299,7 +398,7 @@ def _serve_in_processes(settings: Settings, create_app) -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         status = 0
         try:
-            server = waitress.create_server(_warmed(create_app(settings)), sockets=[sock],
+            server = waitress.create_server(_logged(_warmed(create_app(settings)), settings), sockets=[sock],
                                             threads=settings.threads, ident="searchsvc")
             _with_security_headers(server)
             server.readable = _accepting_evenly(server, slot, connections, counted)
@@ -331,6 +430,9 @@ def _serve_in_processes(settings: Settings, create_app) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    from searchsvc.highlight import lemmas
+
+    lemmas("searches")  # the lemma dictionary loaded once, before forking: the processes share its pages
     failed = False
     for slot in range(settings.processes):
         spawn(slot)

@@ -51,6 +51,15 @@ class Settings:
     warm_postings: int = _setting(
         4_000_000, "Postings of the most frequent words a server loads into memory before it answers, and in "
         "the background after each new commit (about 16 bytes each; 0 turns warming off).")
+    access_log: bool = _setting(True, "`serve` writes one line per request on stderr: method, path, status, time "
+                                "(`serve --quiet` turns it off).")
+
+    def __post_init__(self):
+        """Values no door could use are refused here, whichever door they came through, with the variable's name."""
+        for name, lo, hi in (("port", 0, 65535), ("threads", 1, 1024), ("processes", 1, 1024)):
+            value = getattr(self, name)
+            if not lo <= value <= hi:
+                raise ValueError(f"{ENV_PREFIX}{name.upper()} must be between {lo} and {hi}, not {value}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":

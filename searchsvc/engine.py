@@ -109,7 +109,13 @@ class Generation:
         self._shared = np.bincount(self.group)[self.group] > 1  # in a group of two or more
         self.lengths = {name: self._lengths(searcher, name) for name in (schema.CONTENT, schema.TITLE)}
         self._avg_length = {name: (searcher.avg_field_length(name) or 1) for name in self.lengths}
-        self.newest = int(self.datekey[self.live].max()) if self.live.any() else schema.UNDATED
+        dated = self.live & (self.datekey != schema.UNDATED)
+        self.newest = int(self.datekey[dated].max()) if dated.any() else schema.UNDATED
+        self.oldest = int(self.datekey[dated].min()) if dated.any() else schema.UNDATED
+        # how many of source, date and author each article has: a near-duplicate group shows its best described
+        # version (the author's field length says whether it has one, without a stored document)
+        self.metadata = ((self.codes[schema.SOURCE].codes >= 0).astype(np.int8) + (self.datekey != schema.UNDATED)
+                         + (self._lengths(searcher, schema.AUTHOR) > 0)).astype(np.int8)
         self._postings: OrderedDict[tuple[str, str], Matches] = OrderedDict()
         self._held = 0
         self._positions: OrderedDict[tuple[str, str], PositionLists] = OrderedDict()
@@ -295,28 +301,37 @@ class Generation:
 
     # --- filters, facets, groups --------------------------------------------------
 
-    def filter_mask(self, sources, date_from, date_to) -> np.ndarray | None:
-        """Which documents pass a request's filters (None: no filter)."""
+    def filter_mask(self, sources, date_from, date_to, missing=()) -> np.ndarray | None:
+        """Which documents pass a request's filters (None: no filter).
+
+        Each filter is the union of its chosen buckets: ``sources`` and, with
+        ``"source"`` in ``missing``, the articles without a source; the date
+        range and, with ``"date"`` in ``missing``, the undated articles.
+        """
         mask = None
-        if sources:
-            codes = self.codes[schema.SOURCE]
+        codes = self.codes[schema.SOURCE]
+        if sources or "source" in missing:
             wanted = [c for c in (codes.code_of(s) for s in sources) if c >= 0]
+            wanted += [-1] if "source" in missing else []
             mask = np.isin(codes.codes, np.array(wanted, np.int32))
-        if date_from or date_to:
-            dated = self.datekey != schema.UNDATED
+        if date_from or date_to or "date" in missing:
+            undated = self.datekey == schema.UNDATED
+            dated = ~undated if (date_from or date_to) else np.zeros(self.doc_count, bool)
             if date_from:
                 dated &= self.datekey >= _seconds(datetime.combine(date_from, datetime.min.time()))
             if date_to:
                 dated &= self.datekey <= _seconds(datetime.combine(date_to, datetime.max.time()))
+            if "date" in missing:
+                dated |= undated
             mask = dated if mask is None else mask & dated
         return mask
 
     def facet_counts(self, name: str, docnums: np.ndarray) -> list[tuple[str, int]]:
-        """(value, articles) of one keyword column among ``docnums``."""
+        """(value, articles) of one keyword column among ``docnums``; ``""`` counts the articles without a value."""
         codes = self.codes[name]
         picked = codes.codes[docnums]
-        counts = np.bincount(picked[picked >= 0], minlength=len(codes.values))
-        return [(codes.values[i], int(counts[i])) for i in np.nonzero(counts)[0]]
+        counts = np.bincount(picked + 1, minlength=len(codes.values) + 1)  # 0: no value
+        return [(codes.values[i - 1] if i else "", int(counts[i])) for i in np.nonzero(counts)[0]]
 
     def distinct_groups(self, docnums: np.ndarray) -> int:
         """How many near-duplicate groups ``docnums`` fall into (most articles are a group of their own)."""

@@ -1,14 +1,18 @@
-"""Finding a query's words in an article's text and marking them: snippets, passages, the article page.
+"""Finding a query's words in an article's text and marking them: snippets, titles, passages, the article page.
 
 A word matches when the analyzer turns it into one of the query's index
-terms, so every form counts (``striking`` for ``strikes``). Text is always
-escaped first; only the ``<mark>`` tags are added.
+terms, so every form counts for ranking and for choosing passages. Only the
+forms of the word itself are marked: ``ferries`` and ``ferried`` for
+``ferry``, not ``Ferris``, which only the stemmer joins to it (``Forms``,
+from an English lemma dictionary). Text is always escaped first; only the
+``<mark>`` tags are added.
 """
 from __future__ import annotations
 
 import html
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
 from functools import lru_cache
 
 from searchsvc import schema
@@ -71,41 +75,122 @@ def _word_starts(lowered: str, heads: tuple[str, ...]) -> list[int]:
     return sorted(starts)
 
 
-def passages(body: str, stems: set[str], size: int = 240, limit: int = 3) -> list[tuple[int, str]]:
-    """Up to ``limit`` highlighted passages (offset, escaped html with <mark>), best first."""
+@dataclass(frozen=True)
+class Forms:
+    """Which matches to mark: for the index terms of the words a person typed, only those words' own forms.
+
+    ``words`` maps an index term to the typed words it came from. A match of
+    another term (a ``prefix*`` expansion) is always marked; a match of one
+    of these is marked when it is one of the words, or shares a lemma with
+    one (``lemmas``): ``ferries`` for ``ferry``, ``striking`` for ``strike``,
+    but not ``Ferris`` for ``ferry`` or ``election`` for ``elect``.
+    """
+
+    words: dict[str, frozenset[str]]
+
+    @classmethod
+    def of(cls, typed) -> "Forms":
+        words: dict[str, set[str]] = {}
+        for w in typed:
+            for term in schema.stems(w):
+                words.setdefault(term, set()).add(w.lower())
+        return cls({t: frozenset(ws) for t, ws in words.items()})
+
+    def marked(self, text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """The spans (from ``matches``) that are a typed word's own forms."""
+        return [(a, b) for a, b in spans if self.is_form(text[a:b])]
+
+    def is_form(self, found: str) -> bool:
+        typed = self.words.get(schema.word_stem(found))
+        if typed is None:
+            return True
+        lowered = found.lower()
+        return lowered in typed or any(lemmas(lowered) & lemmas(w) for w in typed)
+
+
+@lru_cache(maxsize=65536)
+def lemmas(word: str) -> frozenset[str]:
+    """``word`` (lower-case) and its dictionary forms in any part of speech (lemminflect; its rules for unknown words).
+
+    The dictionary loads on first use (about 0.3 s); ``serve`` loads it before it answers.
+    """
+    from lemminflect import getAllLemmas, getAllLemmasOOV
+
+    found = {lemma for forms in getAllLemmas(word).values() for lemma in forms}
+    if not found:
+        found = {lemma for pos in ("NOUN", "VERB") for forms in getAllLemmasOOV(word, pos).values() for lemma in forms}
+    return frozenset({word} | {lemma.lower() for lemma in found})
+
+
+def mark(text: str, stems: set[str], forms: Forms | None = None) -> str:
+    """``text`` escaped, with the query's words marked (a title, the article page)."""
+    spans = matches(text, stems) if stems else []
+    return _marked_html(text, 0, len(text), forms.marked(text, spans) if forms else spans)
+
+
+def passages(body: str, stems: set[str], size: int = 240, limit: int = 3,
+             forms: Forms | None = None) -> list[tuple[int, str]]:
+    """Up to ``limit`` highlighted passages (offset, escaped html with <mark>): the best ones, in article order.
+
+    Passages are chosen around the marked words (``forms``), or around any
+    form when no word is the query's own. A passage is never cut just
+    before a query word: one starting within a quarter of a passage after
+    its end is taken in.
+    """
     text = body[:SCAN_CHARS]
     spans = matches(text, stems) if stems else []
-    if not spans:
+    marked = forms.marked(text, spans) if forms is not None else spans
+    around = marked or spans
+    if not around:
         return [_window_html(text, 0, size, [])] if text else []
-    chosen: list[tuple[int, int, list]] = []
-    used = []
+    chosen: list[tuple[int, int]] = []
     candidates = []
-    ends = [b for _, b in spans]  # ascending: matches never overlap
-    for i, (start, _) in enumerate(spans):
+    ends = [b for _, b in around]  # ascending: matches never overlap
+    starts = [a for a, _ in around]
+    for i, (start, _) in enumerate(around):
         lo = max(0, min(start - size // 4, len(text) - size))
-        hi = lo + size
-        inside = spans[i:bisect_right(ends, hi, lo=i)]
+        hi = _reach(starts, ends, lo + size, size // 4, len(text))
+        inside = around[i:bisect_right(ends, hi, lo=i)]
         distinct = len({text[a:b].lower() for a, b in inside})
         candidates.append((distinct * 10 + len(inside), -lo, lo, hi))
     for _, _, lo, hi in sorted(candidates, reverse=True):
-        if any(lo < u_hi and hi > u_lo for u_lo, u_hi in used):
+        if any(lo < u_hi and hi > u_lo for u_lo, u_hi in chosen):
             continue
-        used.append((lo, hi))
-        chosen.append((lo, hi, [sp for sp in spans if sp[0] >= lo and sp[1] <= hi]))
+        chosen.append((lo, hi))
         if len(chosen) >= limit:
             break
-    return [_window_html(text, lo, hi - lo, inside) for lo, hi, inside in chosen]
+    return [_window_html(text, lo, hi - lo, [sp for sp in marked if sp[0] >= lo and sp[1] <= hi])
+            for lo, hi in sorted(chosen)]
+
+
+def _reach(starts: list[int], ends: list[int], hi: int, reach: int, length: int) -> int:
+    """A passage's end moved past the query words that start within ``reach`` after it (or that it cuts)."""
+    i = bisect_left(ends, hi + 1)  # the first match ending after hi
+    limit = hi + 2 * reach
+    while i < len(starts) and starts[i] < hi + reach and ends[i] <= limit:
+        hi = ends[i]
+        i += 1
+    return min(hi, length)
 
 
 def _window_html(text: str, lo: int, size: int, spans: list[tuple[int, int]]) -> tuple[int, str]:
-    """(offset, html): ``text[lo:lo+size]`` snapped to word boundaries, escaped, with <mark> around ``spans``."""
+    """(offset, html): ``text[lo:lo+size]`` snapped to word boundaries, escaped, with <mark> around ``spans``.
+
+    The start moves forward to a word's beginning; the end moves forward to
+    the end of the word it falls in, so no word at the end is cut.
+    """
     hi = min(len(text), lo + size)
     if lo > 0:
         space = text.find(" ", lo, min(hi, lo + 30))
         lo = space + 1 if space != -1 else lo
-    if hi < len(text):
-        space = text.rfind(" ", max(lo, hi - 30), hi)
-        hi = space if space != -1 else hi
+    if hi < len(text) and not text[hi - 1].isspace():
+        space = _WORD_REST.match(text, hi).end()
+        hi = space if space - hi <= 30 else hi
+    return lo, _marked_html(text, lo, hi, spans, passage=True)
+
+
+def _marked_html(text: str, lo: int, hi: int, spans: list[tuple[int, int]], passage: bool = False) -> str:
+    """``text[lo:hi]`` escaped with <mark> around ``spans``; a passage on one line, with … where the text goes on."""
     out, pos = [], lo
     for a, b in spans:
         if a < lo or b > hi:
@@ -114,22 +199,13 @@ def _window_html(text: str, lo: int, size: int, spans: list[tuple[int, int]]) ->
         out.append("<mark>" + html.escape(text[a:b]) + "</mark>")
         pos = b
     out.append(html.escape(text[pos:hi]))
+    if not passage:
+        return "".join(out)
     body = " ".join("".join(out).split())
-    return lo, ("… " if lo > 0 else "") + body + (" …" if hi < len(text) else "")
-
-
-# --- did-you-mean ------------------------------------------------------------
+    return ("… " if lo > 0 else "") + body + (" …" if hi < len(text) else "")
 
 
 def highlight_html(text: str, q: str) -> str:
-    """``text`` escaped, with the query's words (any form) marked: the article page."""
-    parsed = parse(q)
-    stems = {t for w in words_of(parsed) for t in schema.stems(w)}
-    spans = matches(text, stems) if stems else []
-    out, pos = [], 0
-    for a, b in spans:
-        out.append(html.escape(text[pos:a]))
-        out.append("<mark>" + html.escape(text[a:b]) + "</mark>")
-        pos = b
-    out.append(html.escape(text[pos:]))
-    return "".join(out)
+    """``text`` escaped, with the query's words (their own forms) marked: the article page."""
+    words = words_of(parse(q))
+    return mark(text, {t for w in words for t in schema.stems(w)}, Forms.of(words))

@@ -45,13 +45,15 @@ class ReindexReport:
     full: bool = False
     documents: int = 0
     problems: list[Problem] = field(default_factory=list)
+    kept_sources: list[str] = field(default_factory=list)  # a full rebuild's other sources, rebuilt too
 
     def summary(self) -> str:
         kind = "full rebuild" if self.full else "reindex"
+        kept = f" (the index's other sources rebuilt too: {', '.join(self.kept_sources)})" if self.kept_sources else ""
         return (
             f"{kind}: added {self.added}, updated {self.updated}, removed {self.removed}, "
             f"skipped {self.skipped}, unchanged {self.unchanged}; {self.documents} documents "
-            f"in {self.seconds:.2f}s"
+            f"in {self.seconds:.2f}s{kept}"
         )
 
 
@@ -65,17 +67,25 @@ def reindex(
     sources: Iterable[Path | str] | None = None,
     full: bool = False,
     progress: Progress | None = None,
+    source_name: str | None = None,
 ) -> ReindexReport:
-    """Bring the index at ``settings.index`` up to date with ``sources``."""
+    """Bring the index at ``settings.index`` up to date with ``sources``.
+
+    ``source_name`` names the publication of ``sources``: remembered with
+    them, it is the source of every article whose page names none ("" forgets it).
+    A full rebuild keeps the index's other sources (it reads them again too).
+    """
     started = time.perf_counter()
+    if source_name is not None and not sources:
+        raise SourceError("--source names the folders given with it: searchsvc reindex DIR --source NAME")
     with _Bookkeeping() as bookkeeping:
-        report = _reindex(settings, sources, full, progress, bookkeeping)
+        report = _reindex(settings, sources, full, progress, bookkeeping, source_name)
     report.skipped = len(report.problems)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _reindex(settings, sources, full, progress, bookkeeping) -> ReindexReport:
+def _reindex(settings, sources, full, progress, bookkeeping, source_name=None) -> ReindexReport:
     home = IndexHome(settings.index)
     home.ensure_writable()
     if not settings.cursor_key:
@@ -86,11 +96,39 @@ def _reindex(settings, sources, full, progress, bookkeeping) -> ReindexReport:
         with _Cleaners(settings, update=live is not None and not full) as cleaners:
             old = Manifest.load(live)
             roots = _resolve_sources(sources, old)
+            kept = _kept_sources(old, roots) if full and sources else []
+            names = _source_names(old, roots, source_name)
             problems: list[Problem] = []
-            files = list(cleaners.scan(roots, problems, old))
+            files = list(cleaners.scan(roots + kept, problems, old))
             bookkeeping.done()
             current = None if full or live is None else _open_current(live)
-            return _apply(home, live, settings, roots, files, old, current, problems, progress, cleaners)
+            report = _apply(home, live, settings, roots + kept, files, old, current, problems, progress, cleaners,
+                            names)
+            report.kept_sources = [str(k) for k in kept]
+            return report
+
+
+def _kept_sources(old: Manifest, roots: list[Path]) -> list[Path]:
+    """The index's other sources, which a full rebuild of ``roots`` reads again rather than drops."""
+    given = {str(r) for r in roots}
+    kept = [Path(s) for s in old.sources if s not in given]
+    missing = [str(k) for k in kept if not k.exists()]
+    if missing:
+        raise SourceError(f"source not found: {', '.join(missing)} (this index's own; "
+                          f"`searchsvc sources --remove {missing[0]}` takes it out of the index)")
+    return kept
+
+
+def _source_names(old: Manifest, roots: list[Path], name: str | None) -> dict[str, str]:
+    """Each source folder's publication name: the manifest's, with ``name`` given to ``roots``."""
+    names = dict(old.names)
+    if name is not None:
+        for r in roots:
+            if name.strip():
+                names[str(r)] = name.strip()
+            else:
+                names.pop(str(r), None)
+    return names
 
 
 class _Bookkeeping:
@@ -182,20 +220,21 @@ def _cleaner_ready() -> None:
     import searchsvc.clean  # noqa: F401
 
 
-def _apply(home, live, settings, roots, files, old, current, problems, progress, cleaners) -> ReindexReport:
-    diff = _diff(files, old) if current is not None else None
+def _apply(home, live, settings, roots, files, old, current, problems, progress, cleaners, names) -> ReindexReport:
+    renamed = {r for r in set(names) | set(old.names) if names.get(r) != old.names.get(r)}
+    diff = _diff(files, old, renamed) if current is not None else None
     if diff is not None and _rebuild_instead(diff, old, roots):
         current[1].close()
         current = None
     report = ReindexReport(full=current is None, problems=problems)
     if current is None:
         cleaners.stop()  # a full build has workers of its own
-        _build_generation(home, settings, roots, files, report, progress)
+        _build_generation(home, settings, roots, files, report, progress, names, old)
     else:
         ix, searcher = current
         with searcher:
             _update_generation(home, live, ix, searcher, old, settings, roots, files, diff, report, progress,
-                               cleaners)
+                               cleaners, names)
     return report
 
 
@@ -235,10 +274,14 @@ class _Diff:
     named_again: list[Problem] = field(default_factory=list)  # held no article last time, unchanged since
 
 
-def _diff(files: list[SourceFile], old: Manifest) -> _Diff:
+def _diff(files: list[SourceFile], old: Manifest, renamed: set[str] = frozenset()) -> _Diff:
+    """``renamed``: source folders whose publication name changed (their files are read again)."""
     diff = _Diff()
     known, skipped = old.files, old.skipped
     for f in files:
+        if f.root in renamed:
+            diff.changed.append(f)
+            continue
         if _same(known.get(f.path), f):
             diff.unchanged += 1
             continue
@@ -266,7 +309,7 @@ def _open_current(gen: Path):
         return None
 
 
-def _build_generation(home, settings, roots, files, report, progress) -> None:
+def _build_generation(home, settings, roots, files, report, progress, names=None, old=None) -> None:
     """A new generation from ``files``: each worker cleans a slice and writes its own segments.
 
     Cleaning and writing both cost CPU, so both run in the
@@ -280,7 +323,7 @@ def _build_generation(home, settings, roots, files, report, progress) -> None:
     """
     gen = home.new_generation_dir()
     ix = whoosh_index.create_in(str(gen), schema.build_schema())
-    manifest = Manifest(sources=[str(r) for r in roots])
+    manifest = Manifest(sources=[str(r) for r in roots], names=dict(names or {}))
     seen: set[str] = set()
     grouper = dedup.Grouper()
     bar = progress(len(files)) if progress else None
@@ -311,18 +354,22 @@ def _build_generation(home, settings, roots, files, report, progress) -> None:
     try:
         slices = _slices(files, settings.workers if len(files) >= PARALLEL_FROM else 1)
         if len(slices) == 1:
-            segments = _build_in_process(gen, slices[0] if slices else [], settings, decide, bar)
+            segments = _build_in_process(gen, slices[0] if slices else [], settings, decide, bar, manifest.names)
         else:
-            segments = _build_in_workers(gen, slices, settings, decide, bar)
+            segments = _build_in_workers(gen, slices, settings, decide, bar, manifest.names)
+        _phase(bar, "committing")
         writer._close_segment()
         writer._commit_toc(segments)  # as whoosh.multiproc.MpWriter(multisegment=True) does
         writer._finish()
+        _phase(bar, "done")
     except BaseException:
         writer.cancel()
         raise
     finally:
         if bar is not None:
             bar.close()
+    if old is not None:  # what the new generation no longer holds (files gone since, now unreadable, ...)
+        report.removed = len({i for entry in old.files.values() for i in entry[2]} - seen)
     manifest.save(gen)
     report.documents = whoosh_index.open_dir(str(gen)).doc_count()
     home.publish(gen)
@@ -357,8 +404,8 @@ def _slices(files: list[SourceFile], n: int) -> list[list[SourceFile]]:
 class _Part:
     """One slice of a full build: clean it, then write the documents kept, in order, as they are decided."""
 
-    def __init__(self, gen: Path, files: list[SourceFile], max_bytes: int):
-        self.gen, self.files, self.max_bytes = gen, files, max_bytes
+    def __init__(self, gen: Path, files: list[SourceFile], max_bytes: int, names: dict[str, str] | None = None):
+        self.gen, self.files, self.max_bytes, self.names = gen, files, max_bytes, names or {}
         self.docs: deque[Document] = deque()  # cleaned, not yet decided
         self.writer = None
         self.segments: list = []
@@ -366,7 +413,7 @@ class _Part:
     def clean(self) -> Iterator[tuple[SourceFile, list | None, list[Problem]]]:
         """(file, [(id, signature)] or None, problems) per file, in order."""
         for f in self.files:
-            f, docs, problems = _read_one((f, self.max_bytes))
+            f, docs, problems = _read_one((f, self.max_bytes, self.names.get(f.root)))
             if docs is not None:
                 self.docs.extend(docs)
                 docs = [(d.id, d.signature) for d in docs]
@@ -423,19 +470,20 @@ class _Part:
                                  compound=len(self.files) < SEPARATE_FILES_FROM)
 
 
-def _build_in_process(gen, files, settings, decide, bar) -> list:
-    part = _Part(gen, files, settings.max_file_bytes)
+def _build_in_process(gen, files, settings, decide, bar, names=None) -> list:
+    part = _Part(gen, files, settings.max_file_bytes, names)
     cleaned = []
     for item in part.clean():
         cleaned.append(item)
         if bar is not None:
             bar.update(1)
+    _phase(bar, "writing")
     with part.writing():
         part.write(decide(cleaned))
         return part.finish()
 
 
-def _build_in_workers(gen, slices, settings, decide, bar) -> list:
+def _build_in_workers(gen, slices, settings, decide, bar, names=None) -> list:
     """Workers clean their slices; this process decides each batch in file order and the workers write.
 
     Batches are decided as they arrive, slice after slice, so the first
@@ -452,7 +500,7 @@ def _build_in_workers(gen, slices, settings, decide, bar) -> list:
     for files in slices:
         ours, theirs = ctx.Pipe()
         proc = ctx.Process(target=_part_worker, daemon=True,
-                           args=(_Part(gen, files, settings.max_file_bytes), theirs, conns + [ours]))
+                           args=(_Part(gen, files, settings.max_file_bytes, names), theirs, conns + [ours]))
         proc.start()
         theirs.close()
         conns.append(ours)
@@ -476,6 +524,8 @@ def _build_in_workers(gen, slices, settings, decide, bar) -> list:
                         bar.update(len(payload))
                 elif kind == "cleaned":
                     cleaned[i] = True
+                    if all(cleaned):
+                        _phase(bar, "writing")
                 elif kind == "segments":
                     segments[i] = payload
                     pending.discard(i)
@@ -552,12 +602,13 @@ def _part_worker(part: _Part, conn, parent_ends) -> None:
 
 
 def _update_generation(home, live, ix, searcher, old: Manifest, settings, roots, files, diff: _Diff, report,
-                       progress, cleaners: _Cleaners) -> None:
+                       progress, cleaners: _Cleaners, names=None) -> None:
     """Apply the changed and removed files to the live generation ``ix``; ``searcher`` reads the commit being updated."""
     scanned_roots = {str(r) for r in roots}
     current = {f.path: f for f in files}
     manifest = Manifest(sources=_merge_sources(old.sources, roots), files=dict(old.files), skipped={
-        p: e for p, e in old.skipped.items() if e[3] not in scanned_roots or p in current})
+        p: e for p, e in old.skipped.items() if e[3] not in scanned_roots or p in current},
+        names=dict(old.names if names is None else names))
     changed = diff.changed
     report.unchanged = diff.unchanged
     report.problems.extend(diff.named_again)
@@ -586,7 +637,8 @@ def _update_generation(home, live, ix, searcher, old: Manifest, settings, roots,
             for doc_id in manifest.files.pop(path)[2]:
                 doomed.add(doc_id)
                 report.removed += 1
-        for f, docs in _cleaned(changed, settings, report, progress, failed, cleaners.pool_for(len(changed))):
+        for f, docs in _cleaned(changed, settings, report, progress, failed, cleaners.pool_for(len(changed)),
+                                manifest.names):
             manifest.skipped.pop(f.path, None)
             new_ids = [d.id for d in docs]
             for doc in docs:
@@ -639,20 +691,29 @@ def _merge_sources(old: list[str], roots: list[Path]) -> list[str]:
     return merged
 
 
-def _cleaned(files: list[SourceFile], settings: Settings, report: ReindexReport, progress, failed=None, pool=None):
+def _cleaned(files: list[SourceFile], settings: Settings, report: ReindexReport, progress, failed=None, pool=None,
+             names=None):
     """(file, documents) for each readable file, cleaned in ``pool`` if given.
 
     Files that yield nothing go to ``failed`` (a list) with their problems.
     """
     bar = progress(len(files)) if progress else None
-    jobs = [(f, settings.max_file_bytes) for f in files]
+    names = names or {}
+    jobs = [(f, settings.max_file_bytes, names.get(f.root)) for f in files]
     if pool is not None:
         chunk = max(1, min(16, len(jobs) // (8 * settings.workers)))  # small ones early: writing starts sooner
         yield from _collect(pool.imap(_read_one, jobs, chunksize=chunk), report, bar, failed)
     else:
         yield from _collect(map(_read_one, jobs), report, bar, failed)
+    _phase(bar, "done")
     if bar is not None:
         bar.close()
+
+
+def _phase(bar, name: str) -> None:
+    """Say on the progress bar what the reindex is doing now (cleaning, writing, committing, done)."""
+    if bar is not None and hasattr(bar, "set_description"):
+        bar.set_description(name)
 
 
 def _collect(results, report, bar, failed) -> Iterator[tuple[SourceFile, list[Document]]]:
@@ -667,11 +728,14 @@ def _collect(results, report, bar, failed) -> Iterator[tuple[SourceFile, list[Do
 
 
 def _read_one(job) -> tuple[SourceFile, list[Document] | None, list[Problem]]:
-    f, max_bytes = job
+    """One file's documents; ``job`` is (file, max bytes, the source folder's publication name or None)."""
+    f, max_bytes, source_name = job
     try:
         docs, problems = read_documents(f, max_bytes)
         for doc in docs:
             doc.signature = dedup.signature(doc.body)
+            if source_name and not doc.source:
+                doc.source = source_name
         return f, docs, problems
     except SkipFile as exc:
         return f, None, [Problem(f.path, str(exc))]
@@ -753,6 +817,93 @@ def _datekey(published) -> int:
     if published is None:
         return schema.UNDATED
     return (published - EPOCH) // timedelta(seconds=1)
+
+
+@dataclass
+class SourceFolder:
+    """One source of the index (a folder or file given to ``reindex``), as the manifest records it."""
+
+    path: str
+    name: str | None      # the publication named with ``--source``
+    files: int
+    documents: int
+    skipped: int
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "name": self.name, "files": self.files, "documents": self.documents,
+                "skipped": self.skipped}
+
+
+def source_folders(settings: Settings) -> list[SourceFolder]:
+    """The index's sources with what each holds."""
+    home = IndexHome(settings.index)
+    home.open_index().close()  # no index: the usual one-line error
+    manifest = Manifest.load(home.live_dir())
+    folders = {s: SourceFolder(s, manifest.names.get(s), 0, 0, 0) for s in manifest.sources}
+    for entry in manifest.files.values():
+        folder = folders.get(entry[3])
+        if folder is not None:
+            folder.files += 1
+            folder.documents += len(entry[2])
+    for entry in manifest.skipped.values():
+        if entry[3] in folders:
+            folders[entry[3]].skipped += 1
+    return list(folders.values())
+
+
+def remove_source(settings: Settings, source: Path | str) -> ReindexReport:
+    """Take one source (as ``source_folders`` lists it) out of the index: its articles are deleted, the
+    manifest forgets it, and later reindexes no longer scan it. The folder itself is left alone."""
+    started = time.perf_counter()
+    home = IndexHome(settings.index)
+    home.ensure_writable()
+    with home.reindex_lock(settings.writer_timeout):
+        live = home.live_dir()
+        manifest = Manifest.load(live)
+        wanted = _listed_source(manifest, source)
+        current = _open_current(live) if live is not None else None
+        if current is None:
+            raise SourceError(f"the index at {home.path} cannot be updated in place: rebuild it with "
+                              "`searchsvc reindex --full`")
+        ix, searcher = current
+        doomed = {i for p, entry in manifest.files.items() if entry[3] == wanted for i in entry[2]}
+        from whoosh.codec.whoosh3 import W3Codec
+
+        from searchsvc.segment import BulkSegmentWriter
+
+        with searcher:
+            try:
+                writer = BulkSegmentWriter(ix, lock=True, timeout=settings.writer_timeout,
+                                           codec=W3Codec(compression=0))
+            except LockError:
+                raise IndexBusy(f"the index at {home.path} is locked by another writer") from None
+            try:
+                _delete_ids(writer, doomed, searcher)
+                writer.commit()
+            except BaseException:
+                writer.cancel()
+                raise
+        manifest.sources = [s for s in manifest.sources if s != wanted]
+        manifest.files = {p: e for p, e in manifest.files.items() if e[3] != wanted}
+        manifest.skipped = {p: e for p, e in manifest.skipped.items() if e[3] != wanted}
+        manifest.names.pop(wanted, None)
+        home.publish(live)
+        manifest.save(live)
+        report = ReindexReport(removed=len(doomed))
+        report.documents = sum(segment.doc_count() for segment in ix._segments())
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _listed_source(manifest: Manifest, source: Path | str) -> str:
+    """The manifest's own spelling of ``source`` (as listed, or any path to the same folder)."""
+    if str(source) in manifest.sources:
+        return str(source)
+    resolved = str(Path(source).expanduser().absolute())
+    if resolved in manifest.sources:
+        return resolved
+    listed = ", ".join(manifest.sources) or "none"
+    raise SourceError(f"{source} is not a source of this index (its sources: {listed})")
 
 
 def index_stats(settings: Settings) -> dict:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from searchsvc import __version__
 from searchsvc.config import Settings
-from searchsvc.search import SORTS
+from searchsvc.search import MISSING, SORTS
 
 NULLABLE_STRING = {"type": ["string", "null"]}
 # What search._date_param accepts, but for days a month lacks (2023-02-29: a 400, named)
@@ -30,6 +30,8 @@ def openapi_spec(settings: Settings) -> dict:
         },
         "paths": {
             "/api/search": {"get": _search_operation(settings)},
+            "/api/article/{doc_id}": {"get": _article_operation(settings)},
+            "/api/stats": {"get": _stats_operation()},
             "/api/health": {"get": _health_operation()},
             "/api/openapi.json": {"get": _openapi_operation()},
         },
@@ -68,6 +70,9 @@ def _search_operation(settings: Settings) -> dict:
             _param("to", "Published on or before this date (YYYY-MM-DD; YYYY or YYYY-MM: to its last day). "
                          "A day the month does not have is a 400; year 0000 means the earliest date.",
                    {"type": "string", "pattern": ISO_DATE_PATTERN}),
+            _param("missing", "Also (or, alone, only) the articles without a value in that facet: `source` "
+                              "(no source) or `date` (undated); the facets' `missing` buckets (repeatable).",
+                   {"type": "array", "items": {"type": "string", "enum": list(MISSING)}}, style="form", explode=True),
             _param("after", "Cursor from a previous response's `next`: the following page of the same "
                             "query, filters and order (for deep paging; `page` is then ignored).",
                    {"type": "string"}),
@@ -80,6 +85,38 @@ def _search_operation(settings: Settings) -> dict:
             "200": {"description": "One page of results.",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
             "400": {"$ref": "#/components/responses/BadRequest"},
+            "503": {"$ref": "#/components/responses/Unavailable"},
+        },
+    }
+
+
+def _article_operation(settings: Settings) -> dict:
+    return {
+        "operationId": "article",
+        "summary": "One article as cleaned, with its metadata (the JSON twin of /article/{doc_id})",
+        "parameters": [
+            {"name": "doc_id", "in": "path", "required": True, "description": "The article's id (a hit's `id`).",
+             "schema": {"type": "string"}},
+            _param("q", "A query whose words are marked in `title_html` and `body_html`.",
+                   {"type": "string", "maxLength": settings.max_query_chars}),
+        ],
+        "responses": {
+            "200": {"description": "The article.",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Article"}}}},
+            "400": {"$ref": "#/components/responses/BadRequest"},
+            "404": {"$ref": "#/components/responses/NotFound"},
+            "503": {"$ref": "#/components/responses/Unavailable"},
+        },
+    }
+
+
+def _stats_operation() -> dict:
+    return {
+        "operationId": "stats",
+        "summary": "Documents, stories, sources and years with their counts, last reindex",
+        "responses": {
+            "200": {"description": "The live index's figures.",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Stats"}}}},
             "503": {"$ref": "#/components/responses/Unavailable"},
         },
     }
@@ -120,7 +157,14 @@ def _schemas() -> dict:
             "required": ["query", "total", "page", "per_page", "pages", "took_ms", "suggestion", "hits", "facets"],
             "properties": {
                 "query": {"type": "string"},
-                "total": {"type": "integer", "minimum": 0, "description": "Exact number of matching articles."},
+                "total": {"type": "integer", "minimum": 0,
+                          "description": "Exact number of matching stories (near-duplicate groups) when collapsing, "
+                                         "else of matching articles."},
+                "articles": {"type": "integer", "minimum": 0,
+                             "description": "Exact number of matching articles; every facet adds up to it."},
+                "offset": {"type": "integer", "minimum": 0, "description": "Hits before this page."},
+                "sort": {"type": "string", "enum": list(SORTS),
+                         "description": "The order of the hits (`date` for the empty query's default)."},
                 "page": {"type": "integer", "minimum": 1},
                 "per_page": {"type": "integer", "minimum": 1},
                 "pages": {"type": "integer", "minimum": 0},
@@ -144,6 +188,8 @@ def _schemas() -> dict:
             "properties": {
                 "id": {"type": "string"},
                 "title": {"type": "string"},
+                "title_html": {"type": "string",
+                               "description": "HTML: the title escaped, with <mark> around the query's words."},
                 "url": NULLABLE_STRING,
                 "published": {**NULLABLE_STRING, "description": "ISO 8601 in UTC (`Z`), or null."},
                 "author": NULLABLE_STRING,
@@ -167,7 +213,32 @@ def _schemas() -> dict:
         "FacetValue": {
             "type": "object",
             "required": ["value", "count"],
-            "properties": {"value": {"type": "string"}, "count": {"type": "integer", "minimum": 0}},
+            "properties": {"value": {"type": "string"}, "count": {"type": "integer", "minimum": 0},
+                           "missing": {"type": "boolean",
+                                       "description": "The articles without a value (`value` is \"\"): "
+                                                      "chosen with `missing=source` or `missing=date`."}},
+        },
+        "Article": {
+            "type": "object",
+            "required": ["id", "title", "body", "url", "published", "author", "source", "topics"],
+            "properties": {
+                "id": {"type": "string"}, "title": {"type": "string"},
+                "body": {"type": "string", "description": "The cleaned text; paragraphs separated by a blank line."},
+                "url": NULLABLE_STRING, "published": NULLABLE_STRING, "author": NULLABLE_STRING,
+                "source": NULLABLE_STRING, "topics": {"type": "array", "items": {"type": "string"}},
+                "title_html": {"type": "string"}, "body_html": {"type": "string"},
+                "matches": {"type": "integer", "minimum": 0, "description": "Marked words in `body_html`."},
+            },
+        },
+        "Stats": {
+            "type": "object",
+            "required": ["documents", "stories", "sources", "years", "last_reindex"],
+            "properties": {
+                "documents": {"type": "integer", "minimum": 0},
+                "stories": {"type": "integer", "minimum": 0, "description": "Near-duplicate groups."},
+                "sources": facet_list, "years": facet_list,
+                "last_reindex": {**NULLABLE_STRING, "description": "ISO 8601, UTC."},
+            },
         },
         "Health": {
             "type": "object",
@@ -192,4 +263,5 @@ def _responses() -> dict:
     return {
         "BadRequest": {"description": "A parameter cannot be used as given.", "content": error},
         "Unavailable": {"description": "There is no index (yet), or it cannot be opened.", "content": error},
+        "NotFound": {"description": "No article has this id.", "content": error},
     }

@@ -22,7 +22,7 @@ from searchsvc import schema
 from searchsvc.errors import BadRequest
 
 SECONDS_PER_DAY = 86400.0
-RECENT_FLOOR = 0.25  # sort=recent: an old article keeps a quarter of its relevance
+RECENT_POWER = 0.5  # sort=recent: relevance times (1 + age / scale) ** -RECENT_POWER (see recent_factors)
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,13 @@ class Cursor:
     collapse: bool
     key: tuple
     generation: str
+    missing: tuple[str, ...] = ()   # the "no source" / "undated" buckets chosen (``search.MISSING``)
+    offset: int = 0                 # hits before the page this cursor leads to
 
     def to_json(self) -> dict:
         return {"v": 1, "q": self.q, "s": self.sort, "src": list(self.sources), "f": self.date_from,
                 "t": self.date_to, "n": self.per_page, "c": self.collapse, "k": list(self.key),
-                "g": self.generation}
+                "g": self.generation, "m": list(self.missing), "o": self.offset}
 
     @classmethod
     def from_json(cls, d) -> "Cursor":
@@ -55,17 +57,19 @@ class Cursor:
             raise ValueError("not a cursor")
         q, sort, sources, date_from, date_to = d.get("q"), d.get("s"), d.get("src"), d.get("f"), d.get("t")
         per_page, collapse, key, generation = d.get("n"), d.get("c"), d.get("k"), d.get("g")
+        missing, offset = d.get("m"), d.get("o")
         if not all(isinstance(x, str) for x in (q, sort, generation)) or len(generation) > 200:
             raise ValueError("not a cursor")
-        if not isinstance(sources, list) or not all(isinstance(x, str) for x in sources):
+        if not all(isinstance(x, list) and all(isinstance(y, str) for y in x) for x in (sources, missing)):
             raise ValueError("bad sources")
         if not all(x is None or isinstance(x, str) for x in (date_from, date_to)):
             raise ValueError("bad dates")
-        if type(per_page) is not int or type(collapse) is not bool:
+        if type(per_page) is not int or type(collapse) is not bool or type(offset) is not int or offset < 0:
             raise ValueError("bad page size")
         if not isinstance(key, list) or not any(key_fits(order, key) for order in KEY_NUMBERS):
             raise ValueError("bad key")
-        return cls(q, sort, tuple(sources), date_from, date_to, per_page, collapse, tuple(key), generation)
+        return cls(q, sort, tuple(sources), date_from, date_to, per_page, collapse, tuple(key), generation,
+                   tuple(missing), offset)
 
 
 KEY_NUMBERS = {"date": 2, "relevance": 1, "recent": 1}  # numbers before the id in each order's key (_sort_keys)
@@ -109,11 +113,23 @@ class CursorCodec:
             raise BadRequest("after is not a cursor this service gave out", "bad_after") from None
 
 
-def recent_factors(datekeys: np.ndarray, reference: int, half_life_days: float) -> np.ndarray:
-    """Age decay of ``sort=recent``: 1 when as new as the newest article, halving (towards the floor) every half-life."""
-    age_days = np.maximum(0.0, (reference - datekeys) / SECONDS_PER_DAY)
-    factors = RECENT_FLOOR + (1 - RECENT_FLOOR) * np.power(0.5, age_days / half_life_days)
-    return np.where(datekeys == schema.UNDATED, RECENT_FLOOR, factors)
+def recent_factors(datekeys: np.ndarray, reference: int, half_life_days: float, oldest: int | None = None) -> np.ndarray:
+    """Age decay of ``sort=recent``: 1 for the newest article, 1/2 at ``half_life_days``, then on down, never flat.
+
+    A power law, ``(1 + age / scale) ** -0.5``: doubling an old article's age
+    costs it the same share (about 0.7) whether it is two months old or
+    two years, so relevant articles stay in date order across months and
+    years; an exponential decay runs flat within months (everything older
+    sits on one floor, and relevance alone orders a 2022 story above 2024
+    ones). An article a year old keeps about a sixth of its relevance
+    against the newest (with the default 30 days), two years a ninth.
+    Undated articles count as old as the oldest dated one.
+    """
+    scale = half_life_days / (2 ** (1 / RECENT_POWER) - 1)  # so that the factor is 1/2 at half_life_days
+    undated = datekeys == schema.UNDATED
+    dates = np.where(undated, reference if oldest is None or oldest == schema.UNDATED else oldest, datekeys)
+    age_days = np.maximum(0.0, (reference - dates) / SECONDS_PER_DAY)
+    return np.power(1.0 + age_days / scale, -RECENT_POWER)
 
 
 @dataclass
@@ -133,7 +149,7 @@ class Ordering:
 
     def __init__(self, gen, found, order: str, *, collapse: bool, half_life_days: float,
                  enough: int | None = None, facets: dict | None = None):
-        self.gen, self.found = gen, found
+        self.gen, self.found, self.collapse = gen, found, collapse
         self.keys = _sort_keys(gen, found, order, half_life_days)
         self.positions = _ordered(gen, found, self.keys, collapse, enough)
         self.facets = facets or {}
@@ -147,8 +163,13 @@ class Ordering:
         return parts + (self.gen.ids[int(self.found.docnums[at])],)
 
     def hit(self, i: int) -> Ranked:
+        """The ``i``-th hit; a near-duplicate group's place and score are its best hit's, the version shown its
+        best described (``_best_described``)."""
         at = self.positions[i]
-        return Ranked(self.key(i), int(self.found.docnums[at]), float(self.found.scores[at]))
+        docnum = int(self.found.docnums[at])
+        if self.collapse and self.gen.in_group(docnum):
+            docnum = _best_described(self.gen, self.found, docnum)
+        return Ranked(self.key(i), docnum, float(self.found.scores[at]))
 
     def page_after(self, after: tuple | None, start: int, size: int) -> tuple[list[Ranked], int]:
         """(hits, end): ``size`` hits after the cursor key ``after`` (or from position ``start``), and how many
@@ -161,6 +182,21 @@ class Ordering:
             start = bisect.bisect_right(_Keys(self), after)
         stop = min(start + size, len(self))
         return [self.hit(i) for i in range(start, stop)], stop
+
+
+def _best_described(gen, found, docnum: int) -> int:
+    """The matching member of ``docnum``'s group with the most of source, date and author (``gen.metadata``);
+    among equals ``docnum`` itself (the group's best hit), then the higher score, then the id."""
+    members = gen.group_members(docnum)
+    at = np.minimum(np.searchsorted(found.docnums, members), len(found) - 1)
+    matching = found.docnums[at] == members
+    members, at = members[matching], at[matching]
+    described = gen.metadata[members]
+    if not len(members) or described.max() <= gen.metadata[docnum]:
+        return docnum
+    best = described == described.max()
+    members, at = members[best], at[best]
+    return int(members[np.lexsort((gen.id_rank[members], -found.scores[at]))[0]])
 
 
 class _Keys:
@@ -182,7 +218,8 @@ def _sort_keys(gen, found, order: str, half_life_days: float) -> list[np.ndarray
     if order == "date":
         return [ranks, -found.scores, -gen.datekey[found.docnums]]
     if order == "recent":
-        return [ranks, -found.scores * recent_factors(gen.datekey[found.docnums], gen.newest, half_life_days)]
+        return [ranks, -found.scores * recent_factors(gen.datekey[found.docnums], gen.newest, half_life_days,
+                                                      gen.oldest)]
     return [ranks, -found.scores]
 
 

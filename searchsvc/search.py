@@ -10,6 +10,7 @@ up to three words rank the articles with every word first and require them
 from __future__ import annotations
 
 import functools
+import html
 import math
 import logging
 import re
@@ -23,21 +24,23 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from typing import Mapping, Sequence
 
+import numpy as np
 from whoosh import query as wq
 from whoosh.searching import Searcher
 
 from searchsvc import engine, highlight, paging, ranking, schema
-from searchsvc.highlight import matches, passages
+from searchsvc.highlight import Forms, mark, matches, passages
 from searchsvc.cache import ResultCache
 from searchsvc.config import Settings
 from searchsvc.errors import BadRequest, IndexUnavailable, NotFound
 from searchsvc.query import Clause, ParsedQuery, parse, words_of
 from searchsvc.sources import valid_text
-from searchsvc.store import IndexHome
+from searchsvc.store import IndexHome, Manifest
 
 log = logging.getLogger(__name__)
 
 SORTS = ("relevance", "date", "recent")
+MISSING = ("source", "date")  # facets whose "no value" bucket can be chosen: ``missing=source``, ``missing=date``
 TITLE_WEIGHT = 0.25
 ALL_WORDS_UP_TO = 3       # queries with this many distinct terms or fewer require all of them...
 ALL_WORDS_ENOUGH = 2      # ...unless fewer articles than this have them all: then those come first,
@@ -61,6 +64,7 @@ class SearchRequest:
     date_from: date | None = None
     date_to: date | None = None
     after: str | None = None      # a cursor token from a previous page's ``next``
+    missing: tuple[str, ...] = ()  # also (or only) articles without a source / a date (``MISSING``)
     collapse: bool = True         # show each group of near-duplicates once
     explain: bool = False         # say which words matched where
     # Presentation only (batch runs skip them); the ranking is the same either way.
@@ -102,10 +106,11 @@ class Hit:
     snippets: list[Passage] = field(default_factory=list)
     duplicates: list[Version] = field(default_factory=list)
     explain: dict | None = None
+    title_html: str = ""   # the title escaped, with <mark> around the query's words
 
     def approximate_bytes(self) -> int:
-        size = OBJECT_BYTES * 3 + _bytes_of(self.id, self.title, self.url, self.published, self.author, self.source,
-                                            self.snippet)
+        size = OBJECT_BYTES * 3 + _bytes_of(self.id, self.title, self.title_html, self.url, self.published,
+                                            self.author, self.source, self.snippet)
         size += sum(OBJECT_BYTES + _bytes_of(p.text) for p in self.snippets)
         size += sum(OBJECT_BYTES + _bytes_of(v.id, v.title, v.source, v.published) for v in self.duplicates)
         if self.explain is not None:
@@ -114,7 +119,8 @@ class Hit:
 
     def to_dict(self) -> dict:
         data = {
-            "id": self.id, "title": self.title, "url": self.url, "published": self.published,
+            "id": self.id, "title": self.title, "title_html": self.title_html, "url": self.url,
+            "published": self.published,
             "author": self.author, "source": self.source, "score": self.score, "snippet": self.snippet,
             "snippets": [{"text": p.text, "offset": p.offset} for p in self.snippets],
             "duplicates": [{"id": v.id, "title": v.title, "source": v.source, "published": v.published}
@@ -134,8 +140,12 @@ def _bytes_of(*texts: str | None) -> int:
 
 @dataclass
 class FacetValue:
-    value: str
+    value: str           # "" for the articles without one (``missing``)
     count: int
+    missing: bool = False
+
+    def to_dict(self) -> dict:
+        return {"value": self.value, "count": self.count, "missing": self.missing}
 
 
 @dataclass
@@ -151,10 +161,13 @@ class ResultPage:
     facets: dict[str, list[FacetValue]]
     next: str | None = None        # cursor for the page after this one; None on the last page
     corrected: bool = False        # no article matched the query: these hits answer ``suggestion``
+    articles: int = 0              # matching articles (``total`` counts stories when collapsing); facets sum to it
+    offset: int = 0                # hits before this page
+    sort: str = "relevance"        # the order the hits are in (the empty query lists the newest first)
 
     def approximate_bytes(self) -> int:
         """The memory this page holds, roughly: its strings' sizes plus a fixed cost per object (the result cache's measure)."""
-        size = OBJECT_BYTES * 4 + _bytes_of(self.query, self.suggestion, self.next)
+        size = OBJECT_BYTES * 6 + _bytes_of(self.query, self.suggestion, self.next)  # itself, facets, lists
         for hit in self.hits:
             size += hit.approximate_bytes()
         for values in self.facets.values():
@@ -167,9 +180,9 @@ class ResultPage:
             "query": self.query, "total": self.total, "page": self.page, "per_page": self.per_page,
             "pages": self.pages, "took_ms": self.took_ms, "suggestion": self.suggestion,
             "hits": [hit.to_dict() for hit in self.hits],
-            "facets": {name: [{"value": f.value, "count": f.count} for f in values]
-                       for name, values in self.facets.items()},
+            "facets": {name: [f.to_dict() for f in values] for name, values in self.facets.items()},
             "next": self.next, "corrected": self.corrected,
+            "articles": self.articles, "offset": self.offset, "sort": self.sort,
         }
 
 
@@ -215,9 +228,19 @@ def request_from_params(params: Mapping[str, Sequence[str]], settings: Settings)
     after = one("after") or None
     if after is not None and len(after) > MAX_CURSOR_CHARS + 8 * settings.max_query_chars:
         raise BadRequest("after is not a cursor this service gave out", "bad_after")
-    return SearchRequest(q, page, per_page, sort, sources, date_from, date_to, after=after,
+    missing = _missing_param(params.get("missing") or [])
+    return SearchRequest(q, page, per_page, sort, sources, date_from, date_to, after=after, missing=missing,
                          collapse=_bool_param("collapse", one("collapse"), True),
                          explain=_bool_param("explain", one("explain"), False))
+
+
+def _missing_param(values: Sequence[str]) -> tuple[str, ...]:
+    """The chosen "no value" buckets, in ``MISSING`` order."""
+    chosen = {v for v in values if v}
+    unknown = chosen - set(MISSING)
+    if unknown:
+        raise BadRequest(f"missing must be {' or '.join(MISSING)}, not {sorted(unknown)[0][:40]!r}", "bad_missing")
+    return tuple(m for m in MISSING if m in chosen)
 
 
 def _bool_param(name, raw, default: bool) -> bool:
@@ -316,6 +339,7 @@ class SearchIndex:
         self.results = ResultCache(settings.cache_entries, settings.cache_bytes, ResultPage.approximate_bytes)
         self._cursors: paging.CursorCodec | None = None
         self._own_cursors: paging.CursorCodec | None = None
+        self.stats: tuple[str, dict] | None = None  # (generation, collection_stats)
 
     def searcher(self) -> Searcher:
         ix, stamp = self._live()
@@ -486,6 +510,7 @@ class _Found:
     total: int
     facets: dict[str, list[FacetValue]]
     more: bool                      # hits exist after this page
+    articles: int = 0               # articles matching (``total`` counts stories when collapsing)
 
 
 def search(index: SearchIndex, req: SearchRequest) -> ResultPage:
@@ -510,9 +535,11 @@ def _continued(req: SearchRequest, c: paging.Cursor, settings: Settings) -> Sear
     checked = request_from_params({
         "q": [c.q], "sort": [c.sort], "source": list(c.sources), "per_page": [str(c.per_page)],
         "from": [c.date_from or ""], "to": [c.date_to or ""], "collapse": ["true" if c.collapse else "false"],
+        "missing": list(c.missing),
     }, settings)
     return replace(req, q=checked.q, sort=checked.sort, sources=checked.sources, per_page=checked.per_page,
-                   collapse=checked.collapse, date_from=checked.date_from, date_to=checked.date_to, page=1)
+                   collapse=checked.collapse, missing=checked.missing, date_from=checked.date_from,
+                   date_to=checked.date_to, page=1)
 
 
 def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: SearchIndex, started) -> ResultPage:
@@ -521,7 +548,7 @@ def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: Sea
     ev = engine.Evaluator(index.arrays(s), s, phrase_documents=settings.max_phrase_documents)
     plan = _plan(ev, parsed, settings)
     order = "date" if plan.query is None and req.sort == "relevance" else req.sort
-    mask = ev.gen.filter_mask(req.sources, req.date_from, req.date_to)
+    mask = ev.gen.filter_mask(req.sources, req.date_from, req.date_to, req.missing)
     if cursor is not None and not paging.key_fits(order, cursor.key):
         raise BadRequest("after is not a cursor this service gave out", "bad_after")
     after = tuple(cursor.key) if cursor else None
@@ -539,8 +566,10 @@ def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: Sea
         if retry.total:
             found, plan, corrected = retry, fixed_plan, True
     stems = plan.stems if req.with_snippets else None
+    forms = Forms.of(words_of(parse(suggestion if corrected else req.q, settings.max_query_terms)))
     words = _explained_words(req.q, suggestion if corrected else None, settings) if req.explain else None
-    hits = [_hit(ev, r, stems, settings, req, words) for r in found.ranked]
+    hits = [_hit(ev, r, stems, settings, req, words, forms) for r in found.ranked]
+    offset = cursor.offset if cursor else (req.page - 1) * req.per_page
     next_token = None
     if found.more and found.ranked:
         next_token = index.cursors.encode(paging.Cursor(
@@ -548,6 +577,7 @@ def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: Sea
             date_from=req.date_from.isoformat() if req.date_from else None,
             date_to=req.date_to.isoformat() if req.date_to else None,
             per_page=req.per_page, collapse=req.collapse, key=found.ranked[-1].key, generation=generation,
+            missing=req.missing, offset=offset + len(found.ranked),
         ))
     return ResultPage(
         query=req.q,
@@ -561,6 +591,9 @@ def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: Sea
         facets=found.facets,
         next=next_token,
         corrected=corrected,
+        articles=found.articles,
+        offset=offset,
+        sort=order,
     )
 
 
@@ -581,7 +614,7 @@ def _find(ev: engine.Evaluator, index: SearchIndex, query, excluded, *, mask, or
                                    half_life_days=settings.recent_half_life_days)
         page, end = ordering.page_after(None, first - req.per_page, req.per_page)
         total = _total(ev, found, req)
-        return _Found(page, total, _facets(ev, found, req), end < total)
+        return _Found(page, total, _facets(ev, found, req), end < total, len(found))
     # cursor pages: every hit ordered once per commit and query, then slices of it
     key = (ev.gen.fingerprint, repr(q), repr(_filter_key(req)), order, req.collapse, req.with_facets,
            settings.recent_half_life_days)
@@ -594,11 +627,11 @@ def _find(ev: engine.Evaluator, index: SearchIndex, query, excluded, *, mask, or
         index.orderings.put(key, ordering)
     page, end = ordering.page_after(after, 0, req.per_page)
     total = len(ordering) if req.collapse else len(ordering.found)
-    return _Found(page, total, ordering.facets, end < total)
+    return _Found(page, total, ordering.facets, end < total, len(ordering.found))
 
 
 def _filter_key(req: SearchRequest) -> tuple:
-    return (req.sources, req.date_from, req.date_to)
+    return (req.sources, req.date_from, req.date_to, req.missing)
 
 
 def _filtered(ev: engine.Evaluator, q, mask) -> engine.Matches:
@@ -616,12 +649,14 @@ def _facets(ev: engine.Evaluator, found: engine.Matches, req: SearchRequest) -> 
         return {}
     facets = {}
     for name, fieldname in FACETS.items():
-        values = [FacetValue(v, n) for v, n in ev.gen.facet_counts(fieldname, found.docnums) if v]
+        counts = ev.gen.facet_counts(fieldname, found.docnums)
+        values = [FacetValue(v, n) for v, n in counts if v]
         if name == "year":
             values.sort(key=lambda v: v.value, reverse=True)
         else:
             values.sort(key=lambda v: (-v.count, v.value))
-        facets[name] = values
+        # the articles without a value last, so that every facet adds up to ``articles``
+        facets[name] = values + [FacetValue("", n, missing=True) for v, n in counts if not v]
     return facets
 
 
@@ -766,14 +801,15 @@ def _text(value) -> str:
 
 
 def _hit(ev: engine.Evaluator, r: paging.Ranked, stems: set[str] | None, settings: Settings,
-         req: SearchRequest, words: list[tuple[str, str]] | None) -> Hit:
+         req: SearchRequest, words: list[tuple[str, str]] | None, forms: Forms | None = None) -> Hit:
     stored = ev.stored_fields(r.docnum)
     body = stored.get(schema.BODY) or ""
-    found = passages(body, stems, settings.snippet_chars, limit=3) if stems is not None else []
+    found = passages(body, stems, settings.snippet_chars, limit=3, forms=forms) if stems is not None else []
     title = stored.get(schema.TITLE) or stored[schema.ID]
     return Hit(
         id=stored[schema.ID],
         title=title,
+        title_html=mark(title, stems, forms) if stems is not None else html.escape(title),
         url=stored.get(schema.URL) or None,
         published=_iso(stored.get(schema.PUBLISHED)),
         author=stored.get(schema.AUTHOR) or None,
@@ -854,6 +890,31 @@ def _suggestion(ev: engine.Evaluator, q: str, parsed: ParsedQuery, plan: Plan) -
             fixed = re.sub(r"(?<!\w)%s(?!\w)" % re.escape(word), option, fixed, count=1)
             changed = True
     return fixed if changed and fixed != q else None
+
+
+# --- the collection --------------------------------------------------------------
+
+def collection_stats(index: SearchIndex) -> dict:
+    """Documents, stories (near-duplicate groups), sources and years with their counts, last reindex.
+
+    Computed once per index generation (the manifest of a large index takes a while to read).
+    """
+    with index.pinned(None) as (s, generation):
+        held = index.stats
+        if held is not None and held[0] == generation:
+            return held[1]
+        gen = index.arrays(s)
+        live = np.nonzero(gen.live)[0]
+        facets = _facets(engine.Evaluator(gen, s), engine.Matches(live, np.ones(len(live))), SearchRequest())
+        stats = {
+            "documents": int(len(live)),
+            "stories": gen.distinct_groups(live),
+            "sources": [f.to_dict() for f in facets["source"]],
+            "years": [f.to_dict() for f in facets["year"]],
+            "last_reindex": Manifest.load(index.home.live_dir()).last_reindex,
+        }
+    index.stats = (generation, stats)
+    return stats
 
 
 # --- one article ---------------------------------------------------------------

@@ -75,6 +75,8 @@ class Manifest:
     # absolute file path -> [size, mtime_ns, reason, source root]: files that held no article;
     # named again from here, and read again only once their size or mtime changes
     skipped: dict[str, list] = field(default_factory=dict)
+    # source root -> the publication it holds (`reindex DIR --source NAME`): the source of pages that name none
+    names: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, gen_dir: Path | None) -> "Manifest":
@@ -84,12 +86,13 @@ class Manifest:
             data = json.loads((gen_dir / MANIFEST).read_text("utf-8"))
         except (OSError, ValueError):
             return cls()
-        return cls(data.get("sources", []), data.get("files", {}), data.get("last_reindex"), data.get("skipped", {}))
+        return cls(data.get("sources", []), data.get("files", {}), data.get("last_reindex"), data.get("skipped", {}),
+                   data.get("names", {}))
 
     def save(self, gen_dir: Path) -> None:
         self.last_reindex = datetime.now(timezone.utc).isoformat(timespec="seconds")
         data = {"sources": self.sources, "files": self.files, "last_reindex": self.last_reindex,
-                "skipped": self.skipped}
+                "skipped": self.skipped, "names": self.names}
         write_atomically(gen_dir / MANIFEST, json.dumps(data, separators=(",", ":")))
 
 

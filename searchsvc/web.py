@@ -28,7 +28,7 @@ from searchsvc.config import Settings
 from searchsvc.errors import BadRequest, IndexUnavailable, SearchsvcError
 from searchsvc.openapi import openapi_spec
 from searchsvc.highlight import highlight_html
-from searchsvc.search import SORTS, SearchIndex, get_article, request_from_params, search
+from searchsvc.search import (SORTS, SearchIndex, collection_stats, get_article, request_from_params, search)
 
 log = logging.getLogger(__name__)
 
@@ -116,18 +116,46 @@ STATIC_MAX_AGE = 365 * 24 * 3600   # versioned asset URLs never change content
 
 @pages.get("/")
 def home():
-    return render_template("search.html", result=None, req=None, error=None, view=None)
+    return render_template("search.html", result=None, req=None, errors={}, view=None, q="")
+
+
+# A bad parameter's message goes beside the part of the page it belongs to (``errors``);
+# the search runs without that parameter, so the page keeps its form, query and filters.
+ERROR_PLACES = {"bad_from": "date", "bad_to": "date", "bad_date_range": "date", "query_too_long": "q",
+                "bad_sort": "sort", "bad_missing": "filters"}
+ERROR_PARAMS = {"bad_date_range": ("from", "to"), "query_too_long": ("q",), "bad_after": ("after", "page")}
 
 
 @pages.get("/search")
 def search_page():
-    try:
-        req = request_from_params(request.args.to_dict(flat=False), settings())
-    except BadRequest as exc:
-        return render_template("search.html", result=None, req=None, error=str(exc), view=None), 400
+    params = request.args.to_dict(flat=False)
+    req, errors = _lenient_request(params)
+    q = (params.get("q") or [""])[-1]
+    if req is None:  # the query itself cannot be searched: the form only, the message beside the box
+        return render_template("search.html", result=None, req=None, errors=errors, view=None, q=q), 400
     result = search(index(), _with_explain(req))
-    return render_template("search.html", result=result, req=req, error=None,
-                           view=results_view(req, result, _all_sources(req, result)))
+    view = results_view(req, result, _all_sources(req, result), errors, params)
+    return render_template("search.html", result=result, req=req, errors=errors, view=view, q=q), \
+        400 if errors else 200
+
+
+def _lenient_request(params: dict) -> tuple:
+    """(request, {place: message}): the request without the parameters that cannot be used, and why.
+
+    None for the request when the query itself is the problem.
+    """
+    errors: dict[str, str] = {}
+    params = dict(params)
+    for _ in range(len(params) + 1):
+        try:
+            return request_from_params(params, settings()), errors
+        except BadRequest as exc:
+            errors.setdefault(ERROR_PLACES.get(exc.code, "page"), str(exc))
+            if exc.code == "query_too_long":
+                return None, errors
+            for name in ERROR_PARAMS.get(exc.code, (exc.code.removeprefix("bad_"),)):
+                params.pop(name, None)
+    return None, errors
 
 
 @pages.get("/article/<path:doc_id>")
@@ -173,7 +201,8 @@ def _article_page(doc_id: str):
     body = highlight_html(article.body, q) if q.strip() else None
     marks = body.count("<mark>") if body else 0
     return render_template("article.html", article=article, q=q, marks=marks,
-                           body_html=Markup(body) if body else None)
+                           body_html=Markup(body) if body else None,
+                           title_html=Markup(highlight_html(article.title, q)) if q.strip() else None)
 
 
 def _with_explain(req):
@@ -183,10 +212,10 @@ def _with_explain(req):
 
 def _all_sources(req, result) -> list:
     """Source facet counts without the source filter, so a second source can be added (OR)."""
-    if not req.sources:
+    if not req.sources and "source" not in req.missing:
         return result.facets.get("source", [])
-    unfiltered = search(index(), replace(req, sources=(), page=1, per_page=1, after=None,
-                                        with_snippets=False, explain=False))
+    unfiltered = search(index(), replace(req, sources=(), missing=tuple(m for m in req.missing if m != "source"),
+                                        page=1, per_page=1, after=None, with_snippets=False, explain=False))
     return unfiltered.facets.get("source", [])
 
 
@@ -194,42 +223,87 @@ def sort_labels() -> list[tuple[str, str]]:
     return [(v, SORT_LABELS.get(v, v.title())) for v in SORTS]
 
 
-def results_view(req, result, sources) -> dict:
-    """What the filters, sort switch and pager show; static/search.js mirrors it."""
+MISSING_LABELS = {"source": "Unknown source", "date": "Undated"}
+
+
+def results_view(req, result, sources, errors=None, params=None) -> dict:
+    """What the summary, filters, sort switch and pager show; static/search.js mirrors it."""
     selected_year = _selected_year(req)
+    missing = set(req.missing)
+    others = lambda name: [m for m in req.missing if m != name]  # noqa: E731
     active = [(f"Source: {s}", page_url(source=[x for x in req.sources if x != s])) for s in req.sources]
+    if "source" in missing:
+        active.append(("Source: unknown", page_url(missing=others("source"))))
     if req.date_from or req.date_to:
         label = selected_year or f"{req.date_from or '…'} to {req.date_to or '…'}"
         active.append((f"Date: {label}", page_url(**{"from": None, "to": None})))
-    shown = {f.value for f in sources}
+    if "date" in missing:
+        active.append(("Date: undated", page_url(missing=others("date"))))
+    shown = {f.value for f in sources if not f.missing}
     source_items = [
-        {"key": f"source:{s}", "value": s, "count": None, "selected": True,
+        {"key": f"source:{s}", "value": s, "count": None, "selected": True, "missing": False,
          "url": page_url(source=[x for x in req.sources if x != s])}
         for s in req.sources if s not in shown
     ] + [
+        {"key": "missing:source", "value": MISSING_LABELS["source"], "count": f.count, "missing": True,
+         "selected": "source" in missing,
+         "url": page_url(missing=others("source") if "source" in missing else [*others("source"), "source"])}
+        if f.missing else
         {"key": f"source:{f.value}", "value": f.value, "count": f.count, "selected": f.value in req.sources,
+         "missing": False,
          "url": page_url(source=[x for x in req.sources if x != f.value] if f.value in req.sources
                          else [*req.sources, f.value])}
         for f in sources
     ]
     year_items = [
+        {"key": "missing:date", "value": MISSING_LABELS["date"], "count": f.count, "missing": True,
+         "selected": "date" in missing and not (req.date_from or req.date_to),
+         "url": page_url(missing=others("date")) if "date" in missing
+         else page_url(missing=[*others("date"), "date"], **{"from": None, "to": None})}
+        if f.missing else
         {"key": f"year:{f.value}", "value": f.value, "count": f.count, "selected": f.value == selected_year,
+         "missing": False,
          "url": page_url(**({"from": None, "to": None} if f.value == selected_year
-                            else {"from": f"{f.value}-01-01", "to": f"{f.value}-12-31"}))}
+                            else {"from": f"{f.value}-01-01", "to": f"{f.value}-12-31"}),
+                         missing=others("date"))}
         for f in result.facets.get("year", [])
     ]
-    sorts = [{"value": v, "label": label, "current": v == req.sort,
+    sorts = [{"value": v, "label": label, "current": v == result.sort,
               "url": page_url(sort=None if v == "relevance" else v)} for v, label in sort_labels()]
+    raw = lambda name: ((params or {}).get(name) or [""])[-1]  # noqa: E731
     return {
         # the words the hits answer: the correction when nothing matched the query itself
         "q": result.suggestion if getattr(result, "corrected", False) else req.q,
+        "summary": _summary(req, result),
         "active": active,
-        "clear_url": page_url(source=None, **{"from": None, "to": None}) if active else None,
+        "clear_url": page_url(source=None, missing=None, **{"from": None, "to": None}) if active else None,
         "sources": source_items,
         "years": year_items,
         "sorts": sorts,
         "pager": _pager(result),
+        "past_end": _past_end(req, result),
+        "errors": errors or {},
+        # the date fields show what was typed, even when it could not be used
+        "date_from": req.date_from.isoformat() if req.date_from else raw("from"),
+        "date_to": req.date_to.isoformat() if req.date_to else raw("to"),
     }
+
+
+def _summary(req, result) -> dict:
+    """Where this page is and what is counted: "11–20 of 35 stories (38 articles)"."""
+    stories = result.total != result.articles
+    noun = ("story" if stories else "article") if result.total == 1 else ("stories" if stories else "articles")
+    first = result.offset + 1 if result.hits else 0
+    return {"first": first, "last": result.offset + len(result.hits), "total": result.total,
+            "articles": result.articles if stories else None, "noun": noun}
+
+
+def _past_end(req, result) -> dict | None:
+    """A page number past the last page: which page the results end on, and a link to it."""
+    if result.hits or not result.total or request.args.get("after"):
+        return None
+    last = min(result.pages, settings().max_page)
+    return {"page": req.page, "last": last, "url": page_url(page=last if last > 1 else None)}
 
 
 def _selected_year(req) -> str | None:
@@ -323,6 +397,27 @@ def api_search():
 def api_openapi():
     """The OpenAPI 3.1 description of every ``/api/`` endpoint (kept true by tests/test_openapi.py)."""
     return jsonify(openapi_spec(settings()))
+
+
+@api.get("/article/<path:doc_id>")
+def api_article(doc_id):
+    """The cleaned article and its metadata: the JSON twin of ``/article/<id>`` (``q`` adds ``body_html``)."""
+    article = get_article(index(), doc_id)
+    data = article.to_dict()
+    q = request.args.get("q", "")
+    if len(q) > settings().max_query_chars:
+        raise BadRequest(f"q is longer than {settings().max_query_chars} characters", "query_too_long")
+    if q.strip():
+        data["title_html"] = highlight_html(article.title, q)
+        data["body_html"] = highlight_html(article.body, q)
+        data["matches"] = data["body_html"].count("<mark>")
+    return jsonify(data)
+
+
+@api.get("/stats")
+def api_stats():
+    """Documents, stories, sources with their counts, last reindex."""
+    return jsonify(collection_stats(index()))
 
 
 @api.get("/health")
@@ -428,6 +523,45 @@ def add_security_headers(response):
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
+
+
+# --- the access log ----------------------------------------------------------------
+
+def with_access_log(app, fd: int = 2):
+    """``app`` writing one line per request to ``fd`` when its answer is sent: time, client, method, path, status,
+    milliseconds.
+
+    One ``os.write`` per line (shorter than a pipe's atomic write), so the
+    lines of several threads and server processes never interleave.
+    """
+    import os
+    import time
+
+    def logged(environ, start_response):
+        started = time.perf_counter()
+        status = []
+
+        def start(code, headers, exc_info=None):
+            status[:] = [code.split(" ", 1)[0]]
+            return start_response(code, headers, exc_info)
+
+        body = app(environ, start)
+        try:
+            yield from body
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+            path = environ.get("PATH_INFO", "") + ("?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else "")
+            line = (f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {environ.get('REMOTE_ADDR', '-')} "
+                    f"{environ.get('REQUEST_METHOD', '-')} {path[:2000]} {status[0] if status else '-'} "
+                    f"{(time.perf_counter() - started) * 1000:.1f} ms\n")
+            try:
+                os.write(fd, line.encode("utf-8", "replace"))
+            except OSError:
+                pass  # a closed stderr never fails a request
+
+    return logged
 
 
 # --- template helpers ---------------------------------------------------------------

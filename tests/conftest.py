@@ -171,13 +171,18 @@ def wait_until_responds(url: str, timeout: float = HANG_GUARD, proc: subprocess.
 
 
 class LiveServer:
+    """``searchsvc serve`` on a free loopback port; its stderr (the access log) goes to a file, ``log()``."""
+
     def __init__(self, index: Path, *extra, env: dict | None = None):
+        import tempfile
+
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}, **(env or {})}
+        self.stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "searchsvc", "serve", "--index", str(index), "--port", str(self.port), *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env,
         )
         try:
             wait_until_responds(self.url + "/api/health", proc=self.proc)
@@ -197,6 +202,11 @@ class LiveServer:
         status, _, body = self.get(path)
         return status, json.loads(body)
 
+    def log(self) -> str:
+        """What the server wrote on stderr so far."""
+        self.stderr.seek(0)
+        return self.stderr.read().decode("utf-8", "replace")
+
     def stop(self):
         self.proc.terminate()
         try:
@@ -204,7 +214,7 @@ class LiveServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        for stream in (self.proc.stdout, self.proc.stderr):
+        for stream in (self.proc.stdout, self.stderr):
             if stream:
                 stream.close()
 

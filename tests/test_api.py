@@ -31,7 +31,8 @@ def test_search_response_shape(client):
         assert hit["published"] is None or hit["published"].endswith("Z")
     assert set(data["facets"]) >= {"source", "year"}
     for facet in data["facets"].values():
-        assert all(set(v) == {"value", "count"} for v in facet)
+        assert all(set(v) == {"value", "count", "missing"} for v in facet)
+        assert sum(v["count"] for v in facet) == data["articles"]
 
 
 def test_per_page_pages_and_sort(client):
@@ -62,7 +63,7 @@ def test_bad_parameters_get_400_json(client, query, code):
 def test_year_0000_means_from_the_beginning(client):
     everything = client.get("/api/search?q=&collapse=false").get_json()
     since_0000 = client.get("/api/search?q=&collapse=false&from=0000").get_json()
-    dated = sum(f["count"] for f in everything["facets"]["year"])
+    dated = sum(f["count"] for f in everything["facets"]["year"] if not f.get("missing"))
     assert since_0000["total"] == dated and since_0000["total"] > 0
 
 
@@ -94,3 +95,23 @@ def test_snippets_are_escaped_html_with_marks(client):
 def test_suggestion(client, expectations):
     data = client.get("/api/search?q=tramwey").get_json()
     assert data["suggestion"] == "tramway"
+
+
+def test_article_is_the_json_twin_of_the_article_page(client):
+    data = client.get("/api/article/harbor-gazette/2024-03-14-port-strike.html").get_json()
+    assert data["id"] == "harbor-gazette/2024-03-14-port-strike.html"
+    assert data["source"] == "The Harbor Gazette" and data["published"].endswith("Z") and data["body"]
+    assert "body_html" not in data
+    marked = client.get("/api/article/harbor-gazette/2024-03-14-port-strike.html?q=strike").get_json()
+    assert marked["matches"] == marked["body_html"].count("<mark>") > 0 and "<mark>strike</mark>" in marked["title_html"]
+    missing = client.get("/api/article/no/such/article")
+    assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "not_found"
+
+
+def test_stats_count_what_search_counts(client):
+    stats = client.get("/api/stats").get_json()
+    everything = client.get("/api/search?q=").get_json()
+    assert stats["documents"] == everything["articles"] and stats["stories"] == everything["total"]
+    assert stats["sources"] == everything["facets"]["source"] and stats["years"] == everything["facets"]["year"]
+    assert sum(s["count"] for s in stats["sources"]) == stats["documents"]
+    assert stats["last_reindex"]

@@ -152,7 +152,8 @@ def test_typing_shows_highlighted_results_without_a_page_load(tab, live_server):
     assert tab.hit_titles() == [h["title"] for h in api["hits"]]
     marks = tab.page.locator(".hit .snippet mark").all_inner_texts()
     assert marks and all(m.lower().startswith("strik") for m in marks)
-    assert tab.page.locator("#summary").inner_text().startswith(f"{api['total']} results for")
+    n = api["total"]
+    assert tab.page.locator("#summary").inner_text().startswith(f"1–{n} of {n} articles for")
     assert tab.page.title().startswith("strike")
     tab.shot("results")
 
@@ -259,14 +260,14 @@ def test_did_you_mean_link(tab):
 def test_facet_applies_combines_and_is_removed_with_history(tab):
     tab.goto("/search?q=")
     tab.mark_document()
-    everything = tab.page.locator("#summary strong").inner_text()
+    everything = tab.page.locator("#summary strong.total").inner_text()
     first = tab.page.locator("[data-facet=source] a").first
     name = first.locator(".value").inner_text()
     count = first.locator(".count").inner_text()
     first.click()
     tab.page.wait_for_function("n => new URLSearchParams(location.search).get('source') === n", arg=name)
     tab.settled()
-    assert tab.page.locator("#summary strong").inner_text() == count
+    assert tab.page.locator("#summary strong.total").inner_text() == count
     assert set(tab.page.locator(".hit .meta .source").all_inner_texts()) == {name}
     assert tab.page.locator(".chips .chip").inner_text().startswith(f"Source: {name}")
     # the facet keeps focus so the keyboard can go on from there
@@ -292,7 +293,7 @@ def test_facet_applies_combines_and_is_removed_with_history(tab):
     tab.page.go_back()
     tab.page.wait_for_function("() => location.search === '?q='")
     tab.settled()
-    assert tab.page.locator("#summary strong").inner_text() == everything
+    assert tab.page.locator("#summary strong.total").inner_text() == everything
     assert tab.page.locator(".chips").count() == 0
     assert tab.same_document()
 
@@ -525,3 +526,211 @@ def test_every_article_opens_from_a_click_whatever_its_id(browser, awkward_serve
         assert tab.errors == []
     finally:
         tab.context.close()
+
+
+# --- counts that add up, errors that keep the form, waiting, small screens ------------------------
+
+SUMMARY_COUNTS_JS = """() => {
+  const total = +document.querySelector('#summary strong.total').textContent.replace(/,/g, '');
+  const articles = document.querySelector('#summary .articles');
+  const sum = f => [...document.querySelectorAll(`[data-facet=${f}] .count`)].reduce((n, c) => n + +c.textContent, 0);
+  return {articles: articles ? +articles.textContent.replace(/[^0-9]/g, '') : total, source: sum('source'), year: sum('year')};
+}"""
+
+
+def test_facets_add_up_to_the_articles_the_summary_counts(tab):
+    for path in ["/search?q=", "/search?q=council", "/search?q=&source=Coastline+Post"]:
+        counts = tab.goto(path).page.evaluate(SUMMARY_COUNTS_JS)
+        assert counts["year"] == counts["articles"], (path, counts)
+        if "source=" not in path:  # with a source chosen, the source facet counts every source (to add one)
+            assert counts["source"] == counts["articles"], (path, counts)
+    tab.goto("/")
+    type_query(tab, "flood")                  # rendered by the script
+    counts = tab.page.evaluate(SUMMARY_COUNTS_JS)
+    assert counts["source"] == counts["year"] == counts["articles"]
+    tab.page.locator("[data-key='missing:source']").click()
+    tab.page.wait_for_function("() => new URLSearchParams(location.search).get('missing') === 'source'")
+    tab.settled()
+    assert tab.page.locator(".chips .chip").all_inner_texts() == ["Source: unknown ×"]
+    assert tab.page.locator(".hit .meta .source").count() == 0
+
+
+def test_summary_says_where_you_are_and_newest_is_the_sort_of_the_empty_query(tab):
+    tab.goto("/search?q=")
+    tab.page.locator(".pager a[rel=next]").click()
+    tab.page.wait_for_function("() => new URLSearchParams(location.search).get('page') === '2'")
+    tab.settled()
+    assert tab.page.locator("#summary").inner_text().startswith("11–20 of 35 stories (38 articles)")
+    assert tab.page.locator("nav.sorts a[aria-current]").all_inner_texts() == ["Newest"]
+
+
+def test_a_bad_date_range_keeps_the_form_with_the_message_beside_the_dates(tab):
+    tab.goto("/search?q=flood&source=The+County+Chronicle")
+    tab.page.locator("#date-from").fill("2024-05-01")
+    tab.page.locator("#date-to").fill("2024-01-01")
+    tab.page.locator(".daterange button").click()         # the script asks the API, which refuses: the page says why
+    error = tab.page.locator("#date-error")
+    error.wait_for()
+    assert tab.page.locator("#q").input_value() == "flood"
+    assert tab.page.locator(".chips .chip").all_inner_texts() == ["Source: The County Chronicle ×"]
+    assert tab.page.locator("#date-from").input_value() == "2024-05-01"
+    assert tab.page.locator("#date-to").input_value() == "2024-01-01"
+    assert tab.page.locator("#date-from").get_attribute("aria-invalid") == "true"
+    # beside the field: inside the date form, just under the date fields
+    dates, message = tab.page.locator(".daterange .range").bounding_box(), error.bounding_box()
+    assert 0 <= message["y"] - (dates["y"] + dates["height"]) < 40 and error.is_visible()
+    tab.shot("error-dates")
+    # fixing the field is enough: the query and the source stay
+    tab.page.locator("#date-from").fill("2024-01-01")
+    tab.page.locator("#date-to").fill("2024-05-01")
+    tab.page.locator(".daterange button").click()
+    tab.page.wait_for_function("() => new URLSearchParams(location.search).get('to') === '2024-05-01'")
+    tab.settled()
+    assert tab.page.locator("#date-error").count() == 0 and tab.params()["source"] == ["The County Chronicle"]
+    tab.errors[:] = [e for e in tab.errors if "status of 400" not in e]  # Chromium's own line for the refused asks
+
+
+def test_a_bad_page_number_keeps_the_query_and_says_so(tab):
+    response = tab.page.goto(tab.base + "/search?q=strike&page=abc")
+    assert response.status == 400
+    assert tab.page.locator("#q").input_value() == "strike" and tab.hit_titles()
+    assert "page must be a whole number" in tab.page.locator("[data-error=page]").inner_text()
+    tab.errors[:] = [e for e in tab.errors if "status of 400" not in e]
+
+
+EVENTS_JS = """(() => {
+  if (window.__events) return;   // an init script may run twice in one document: listen once
+  window.__events = [];
+  for (const name of ['request', 'loading', 'done'])
+    document.addEventListener('searchsvc:' + name, e => window.__events.push({name, ...e.detail}));
+})()"""
+
+
+def test_loading_indicator_shows_only_for_a_search_that_takes_longer_than_300_ms(tab):
+    held = []
+    tab.page.route("**/api/search?**", lambda route: held.append(route))   # the network holds these answers
+    tab.page.add_init_script(EVENTS_JS)
+    tab.goto("/")
+    box = tab.page.locator("#q")
+    box.press_sequentially("harbour", delay=10)
+    tab.page.locator("#loading").wait_for(state="visible")                   # waits on the page, not a clock
+    events = tab.page.evaluate("window.__events")
+    asked = next(e for e in events if e["name"] == "request")
+    shown = next(e for e in events if e["name"] == "loading")
+    assert shown["id"] == asked["id"] and shown["at"] - asked["at"] >= 295
+    assert tab.page.locator("#results").get_attribute("aria-busy") == "true"
+    tab.shot("loading", full_page=False)
+    from playwright.sync_api import Error as PlaywrightError
+
+    for route in held:
+        try:
+            route.continue_()
+        except PlaywrightError:  # an earlier keystroke's request, aborted by the page
+            pass
+    tab.page.unroute("**/api/search?**")
+    tab.wait_for_query("harbour")
+    assert tab.page.locator("#loading").is_hidden()
+    # a search answered in time never shows it; one answered late shows it after 300 ms: what the page recorded
+    box.fill("")
+    box.press_sequentially("ferry", delay=10)
+    tab.wait_for_query("ferry")
+    events = tab.page.evaluate("window.__events")
+    last = max(e["id"] for e in events if e["name"] == "request")
+    asked = next(e for e in events if e["name"] == "request" and e["id"] == last)
+    done = next(e for e in events if e["name"] == "done" and e["id"] == last)
+    loading = [e for e in events if e["name"] == "loading" and e["id"] == last]
+    assert done["outcome"] == "shown"
+    if done["at"] - asked["at"] < 300:
+        assert loading == []
+    else:
+        assert len(loading) == 1 and loading[0]["at"] - asked["at"] >= 295, events
+
+
+def test_offline_gets_a_sentence_and_a_retry(tab):
+    tab.goto("/search?q=strike")
+    tab.context.set_offline(True)
+    tab.page.locator("#q").fill("ferry")
+    problem = tab.page.locator(".problem[data-problem=offline]")
+    problem.wait_for()
+    assert "could not reach the server" in problem.inner_text() and "Failed to fetch" not in problem.inner_text()
+    assert tab.page.locator("#q").input_value() == "ferry"
+    tab.shot("offline", full_page=False)
+    tab.context.set_offline(False)
+    problem.locator("button.retry").click()
+    tab.wait_for_query("ferry")
+    assert tab.hit_titles()
+    tab.errors.clear()  # Chromium logs the failed fetch itself
+
+
+def test_a_server_error_gets_a_sentence_and_a_retry(browser, tmp_path, sample_dir):
+    from conftest import run_cli
+
+    server = LiveServer(tmp_path / "ix")            # no index yet: the API answers 503
+    tab = Tab(browser, server.url)
+    try:
+        tab.goto("/")
+        tab.page.locator("#q").press_sequentially("ferry", delay=10)
+        problem = tab.page.locator(".problem[data-problem=server]")
+        problem.wait_for()
+        assert "error 503" in problem.inner_text() and "index is not ready" in problem.inner_text()
+        assert run_cli("reindex", sample_dir, "--index", tmp_path / "ix").returncode == 0
+        problem.locator("button.retry").click()
+        tab.wait_for_query("ferry")
+        assert tab.hit_titles()
+    finally:
+        tab.context.close()
+        server.stop()
+
+
+def test_375px_has_a_filters_control_at_the_top_and_chips_above_the_results(browser, live_server):
+    tab = Tab(browser, live_server.url, viewport={"width": 375, "height": 740})
+    try:
+        tab.goto("/search?q=&source=The+Harbor+Gazette&from=2024-01-01&to=2024-12-31")
+        toggle = tab.page.locator(".filters-toggle")
+        first_hit = tab.page.locator(".hit").first.bounding_box()
+        assert toggle.is_visible() and toggle.inner_text() == "Filters (2)"
+        assert toggle.bounding_box()["y"] < first_hit["y"] < 740
+        chips = tab.page.locator(".chips .chip")
+        assert chips.count() == 2 and all(chips.nth(i).bounding_box()["y"] < first_hit["y"] for i in range(2))
+        assert tab.page.locator("#filters").is_hidden()
+        tab.shot("mobile-375")
+        toggle.click()
+        assert toggle.get_attribute("aria-expanded") == "true"
+        panel = tab.page.locator("#filters")
+        assert panel.is_visible() and panel.bounding_box()["y"] < tab.page.locator(".hit").first.bounding_box()["y"]
+        tab.shot("mobile-375-filters")
+        tab.page.locator("[data-facet=source] a", has_text="Coastline Post").click()   # filters stay open to add more
+        tab.page.wait_for_function("() => new URLSearchParams(location.search).getAll('source').length === 2")
+        tab.settled()
+        assert tab.page.locator(".filters-toggle").inner_text() == "Filters (3)" and panel.is_visible()
+        assert tab.page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        wide = Tab(browser, live_server.url)
+        try:
+            assert wide.goto("/search?q=&source=The+Harbor+Gazette").page.locator(".filters-toggle").is_hidden()
+            assert wide.page.locator("#filters").is_visible()
+        finally:
+            wide.context.close()
+        assert tab.errors == []
+    finally:
+        tab.context.close()
+
+
+def test_passages_read_in_article_order_and_titles_are_highlighted(tab, live_server):
+    _, api = live_server.json("/api/search?q=council+budget")
+    several = next(h for h in api["hits"] if len(h["snippets"]) > 1)
+    offsets = [s["offset"] for s in several["snippets"]]
+    assert offsets == sorted(offsets)
+    tab.goto("/")
+    type_query(tab, "council budget")
+    hit = tab.page.locator(".hit").filter(has=tab.page.locator(".hit-title a", has_text=several["title"]))
+    shown = hit.locator(".snippet").all_inner_texts()
+    assert [" ".join(s.split()) for s in shown] == [" ".join(re.sub("<[^>]+>", "", s["text"]).replace("&#x27;", "'").replace("&quot;", '"').replace("&amp;", "&").split()) for s in several["snippets"]]
+    assert hit.locator(".hit-title mark").count() >= 1
+    box = tab.page.locator("#q")
+    box.fill("")
+    box.press_sequentially("ferry", delay=10)
+    tab.wait_for_query("ferry")
+    assert {m.lower() for m in tab.page.locator(".hit-title mark").all_inner_texts()} == {"ferry"}
+    assert "Ferris" not in tab.page.locator(".snippet mark").all_inner_texts()
+    assert any("Ferris" in s for s in tab.page.locator(".snippet").all_inner_texts())  # found, not marked
+    tab.shot("titles-marked")

@@ -31,7 +31,7 @@ def test_reindex_search_stats_roundtrip(src, tmp_path):
     assert again.returncode == 0 and "added 0, updated 0, removed 0, skipped 1, unchanged 2" in again.stdout
 
     found = run_cli("search", "strikes", "--index", ix)
-    assert found.returncode == 0 and "Ferry strike" in found.stdout and "1 result" in found.stdout
+    assert found.returncode == 0 and "Ferry strike" in found.stdout and found.stdout.startswith("1–1 of 1 article ")
 
     stats = json.loads(run_cli("stats", "--json", "--index", ix).stdout)
     assert stats["documents"] == 2 and stats["sources"] == ["Coast Post"]
@@ -98,3 +98,129 @@ def test_no_source_ever_given_indexes_the_sample(tmp_path):
     assert re.search(r"added (\d+), .* skipped 0", out.stdout) and int(re.search(r"added (\d+)", out.stdout)[1]) >= 30
     stats = json.loads(run_cli("stats", "--json", "--index", tmp_path / "ix").stdout)
     assert stats["source_paths"] == [str(bundled_sample())]
+
+
+# --- output into a closed pipe, the summary line, explanations, corrections ---------------------
+
+@pytest.mark.parametrize("args", [("search", ""), ("search", "", "--all"), ("search", "council", "--json"),
+                                  ("sources",), ("stats",)])
+def test_a_closed_pipe_ends_quietly_with_status_0(sample_settings, args):
+    import subprocess
+
+    from conftest import searchsvc_command
+
+    proc = subprocess.Popen(searchsvc_command(*args, "--index", sample_settings.index),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before a line is written: every write fails
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and err == b"", err
+
+
+def test_search_piped_into_head(sample_settings):
+    import subprocess
+    import sys
+
+    shell = f"set -o pipefail; {sys.executable} -m searchsvc search '' --limit 100 --index {sample_settings.index} | head -n 2"
+    out = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stderr == "" and len(out.stdout.splitlines()) == 2
+
+
+def test_search_says_where_it_is_what_it_counts_and_why(sample_settings):
+    out = run_cli("search", "", "--page", "2", "--index", sample_settings.index).stdout
+    assert re.match(r"11–20 of 35 stories \(38 articles\) \(page 2 of 4, \d+ ms\)", out)
+    why = run_cli("search", "strikes", "--explain", "--limit", "2", "--index", sample_settings.index).stdout
+    assert re.search(r"^   why: strikes in .*(title|body)", why, re.M), why
+    fixed = run_cli("search", "dockwrkers", "--index", sample_settings.index).stdout
+    assert "Nothing matched 'dockwrkers'; showing results for 'dockworkers'" in fixed and "Did you mean" not in fixed
+
+
+# --- sources: named, listed, removed; a full rebuild keeps them ----------------------------------
+
+@pytest.fixture()
+def two_sources(tmp_path):
+    write(tmp_path / "rt/a.html", page("Bridge reopens", "The old bridge reopened after repairs.", date="2024-02-02"))
+    write(tmp_path / "rt/b.html", page("Market hall", "The market hall opened.", date="2024-02-03", source="Named Paper"))
+    write(tmp_path / "other/c.html", page("Bridge toll", "A toll for the bridge was dropped.", date="2024-03-03"))
+    return tmp_path
+
+
+def test_reindex_source_names_the_pages_that_name_none(two_sources, tmp_path):
+    ix = tmp_path / "ix"
+    assert run_cli("reindex", two_sources / "rt", "--source", "Riverside Times", "--index", ix).returncode == 0
+    assert run_cli("reindex", two_sources / "other", "--index", ix).returncode == 0
+    hits = {h["id"]: h["source"] for h in json.loads(run_cli("search", "", "--json", "--index", ix).stdout)["hits"]}
+    assert hits == {"a.html": "Riverside Times", "b.html": "Named Paper", "c.html": None}
+    # remembered: a later reindex of everything keeps the name; a new name re-reads that folder
+    assert run_cli("reindex", "--index", ix).returncode == 0
+    renamed = run_cli("reindex", two_sources / "rt", "--source", "The Riverside Times", "--index", ix)
+    assert "updated 2" in renamed.stdout
+    hits = {h["id"]: h["source"] for h in json.loads(run_cli("search", "", "--json", "--index", ix).stdout)["hits"]}
+    assert hits["a.html"] == "The Riverside Times" and hits["b.html"] == "Named Paper"
+    listed = run_cli("sources", "--index", ix).stdout.splitlines()
+    assert listed == [f"{two_sources / 'rt'} (The Riverside Times): 2 files, 2 documents",
+                      f"{two_sources / 'other'}: 1 file, 1 document"]
+    assert run_cli("reindex", "--source", "X", "--index", ix).returncode == 1
+
+
+def test_sources_remove_takes_a_source_out(two_sources, tmp_path):
+    ix = tmp_path / "ix"
+    run_cli("reindex", two_sources / "rt", "--index", ix)
+    run_cli("reindex", two_sources / "other", "--index", ix)
+    out = run_cli("sources", "--remove", two_sources / "rt", "--index", ix)
+    assert out.returncode == 0 and out.stdout.startswith(f"removed {two_sources / 'rt'}: 2 documents; 1 documents left")
+    assert [s["path"] for s in json.loads(run_cli("sources", "--json", "--index", ix).stdout)] == [str(two_sources / "other")]
+    assert json.loads(run_cli("search", "", "--json", "--index", ix).stdout)["total"] == 1
+    assert "added 0, updated 0, removed 0" in run_cli("reindex", "--index", ix).stdout  # not scanned again
+    wrong = run_cli("sources", "--remove", two_sources / "nowhere", "--index", ix)
+    assert wrong.returncode == 1 and "is not a source of this index" in wrong.stderr and len(wrong.stderr.splitlines()) == 1
+
+
+def test_a_full_rebuild_of_one_source_keeps_the_others_and_says_so(two_sources, tmp_path):
+    ix = tmp_path / "ix"
+    run_cli("reindex", two_sources / "rt", "--index", ix)
+    run_cli("reindex", two_sources / "other", "--index", ix)
+    (two_sources / "rt/b.html").unlink()
+    out = run_cli("reindex", "--full", two_sources / "rt", "--index", ix)
+    assert out.returncode == 0, out.stderr
+    assert "removed 1," in out.stdout and f"other sources rebuilt too: {two_sources / 'other'}" in out.stdout
+    assert {h["id"] for h in json.loads(run_cli("search", "", "--json", "--index", ix).stdout)["hits"]} == {"a.html", "c.html"}
+
+
+def test_the_progress_bar_names_its_phases_and_ends_at_100(tmp_path, sample_dir):
+    """On a terminal (a pseudo-terminal here) the bar says what it does and is left at 100 %."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import termios
+
+    from conftest import searchsvc_command
+
+    for full in (["--full"], []):
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal 100 columns wide
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}
+        args = ["reindex", sample_dir, "--index", tmp_path / "ix", *full]
+        if not full:  # an update with changed files: a copy of the sample with every file touched
+            import shutil
+            shutil.copytree(sample_dir, tmp_path / "copy")
+            args = ["reindex", tmp_path / "copy", "--index", tmp_path / "ix"]
+        proc = subprocess.Popen(searchsvc_command(*args), stdout=subprocess.DEVNULL, stderr=slave, env=env)
+        os.close(slave)
+        screen = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the other end closed
+                break
+            if not chunk:
+                break
+            screen += chunk
+        proc.wait(timeout=120)
+        os.close(master)
+        text = screen.decode("utf-8", "replace")
+        assert proc.returncode == 0
+        assert "cleaning" in text and "done: 100%" in text.rstrip().split("\r")[-1], text[-300:]
+        if full:
+            assert "writing" in text or "committing" in text

@@ -46,4 +46,52 @@ def test_passages_escape_the_text_and_mark_the_words():
     body = "Dock <b>workers</b> & their union ended the strike on Monday. " * 3
     (offset, html), *_ = highlight.passages(body, set(schema.stems("strike")), size=80)
     assert "<b>" not in html and "&lt;b&gt;workers&lt;/b&gt; &amp;" in html
-    assert html.count("<mark>strike</mark>") == 1 and html.startswith("… ") and body[offset:].startswith(html[2:8])
+    assert html.count("<mark>strike</mark>") >= 1 and html.startswith("… ") and body[offset:].startswith(html[2:8])
+
+
+@pytest.mark.parametrize("typed, text, marked", [
+    # the word's own forms are marked; a word only the stemmer joins to it is not (Ferris -> ferri <- ferry)
+    ("ferry", "Ferry crews, two ferries, a ferried car; captain Luke Ferris scored.", ["Ferry", "ferries", "ferried"]),
+    ("ferries", "A ferry and ferries; Ferris.", ["ferry", "ferries"]),
+    ("strike", "Strikers struck; striking workers strike again (strikes).", ["striking", "strike", "strikes"]),
+    ("elect", "They elect, elected and electing; the election.", ["elect", "elected", "electing"]),
+    ("cyberattack", "A cyberattack, two cyberattacks.", ["cyberattack", "cyberattacks"]),  # not in the dictionary
+])
+def test_only_the_typed_words_own_forms_are_marked(typed, text, marked):
+    stems = set(schema.stems(typed))
+    html = highlight.mark(text, stems, highlight.Forms.of([typed]))
+    assert re.findall(r"<mark>(.*?)</mark>", html) == marked
+
+
+def test_prefix_expansions_are_all_marked():
+    stems = {"desalin", "desal"}  # what desal* expanded to: no typed word, so every form counts
+    assert highlight.mark("Desalination plants desalinate", stems, highlight.Forms.of([])).count("<mark>") == 2
+
+
+def test_a_hit_found_only_through_another_form_gets_its_passage_unmarked():
+    body = "The final went to penalties. Captain Luke Ferris stepped up to score the decisive kick."
+    (offset, html), = highlight.passages(body, set(schema.stems("ferry")), size=60, forms=highlight.Forms.of(["ferry"]))
+    assert "Ferris" in html and "<mark>" not in html
+
+
+def test_passages_come_in_article_order():
+    body = ("Intro words here. " * 20 + "One strike. " + "Filler text again. " * 30
+            + "Strike after strike, the strike went on. " + "More filler words. " * 30 + "A last strike.")
+    found = highlight.passages(body, set(schema.stems("strike")), size=80, limit=3)
+    offsets = [offset for offset, _ in found]
+    assert len(found) == 3 and offsets == sorted(offsets)
+
+
+@pytest.mark.parametrize("gap", [0, 3, 8])  # up to 16 characters: within a quarter of the passage
+def test_a_passage_is_never_cut_just_before_a_query_word(gap):
+    # the best passage (both words, twice) would end just before the next "Port"
+    body = "The port strike and the port strike went on at the quay " + "y" * 14 + " y" * gap + " Port Ashby." + " z" * 200
+    stems = {t for w in ("port", "strike") for t in schema.stems(w)}
+    (_, html), = highlight.passages(body, stems, size=80, limit=1)
+    assert "<mark>Port</mark>" in html, html
+
+
+def test_a_passage_ends_on_a_whole_word():
+    body = "Port strike " + " ".join(["automation"] * 60)
+    (_, html), = highlight.passages(body, set(schema.stems("strike")), size=50)
+    assert html.endswith("automation …")

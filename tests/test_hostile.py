@@ -566,7 +566,7 @@ def undated_app(tmp_path_factory):
 
 
 VALID = {"v": 1, "q": "harbour", "s": "relevance", "src": [], "f": None, "t": None, "n": 2, "c": True,
-         "k": [-1.0, "d1"], "g": "none"}
+         "k": [-1.0, "d1"], "g": "none", "m": [], "o": 2}
 SHOULD_BE_400 = {
     "nested 1,000 deep": b'{"v":1,"q":' + b"[" * 1000 + b"]" * 1000 + b"}",
     "nested in the key": json.dumps({**VALID, "k": "@"}).encode().replace(b'"@"', b"[" * 1000 + b"]" * 1000),
@@ -585,6 +585,8 @@ SHOULD_BE_400 = {
     "bad date": json.dumps({**VALID, "f": "2024-13-01"}).encode(),
     "date range backwards": json.dumps({**VALID, "f": "2025-01-01", "t": "2024-01-01"}).encode(),
     "sources not strings": json.dumps({**VALID, "src": [1, 2]}).encode(),
+    "unknown missing bucket": json.dumps({**VALID, "m": ["author"]}).encode(),
+    "negative offset": json.dumps({**VALID, "o": -1}).encode(),
     "version 2": json.dumps({**VALID, "v": 2}).encode(),
     "not an object": b"[1, 2, 3]",
     "not JSON": b"\xff\xfe{",
@@ -598,7 +600,7 @@ def test_a_signed_cursor_is_still_checked_like_a_request(undated_app, raw):
     data = assert_api_answer(r.status_code, r.content_type, r.data)
     assert r.status_code == 400, data
     assert data["error"]["code"] in ("bad_after", "bad_per_page", "query_too_long", "bad_sort", "bad_from",
-                                     "bad_date_range"), data
+                                     "bad_date_range", "bad_missing"), data
 
 
 def test_a_lone_surrogate_in_a_cursor_query_is_read_as_a_url_would_be(undated_app):

@@ -5,12 +5,15 @@ import json
 import random
 import threading
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timezone
 
+import numpy as np
 import pytest
 
 from conftest import make_settings, page, run_cli, search_ids, write
+from searchsvc import schema
 from searchsvc.indexer import reindex
+from searchsvc.paging import recent_factors
 from searchsvc.search import SearchIndex, SearchRequest, get_article, search
 from searchsvc.web import create_app
 
@@ -120,7 +123,8 @@ def test_following_next_reaches_every_hit_exactly_once(copies, q, collapse, sort
     ix, records, story_of = copies
     matching = [r["id"] for r in records if not q or q in r["body"].split()]
     order = "date" if not q and sort == "relevance" else sort  # the empty query lists the newest first
-    newest = max(datetime.fromisoformat(r["published"]) for r in records if "published" in r)
+    dated = [datetime.fromisoformat(r["published"]).replace(tzinfo=timezone.utc) for r in records if "published" in r]
+    newest = (max(dated), min(dated))  # what recent's decay is measured from
     app = create_app(ix.settings)
     client = app.test_client()
     every_copy = {h["id"]: h for h in api_follow(client, {"q": q, "sort": sort, "collapse": "false"})[0]}
@@ -146,21 +150,22 @@ def test_following_next_reaches_every_hit_exactly_once(copies, q, collapse, sort
     app.extensions["searchsvc"].close()
 
 
-def _in_order(a: dict, b: dict, sort: str, newest: datetime) -> bool:
+def _in_order(a: dict, b: dict, sort: str, newest: tuple[datetime, datetime]) -> bool:
     """Whether hit ``a`` may come before hit ``b`` (scores as the API rounds them, so within a rounding)."""
     if sort == "date":
         return (a["published"] is None, _negated(a["published"])) <= (b["published"] is None, _negated(b["published"]))
     return _ranked(a, sort, newest) >= _ranked(b, sort, newest) - 1e-3
 
 
-def _ranked(hit: dict, sort: str, newest: datetime) -> float:
-    """The score a hit is ordered by: relevance, or for ``recent`` relevance times the age decay (paging.py)."""
+def _ranked(hit: dict, sort: str, dates: tuple[datetime, datetime]) -> float:
+    """The score a hit is ordered by: relevance, or for ``recent`` relevance times the age decay
+    (``paging.recent_factors``: from the newest article, the undated as old as the oldest)."""
     if sort != "recent":
         return hit["score"]
-    if hit["published"] is None:
-        return hit["score"] * 0.25
-    age = (newest - datetime.fromisoformat(hit["published"].replace("Z", ""))).total_seconds() / 86400
-    return hit["score"] * (0.25 + 0.75 * 0.5 ** (age / 30))
+    newest, oldest = (int(d.timestamp()) for d in dates)
+    published = datetime.fromisoformat(hit["published"].replace("Z", "+00:00")) if hit["published"] else None
+    key = int(published.timestamp()) if published else schema.UNDATED
+    return hit["score"] * float(recent_factors(np.array([key]), newest, 30.0, oldest)[0])
 
 
 def _negated(iso: str | None) -> tuple:
@@ -302,3 +307,100 @@ def test_api_carries_the_new_fields(client):
     assert hit["duplicates"] == [] or {"id", "title", "source", "published"} == set(hit["duplicates"][0])
     assert {"term", "field", "via"} == set(hit["explain"]["matched"][0])
     assert client.get("/api/search?q=x&collapse=maybe").status_code == 400
+
+
+WIRE_TEXT = ("The regional transport board approved a new timetable for the island ferry on Tuesday. "
+             "Sailings will run every forty minutes from May, and a late boat will be added on Fridays. "
+             "The board said the change follows a survey of commuters and freight operators. ") * 3
+
+
+@pytest.fixture(scope="module")
+def wire_copies(tmp_path_factory):
+    """One wire story three times: bare text first (by id), then a page naming only its date, then a full page."""
+    root = tmp_path_factory.mktemp("wire-copies")
+    write(root / "src/a-bare.txt", "Island ferry timetable approved\n\n" + WIRE_TEXT)
+    write(root / "src/b-dated.html", page("Island ferry timetable approved", WIRE_TEXT, date="2024-04-02"))
+    write(root / "src/c-full.html", page("Island ferry timetable approved", WIRE_TEXT, date="2024-04-02",
+                                         source="Coast Post", author="Mira Lund"))
+    write(root / "src/other.html", page("Harbour crane", "A new harbour crane was delivered for the ferry pier.",
+                                        date="2024-05-05", source="Coast Post"))
+    settings = make_settings(root / "index")
+    reindex(settings, [root / "src"])
+    return SearchIndex(settings)
+
+
+@pytest.mark.parametrize("sort", ["relevance", "date", "recent"])
+def test_a_group_shows_its_best_described_version(wire_copies, sort):
+    result = search(wire_copies, SearchRequest(q="ferry timetable", sort=sort))
+    shown = [h for h in result.hits if h.id.endswith(("bare.txt", "dated.html", "full.html"))]
+    assert [h.id for h in shown] == ["c-full.html"]
+    assert (shown[0].source, shown[0].author) == ("Coast Post", "Mira Lund")
+    assert sorted(v.id for v in shown[0].duplicates) == ["a-bare.txt", "b-dated.html"]
+    # the story keeps the place and score of its best hit
+    every = search(wire_copies, SearchRequest(q="ferry timetable", sort=sort, collapse=False))
+    best = next(h for h in every.hits if h.id in ("a-bare.txt", "b-dated.html", "c-full.html"))
+    assert shown[0].score == best.score
+
+
+def test_the_best_described_version_must_match_the_query(wire_copies):
+    only_bare = search(wire_copies, SearchRequest(q="ferry timetable", date_from=None, missing=("date",)))
+    assert [h.id for h in only_bare.hits] == ["a-bare.txt"]  # the filter leaves one version: that one
+
+
+@pytest.fixture(scope="module")
+def years_apart(tmp_path_factory):
+    """The same article (so the same relevance) dated across six years; ids sort oldest first."""
+    root = tmp_path_factory.mktemp("years")
+    for i, day in enumerate(["2019-03-01", "2021-03-01", "2022-03-01", "2023-09-01", "2024-03-01", "2024-06-01"]):
+        write(root / f"src/{i}-{day}.html", page("Quay repairs", "The quay repairs were finished, the harbour office "
+                                                  f"said. Report number {i}.", date=day))
+    settings = make_settings(root / "index")
+    reindex(settings, [root / "src"])
+    return SearchIndex(settings)
+
+
+def test_recent_keeps_equally_relevant_articles_in_date_order_across_years(years_apart):
+    found = search(years_apart, SearchRequest(q="quay repairs", sort="recent", collapse=False, per_page=10)).hits
+    assert len({h.score for h in search(years_apart, SearchRequest(q="quay repairs", collapse=False)).hits}) <= 2
+    assert [h.published[:10] for h in found] == ["2024-06-01", "2024-03-01", "2023-09-01", "2022-03-01",
+                                                 "2021-03-01", "2019-03-01"]
+
+
+def test_recent_decay_never_runs_flat_and_halves_at_the_half_life():
+    import numpy as np
+
+    from searchsvc import paging
+
+    day = int(paging.SECONDS_PER_DAY)
+    ages = np.array([0, 30, 60, 365, 730, 1460, 3650])
+    factors = paging.recent_factors(1_000_000_000 - ages * day, 1_000_000_000, half_life_days=30)
+    assert factors[0] == 1 and abs(factors[1] - 0.5) < 1e-9
+    assert all(np.diff(factors) < 0)
+    # doubling an old article's age costs it about the same share at any scale
+    ratios = factors[4] / factors[3], factors[5] / factors[4]
+    assert all(0.6 < r < 0.8 for r in ratios)
+
+
+def test_the_port_strike_ferry_story_keeps_its_port_ashby_sentence(sample_index):
+    """The issue's case: the story's only sentence with "Port Ashby" was cut just before it."""
+    hit = next(h for h in search(sample_index, SearchRequest(q="port strike")).hits
+               if h.id == "coastline-post/2024-03-20-pellin-ferry-crews-strike.html")
+    assert any("<mark>Port</mark> Ashby" in p.text for p in hit.snippets), [p.text for p in hit.snippets]
+
+
+@pytest.fixture(scope="module")
+def older_but_closer(tmp_path_factory):
+    root = tmp_path_factory.mktemp("older")
+    write(root / "src/a-2022.html", page("Quay works", "The quay repairs began, the quay office said, after storms.",
+                                         date="2022-03-01"))
+    write(root / "src/b-2024.html", page("Harbour works", "The quay repairs began, the harbour office said, after storms.",
+                                         date="2024-01-01"))
+    write(root / "src/c-newest.html", page("Ferry timetable", "The summer timetable starts on Monday.", date="2024-06-01"))
+    settings = make_settings(root / "index")
+    reindex(settings, [root / "src"])
+    return SearchIndex(settings)
+
+
+def test_recent_ranks_a_2024_story_above_a_somewhat_more_relevant_2022_one(older_but_closer):
+    assert search_ids(older_but_closer, "quay") == ["a-2022.html", "b-2024.html"]            # relevance
+    assert search_ids(older_but_closer, "quay", sort="recent") == ["b-2024.html", "a-2022.html"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import re
+from datetime import date
 
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
@@ -109,8 +110,11 @@ def test_filters_by_source_and_dates(ix):
 def test_facets_are_exact_counts(ix):
     result = search(ix, SearchRequest(q="council"))
     assert result.total == 4
-    assert {(f.value, f.count) for f in result.facets["source"]} == {("Harbor Gazette", 1), ("Valley Courier", 2)}
-    assert [(f.value, f.count) for f in result.facets["year"]] == [("2024", 2), ("2023", 1)]
+    # the articles without a source or a date are a bucket of their own (last), so each facet adds up to the total
+    assert [(f.value, f.count, f.missing) for f in result.facets["source"]] == [
+        ("Valley Courier", 2, False), ("Harbor Gazette", 1, False), ("", 1, True)]
+    assert [(f.value, f.count, f.missing) for f in result.facets["year"]] == [
+        ("2024", 2, False), ("2023", 1, False), ("", 1, True)]
 
 
 def test_paging(ix):
@@ -235,3 +239,73 @@ def test_get_article(ix):
 def test_parse(text, words, groups, excluded):
     parsed = parse(text)
     assert (parsed.words, len(parsed.groups), len(parsed.excluded)) == (words, groups, excluded)
+
+
+# --- facets that add up: the "no value" buckets, chosen through the URL, the API and cursors ---------------
+
+@pytest.mark.parametrize("q", ["", "council", "flood", "strike OR ferry", "zzyzxqwv"])
+def test_every_facet_adds_up_to_the_articles_counted(sample_index, q):
+    result = search(sample_index, SearchRequest(q=q, per_page=3))
+    for name, values in result.facets.items():
+        assert sum(f.count for f in values) == result.articles, name
+        assert [f.missing for f in values] == sorted(f.missing for f in values)  # the bucket comes last
+    assert result.total <= result.articles
+
+
+@pytest.mark.parametrize("missing, check", [
+    (["source"], lambda h: h.source is None),
+    (["date"], lambda h: h.published is None),
+    (["source", "date"], lambda h: h.source is None and h.published is None),
+])
+def test_missing_buckets_filter_and_count_as_their_facet_said(sample_index, sample_settings, missing, check):
+    everything = search(sample_index, SearchRequest(q="", per_page=100, collapse=False))
+    req = request_from_params({"q": [""], "missing": missing, "per_page": ["100"], "collapse": ["false"]},
+                              sample_settings)
+    chosen = search(sample_index, req)
+    assert chosen.hits and all(check(h) for h in chosen.hits)
+    assert sorted(h.id for h in chosen.hits) == sorted(h.id for h in everything.hits if check(h))
+    if len(missing) == 1:
+        bucket = next(f for f in everything.facets["source" if missing == ["source"] else "year"] if f.missing)
+        assert bucket.count == chosen.total
+
+
+def test_missing_source_joins_the_chosen_sources(sample_index):
+    named = search(sample_index, SearchRequest(q="", sources=("Coastline Post",), per_page=100))
+    unknown = search(sample_index, SearchRequest(q="", missing=("source",), per_page=100))
+    both = search(sample_index, SearchRequest(q="", sources=("Coastline Post",), missing=("source",), per_page=100))
+    assert both.articles == named.articles + unknown.articles
+    assert {h.source for h in both.hits} == {"Coastline Post", None}
+    # a date range and the undated articles: the range or no date at all
+    ranged = search(sample_index, SearchRequest(q="", date_from=date(2024, 1, 1), date_to=date(2024, 12, 31),
+                                                missing=("date",), per_page=100, collapse=False))
+    assert {(h.published or "none")[:4] for h in ranged.hits} == {"2024", "none"}
+
+
+def test_missing_filter_follows_the_cursor(sample_index):
+    first = search(sample_index, SearchRequest(q="", missing=("source",), per_page=2))
+    seen, result = [h.id for h in first.hits], first
+    while result.next:
+        result = search(sample_index, SearchRequest(after=result.next))
+        assert result.offset == len(seen) and all(h.source is None for h in result.hits)
+        seen.extend(h.id for h in result.hits)
+    assert len(seen) == first.total and len(set(seen)) == len(seen)
+
+
+@pytest.mark.parametrize("values", [["nothing"], ["source", "author"]])
+def test_an_unknown_missing_bucket_is_a_400(values, sample_settings):
+    with pytest.raises(BadRequest) as caught:
+        request_from_params({"missing": values}, sample_settings)
+    assert caught.value.code == "bad_missing"
+
+
+def test_the_empty_query_says_it_lists_the_newest_first(sample_index):
+    assert search(sample_index, SearchRequest(q="")).sort == "date"
+    assert search(sample_index, SearchRequest(q="-budget")).sort == "date"
+    assert search(sample_index, SearchRequest(q="council")).sort == "relevance"
+    assert search(sample_index, SearchRequest(q="", sort="recent")).sort == "recent"
+
+
+def test_titles_are_escaped_then_marked(ix):
+    hit = search(ix, SearchRequest(q="titles")).hits[0]
+    assert hit.title_html == "Tags &lt;b&gt;in&lt;/b&gt; &amp; <mark>titles</mark>"
+    assert search(ix, SearchRequest(q="")).hits[0].title_html == search(ix, SearchRequest(q="")).hits[0].title

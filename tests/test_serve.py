@@ -185,3 +185,44 @@ def test_replicas_share_cursors_through_the_key_setting_and_only_through_it(tmp_
     finally:
         a.stop()
         b.stop()
+
+
+def test_serve_on_a_busy_port_fails_in_one_line_before_saying_serving(sample_settings):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for extra in ([], ["--processes", "2"]):
+            out = run_cli("serve", "--port", port, "--index", sample_settings.index, *extra)
+            assert out.returncode == 1 and out.stdout == ""
+            assert out.stderr.splitlines() == [f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"]
+
+
+def test_serve_refuses_a_port_out_of_range(sample_settings):
+    out = run_cli("serve", "--index", sample_settings.index, env={"SEARCHSVC_PORT": "99999"})
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.splitlines() == ["Error: SEARCHSVC_PORT must be between 0 and 65535, not 99999"]
+
+
+def test_serve_logs_each_request_unless_quiet(sample_settings):
+    import re
+
+    loud = LiveServer(sample_settings.index)
+    quiet = LiveServer(sample_settings.index, "--quiet")
+    try:
+        for server in (loud, quiet):
+            assert server.get("/search?q=ferry")[0] == 200
+            assert server.get("/api/search?page=0")[0] == 400
+        deadline = time.monotonic() + 30
+        while loud.log().count(" ms\n") < 3 and time.monotonic() < deadline:  # written as each answer is sent
+            time.sleep(0.05)
+        lines = [line for line in loud.log().splitlines() if not line.startswith(("Serving", "warning"))]
+        line = r"\d\d\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ 127\.0\.0\.1 GET %s %d \d+\.\d ms"
+        assert any(re.fullmatch(line % (re.escape("/search?q=ferry"), 200), x) for x in lines), lines
+        assert any(re.fullmatch(line % (re.escape("/api/search?page=0"), 400), x) for x in lines), lines
+        assert [x for x in quiet.log().splitlines() if not x.startswith("Serving")] == []
+    finally:
+        loud.stop()
+        quiet.stop()

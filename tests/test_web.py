@@ -51,7 +51,7 @@ def query_of(href: str) -> dict:
 
 
 def total_of(soup) -> int:
-    strong = soup.select_one("#summary strong")
+    strong = soup.select_one("#summary strong.total")
     return int(strong.get_text().replace(",", "")) if strong else 0
 
 
@@ -456,3 +456,95 @@ def test_plain_ids_keep_their_path_links(awkward_client):
     hrefs = {a["href"] for a in soup.select("a.cached, .hit-title a")}
     assert "/article/plain/path.html?q=lighthouse+keeper" in hrefs, hrefs
     assert "/article/%C3%BCn%C3%AFcode/%C4%B1d?q=lighthouse+keeper" in hrefs, hrefs
+
+
+# --- counts that add up, where you are, errors that keep the form ---------------------------
+
+def facet_sum(soup, facet: str) -> int:
+    return sum(int(c.get_text()) for c in soup.select(f"[data-facet={facet}] .count"))
+
+
+@pytest.mark.parametrize("url", ["/search?q=", "/search?q=council", "/search?q=flood", "/search?q=&page=2"])
+def test_summary_says_where_and_what_and_the_facets_add_up(client, url):
+    soup = get_soup(client, url)
+    data = api(client, "/api" + url)
+    text = " ".join(soup.select_one("#summary").get_text().split())
+    first, last = data["offset"] + 1, data["offset"] + len(data["hits"])
+    if data["total"] != data["articles"]:
+        assert text.startswith(f"{first}–{last} of {data['total']} stories ({data['articles']} articles)")
+    else:
+        assert text.startswith(f"{first}–{last} of {data['total']} article")
+    assert facet_sum(soup, "source") == facet_sum(soup, "year") == data["articles"]
+
+
+def test_unknown_source_and_undated_are_buckets_that_filter(client):
+    soup = get_soup(client, "/search?q=")
+    unknown = soup.select_one("[data-facet=source] a[data-key='missing:source']")
+    undated = soup.select_one("[data-facet=year] a[data-key='missing:date']")
+    assert unknown.select_one(".value").get_text() == "Unknown source"
+    assert undated.select_one(".value").get_text() == "Undated"
+    chosen = get_soup(client, unknown["href"])
+    assert query_of(unknown["href"])["missing"] == ["source"]
+    assert total_of(chosen) and not chosen.select(".hit .meta .source")
+    assert [c.get_text() for c in chosen.select(".chips .chip")] == ["Source: unknown ×"]
+    assert chosen.select_one("[data-key='missing:source']")["aria-current"] == "true"
+    dated = get_soup(client, undated["href"])
+    assert not dated.select(".hit time") and int(undated.select_one(".count").get_text()) == \
+        sum(1 for _ in dated.select(".hit")) + sum(len(h.select(".versions li")) for h in dated.select(".hit"))
+
+
+def test_the_empty_query_shows_newest_as_its_sort(client):
+    current = get_soup(client, "/search?q=").select("nav.sorts a[aria-current]")
+    assert [a.get_text() for a in current] == ["Newest"]
+    assert [a.get_text() for a in get_soup(client, "/search?q=council").select("nav.sorts a[aria-current]")] == ["Relevance"]
+
+
+def test_a_page_past_the_end_says_so(client):
+    soup = get_soup(client, "/search?q=flood&page=7")
+    past = soup.select_one(".past-end")
+    assert past.select_one("h2").get_text() == "There is no page 7"
+    link = past.select_one("a")
+    assert "end on page 1" in past.get_text() and query_of(link["href"]) == {"q": ["flood"]}
+    assert not soup.select(".empty:not(.past-end)")
+
+
+@pytest.mark.parametrize("url, place, kept", [
+    ("/search?q=flood&source=The+County+Chronicle&from=2024-05-01&to=2024-01-01", "#date-error",
+     {"#date-from": "2024-05-01", "#date-to": "2024-01-01"}),
+    ("/search?q=flood&from=yesterday", "#date-error", {}),
+    ("/search?q=flood&page=abc&source=The+County+Chronicle", "[data-error=page]", {}),
+    ("/search?q=flood&sort=size", "[data-error=sort]", {}),
+    ("/search?q=flood&missing=author", "[data-error=filters]", {}),
+])
+def test_a_bad_parameter_keeps_the_form_with_the_message_beside_its_field(client, url, place, kept):
+    response = client.get(url)
+    assert response.status_code == 400
+    soup = soup_of(response)
+    assert soup.select_one("#q")["value"] == "flood"
+    message = soup.select_one(place)
+    assert message is not None and message.get("role") == "alert" and message.get_text().strip()
+    if "source=" in url:  # the filters stay on: the chips, and the hidden fields of both forms
+        assert "Source: The County Chronicle ×" in [c.get_text() for c in soup.select(".chips .chip")]
+        assert soup.select("#searchform input[name=source][value='The County Chronicle']")
+    for selector, value in kept.items():
+        field = soup.select_one(selector)
+        assert field["value"] == value and field["aria-invalid"] == "true"
+    assert hits(soup)  # the rest of the request still searched
+
+
+def test_a_query_too_long_keeps_it_in_the_box_with_the_message_beside_it(client):
+    q = "harbour " * 300
+    response = client.get("/search", query_string={"q": q})
+    soup = soup_of(response)
+    assert response.status_code == 400 and soup.select_one("#q")["value"] == q
+    assert soup.select_one("#q")["aria-invalid"] == "true" and "q-error" in soup.select_one("#q")["aria-describedby"]
+    assert "longer than" in soup.select_one("#searchform #q-error").get_text()
+
+
+def test_titles_are_highlighted_on_the_results_and_article_pages(client):
+    soup = get_soup(client, "/search?q=ferry")
+    marked = [m.get_text() for m in soup.select(".hit-title mark")]
+    assert marked and all(m.lower().startswith("ferr") for m in marked)
+    assert "Ferris" not in [m.get_text() for m in soup.select(".snippet mark")]
+    article = get_soup(client, "/article/harbor-gazette/2022-06-09-archipelago-ferry-cuts.html?q=ferry")
+    assert article.select_one("h1 mark").get_text() == "Ferry"

@@ -5,10 +5,13 @@
 (function () {
   "use strict";
   var DEBOUNCE_MS = 160;
+  var LOADING_AFTER_MS = 300;   // the loading indicator shows when an answer takes longer than this
+  document.documentElement.classList.add("js");
   var box = document.getElementById("q");
   var form = document.getElementById("searchform");
   var area = document.getElementById("results");
   var summary = document.getElementById("summary");
+  var loading = document.getElementById("loading");
   var sortsNav = document.getElementById("sorts");
   var main = document.getElementById("main");
 
@@ -53,12 +56,14 @@
   if (!area || !box || !form || !window.fetch || !window.URLSearchParams || !window.history.pushState) return;
 
   var SORTS = JSON.parse(area.getAttribute("data-sorts") || "[]");
+  var MISSING = ["source", "date"];   // search.MISSING: the "no value" buckets, in this order
+  var MISSING_LABELS = { source: "Unknown source", date: "Undated" };
   var MAX_PAGE = parseInt(area.getAttribute("data-max-page"), 10) || 1000;
   var ARTICLE_BASE = area.getAttribute("data-article-base") || "/article/";
   var SEARCH_PATH = area.getAttribute("data-search-path") || "/search";
   var HOME_PATH = new URL(document.querySelector(".brand").href).pathname;
   var homeContent = location.pathname === HOME_PATH ? area.cloneNode(true) : null;
-  var seq = 0, controller = null, timer = null, shown = location.search;
+  var seq = 0, controller = null, timer = null, loadingTimer = null, shown = location.search, filtersOpen = false;
   var dateFormat = new Intl.DateTimeFormat("en-US", { timeZone: "UTC", year: "numeric", month: "long", day: "numeric" });
 
   history.replaceState({ searchsvc: true, typing: false }, "");
@@ -132,7 +137,8 @@
     var p = new URLSearchParams(params.toString());
     Object.keys(extra || {}).forEach(function (k) {
       p.delete(k);
-      if (extra[k] !== null) p.set(k, extra[k]);
+      if (extra[k] === null) return;
+      (Array.isArray(extra[k]) ? extra[k] : [extra[k]]).forEach(function (x) { p.append(k, x); });
     });
     p.set("explain", "true");
     return "api/search?" + p.toString();
@@ -142,11 +148,26 @@
   function getJSON(url, signal) {
     return fetch(new URL(url, location.origin + HOME_PATH), { signal: signal, headers: { Accept: "application/json" } })
       .then(function (r) {
-        return r.json().then(function (body) {
-          if (!r.ok) throw new Error((body && body.error && body.error.message) || "the search failed (" + r.status + ")");
+        return r.json().catch(function () { return null; }).then(function (body) {
+          if (!r.ok) {
+            var err = new Error((body && body.error && body.error.message) || "");
+            err.status = r.status;
+            throw err;
+          }
           return body;
         });
       });
+  }
+
+  // The page announces each search's states as events on document, so that what the loading
+  // indicator does can be followed: searchsvc:request, searchsvc:loading (the indicator shows),
+  // searchsvc:done (detail.outcome: "shown", "failed", "stale").
+  function announce(name, detail) {
+    document.dispatchEvent(new CustomEvent("searchsvc:" + name, { detail: detail }));
+  }
+
+  function setLoading(on) {
+    if (loading) loading.hidden = !on;
   }
 
   function run(params, how, focusKey) {
@@ -155,23 +176,46 @@
     controller = window.AbortController ? new AbortController() : null;
     var signal = controller ? controller.signal : undefined;
     area.setAttribute("aria-busy", "true");
-    var sources = params.getAll("source").filter(Boolean);
-    var asks = [getJSON(apiUrl(params), signal)];
-    if (sources.length) asks.push(getJSON(apiUrl(params, { source: null, page: "1", per_page: "1", after: null }), signal));
-    return Promise.all(asks).then(function (answers) {
+    clearTimeout(loadingTimer);
+    loadingTimer = setTimeout(function () {
       if (id !== seq) return;
+      setLoading(true);
+      announce("loading", { id: id, at: performance.now() });
+    }, LOADING_AFTER_MS);
+    announce("request", { id: id, at: performance.now() });
+    var sources = params.getAll("source").filter(Boolean);
+    var chooses = sources.length || params.getAll("missing").indexOf("source") >= 0;
+    var asks = [getJSON(apiUrl(params), signal)];
+    if (chooses) asks.push(getJSON(apiUrl(params, { source: null, missing: withoutMissing(params, "source"), page: "1", per_page: "1", after: null }), signal));
+    return Promise.all(asks).then(function (answers) {
+      if (id !== seq) return announce("done", { id: id, at: performance.now(), outcome: "stale" });
       var data = answers[0];
       var allSources = answers[1] ? answers[1].facets.source : data.facets.source;
       commit(params, how);
       render(params, data, allSources);
       afterRender(focusKey);
+      announce("done", { id: id, at: performance.now(), outcome: "shown" });
     }, function (err) {
-      if (id !== seq || (err && err.name === "AbortError")) return;
+      if (id !== seq || (err && err.name === "AbortError")) return announce("done", { id: id, at: performance.now(), outcome: "stale" });
+      if (err && err.status === 400) {   // a parameter the server cannot use: its page shows the form with the message
+        location.assign(pageUrl(params, { page: params.get("page"), after: params.get("after") }));
+        return;
+      }
       commit(params, how);
-      renderError(err && err.message ? err.message : "the search failed");
+      renderProblem(err, function () { run(params, "replace", "main"); });
+      announce("done", { id: id, at: performance.now(), outcome: "failed" });
     }).then(function () {
-      if (id === seq) area.removeAttribute("aria-busy");
+      if (id === seq) {
+        clearTimeout(loadingTimer);
+        setLoading(false);
+        area.removeAttribute("aria-busy");
+      }
     });
+  }
+
+  function withoutMissing(params, name) {
+    var rest = params.getAll("missing").filter(function (m) { return m && m !== name; });
+    return rest.length ? rest : null;
   }
 
   function commit(params, how) {
@@ -200,32 +244,37 @@
     [["sort", params.get("sort") && params.get("sort") !== "relevance" ? [params.get("sort")] : []],
      ["source", params.getAll("source").filter(Boolean)],
      ["from", params.get("from") ? [params.get("from")] : []],
-     ["to", params.get("to") ? [params.get("to")] : []]].forEach(function (pair) {
+     ["to", params.get("to") ? [params.get("to")] : []],
+     ["missing", missingOf(params)]].forEach(function (pair) {
       pair[1].forEach(function (v) { form.insertBefore(h("input", { type: "hidden", name: pair[0], value: v }), button); });
     });
   }
 
   // --- rendering: the same markup as templates/search.html ---
+  function number(n) { return n.toLocaleString("en-US"); }
+
   function render(params, data, allSources) {
     var asked = params.get("q") || "";
     var q = data.corrected && data.suggestion ? data.suggestion : asked;   // the words the hits answer
     var view = resultsView(params, data, allSources);
+    var s = view.summary;
     summary.textContent = "";
     if (data.total) {
-      append(summary, [h("strong", {}, data.total.toLocaleString("en-US")),
-        " " + (q ? "result" : "article") + (data.total === 1 ? "" : "s")]);
+      if (s.first) append(summary, [h("strong", { "class": "position" }, number(s.first) + "–" + number(s.last)), " of "]);
+      append(summary, [h("strong", { "class": "total" }, number(s.total)), " " + s.noun]);
+      if (s.articles !== null) append(summary, [" ", h("span", { "class": "articles" }, "(" + number(s.articles) + " articles)")]);
       if (q) append(summary, [" for ", h("q", {}, q)]);
     } else {
       append(summary, "No results");
-      if (q) append(summary, [" for ", h("q", {}, q)]);
+      if (asked) append(summary, [" for ", h("q", {}, asked)]);
     }
     append(summary, [" ", h("span", { "class": "took" }, "in " + Math.round(data.took_ms) + " ms")]);
 
     sortsNav.textContent = "";
     sortsNav.hidden = false;
     append(sortsNav, h("span", { "class": "sort-label", "aria-hidden": "true" }, "Sort"));
-    view.sorts.forEach(function (s) {
-      append(sortsNav, h("a", { href: s.url, "data-key": "sort:" + s.value, "aria-current": s.current ? "true" : null }, s.label));
+    view.sorts.forEach(function (x) {
+      append(sortsNav, h("a", { href: x.url, "data-key": "sort:" + x.value, "aria-current": x.current ? "true" : null }, x.label));
     });
 
     var out = [];
@@ -235,22 +284,57 @@
         ? h("p", { "class": "suggestion" }, "Nothing matched ", h("q", {}, asked), "; showing results for ", fix, ".")
         : h("p", { "class": "suggestion" }, "Did you mean ", fix, "?"));
     }
+    out.push(renderFilterbar(view));
     var results = h("section", { "class": "results", "aria-label": "Results" });
-    if (!data.hits.length) results.appendChild(emptyState(params, data, view));
+    if (view.pastEnd) results.appendChild(pastEnd(view, data, q));
+    else if (!data.hits.length) results.appendChild(emptyState(params, data, view));
     else {
-      results.appendChild(h("ol", { "class": "hits", start: String((data.page - 1) * data.per_page + 1) },
+      results.appendChild(h("ol", { "class": "hits", start: String(data.offset + 1) },
         data.hits.map(function (hit) { return renderHit(hit, q); })));
     }
     if (view.pager) results.appendChild(renderPager(view.pager));
-    out.push(h("div", { "class": "layout" }, results, renderFilters(params, view)));
+    out.push(h("div", { "class": "layout" + (filtersOpen ? " filters-open" : "") }, results, renderFilters(params, view)));
     area.textContent = "";
     append(area, out);
+    syncToggle();
   }
 
-  function renderError(message) {
+  function renderFilterbar(view) {
+    var bar = h("div", { "class": "filterbar" },
+      h("a", { "class": "filters-toggle", href: "#filters", "aria-controls": "filters", "aria-expanded": "false", "data-key": "filters" },
+        "Filters" + (view.active.length ? " (" + view.active.length + ")" : "")));
+    if (view.active.length) {
+      bar.appendChild(h("ul", { "class": "chips", "aria-label": "Active filters" },
+        view.active.map(function (a) {
+          return h("li", {}, h("a", { "class": "chip", href: a[1], "data-key": "remove:" + a[0], "aria-label": "Remove " + a[0] },
+            a[0], h("span", { "aria-hidden": "true" }, " ×")));
+        }),
+        view.active.length > 1 ? h("li", {}, h("a", { "class": "clear", href: view.clearUrl, "data-key": "clear" }, "Clear all filters")) : null));
+    }
+    return bar;
+  }
+
+  // Offline or a server error: a sentence and a way to try again (the form and the address stay as they are).
+  function renderProblem(err, retry) {
+    var offline = !navigator.onLine || !err || !err.status;
+    var sentence = offline
+      ? "The search could not reach the server. Check your connection, then try again."
+      : "The server could not answer this search (error " + err.status + ")" +
+        (err.status === 503 ? ": its index is not ready yet." : ".") + " Try again in a moment.";
+    var button = h("button", { type: "button", "class": "retry", "data-key": "retry" }, "Try again");
+    button.addEventListener("click", retry);
     summary.textContent = "";
     area.textContent = "";
-    area.appendChild(h("p", { "class": "error", role: "alert" }, message));
+    area.appendChild(h("div", { "class": "problem", role: "alert", "data-problem": offline ? "offline" : "server" },
+      h("p", {}, sentence), button));
+  }
+
+  function pastEnd(view, data, q) {
+    var p = view.pastEnd;
+    return h("div", { "class": "empty past-end" },
+      h("h2", {}, "There is no page " + p.page),
+      h("p", {}, "The " + number(data.total) + " " + view.summary.noun, q ? [" for ", h("q", {}, q)] : null,
+        " end on page " + p.last + ": ", h("a", { href: p.url, "data-key": "page:" + p.last }, "go to page " + p.last), "."));
   }
 
   function emptyState(params, data, view) {
@@ -270,13 +354,13 @@
     var link = safeLink(hit.url);
     var article = articleUrl(hit.id, q);
     var li = h("li", { "class": "hit" },
-      h("h2", { "class": "hit-title" }, h("a", { href: link || article }, hit.title)),
+      h("h2", { "class": "hit-title" }, h("a", { href: link || article }, hit.title_html ? marked(hit.title_html) : hit.title)),
       h("p", { "class": "meta" },
         hit.source ? h("span", { "class": "source" }, hit.source) : null,
         hit.published ? h("time", { datetime: hit.published }, humanDate(hit.published)) : null,
         hit.author ? h("span", { "class": "author" }, hit.author) : null));
     if (hit.snippets && hit.snippets.length > 1) {
-      hit.snippets.forEach(function (s) { li.appendChild(h("p", { "class": "snippet" }, marked(s.text))); });
+      hit.snippets.forEach(function (x) { li.appendChild(h("p", { "class": "snippet" }, marked(x.text))); });
     } else if (hit.snippet) {
       li.appendChild(h("p", { "class": "snippet" }, marked(hit.snippet)));
     }
@@ -317,23 +401,15 @@
   }
 
   function facetLink(f) {
-    return h("a", { href: f.url, "data-key": f.key, "class": f.selected ? "selected" : null, "aria-current": f.selected ? "true" : null },
+    var cls = [f.selected ? "selected" : null, f.missing ? "missing" : null].filter(Boolean).join(" ");
+    return h("a", { href: f.url, "data-key": f.key, "class": cls || null, "aria-current": f.selected ? "true" : null },
       h("span", { "class": "value" }, f.value),
       f.count !== null ? [" ", h("span", { "class": "count" }, String(f.count))] : null,
       f.selected ? hidden(" (selected, activate to remove)") : null);
   }
 
   function renderFilters(params, view) {
-    var aside = h("aside", { "class": "filters", "aria-label": "Filters" });
-    if (view.active.length) {
-      aside.appendChild(h("section", { "class": "filter-group", "aria-labelledby": "h-active" },
-        h("h2", { id: "h-active" }, "Active filters"),
-        h("ul", { "class": "chips" }, view.active.map(function (a) {
-          return h("li", {}, h("a", { "class": "chip", href: a[1], "data-key": "remove:" + a[0], "aria-label": "Remove " + a[0] },
-            a[0], h("span", { "aria-hidden": "true" }, " ×")));
-        })),
-        view.active.length > 1 ? h("p", {}, h("a", { "class": "clear", href: view.clearUrl, "data-key": "clear" }, "Clear all filters")) : null));
-    }
+    var aside = h("aside", { id: "filters", "class": "filters", "aria-label": "Filters" });
     if (view.sources.length) {
       aside.appendChild(h("section", { "class": "filter-group", "aria-labelledby": "h-source" },
         h("h2", { id: "h-source" }, "Source"),
@@ -343,7 +419,8 @@
     var dateForm = h("form", { "class": "daterange", action: SEARCH_PATH, method: "get" },
       h("input", { type: "hidden", name: "q", value: params.get("q") || "" }),
       sort && sort !== "relevance" ? h("input", { type: "hidden", name: "sort", value: sort }) : null,
-      params.getAll("source").filter(Boolean).map(function (s) { return h("input", { type: "hidden", name: "source", value: s }); }),
+      uniqueSources(params).map(function (x) { return h("input", { type: "hidden", name: "source", value: x }); }),
+      missingOf(params).map(function (m) { return h("input", { type: "hidden", name: "missing", value: m }); }),
       h("div", { "class": "range" },
         h("label", { "for": "date-from" }, "From"),
         h("input", { type: "date", id: "date-from", name: "from", value: isoDay(params.get("from")) }),
@@ -369,38 +446,75 @@
     return m[1] + "-" + String(month).padStart(2, "0") + "-" + String(day).padStart(2, "0");
   }
 
-  // --- what the filters, sort switch and pager show: the same rules as web.results_view ---
+  function uniqueSources(params) {
+    return params.getAll("source").filter(function (x, i, all) { return x && all.indexOf(x) === i; });
+  }
+
+  function missingOf(params) {
+    var chosen = params.getAll("missing");
+    return MISSING.filter(function (m) { return chosen.indexOf(m) >= 0; });
+  }
+
+  // --- what the summary, filters, sort switch and pager show: the same rules as web.results_view ---
   function resultsView(params, data, allSources) {
-    var sources = params.getAll("source").filter(function (s, i, all) { return s && all.indexOf(s) === i; });
+    var sources = uniqueSources(params);
+    var missing = missingOf(params);
     var from = isoDay(params.get("from")), to = isoDay(params.get("to"), true);
     var year = from && to && from.slice(0, 4) === to.slice(0, 4) && from.slice(4) === "-01-01" && to.slice(4) === "-12-31" ? from.slice(0, 4) : null;
-    var without = function (s) { return sources.filter(function (x) { return x !== s; }); };
-    var active = sources.map(function (s) { return ["Source: " + s, pageUrl(params, { source: without(s) })]; });
+    var without = function (x) { return sources.filter(function (y) { return y !== x; }); };
+    var others = function (name) { return missing.filter(function (m) { return m !== name; }); };
+    var active = sources.map(function (x) { return ["Source: " + x, pageUrl(params, { source: without(x) })]; });
+    if (missing.indexOf("source") >= 0) active.push(["Source: unknown", pageUrl(params, { missing: others("source") })]);
     if (from || to) active.push(["Date: " + (year || (from || "…") + " to " + (to || "…")), pageUrl(params, { from: null, to: null })]);
-    var listed = allSources.map(function (f) { return f.value; });
-    var sourceItems = sources.filter(function (s) { return listed.indexOf(s) < 0; }).map(function (s) {
-      return { key: "source:" + s, value: s, count: null, selected: true, url: pageUrl(params, { source: without(s) }) };
+    if (missing.indexOf("date") >= 0) active.push(["Date: undated", pageUrl(params, { missing: others("date") })]);
+    var listed = allSources.filter(function (f) { return !f.missing; }).map(function (f) { return f.value; });
+    var sourceItems = sources.filter(function (x) { return listed.indexOf(x) < 0; }).map(function (x) {
+      return { key: "source:" + x, value: x, count: null, selected: true, missing: false, url: pageUrl(params, { source: without(x) }) };
     }).concat(allSources.map(function (f) {
+      if (f.missing) {
+        var onM = missing.indexOf("source") >= 0;
+        return { key: "missing:source", value: MISSING_LABELS.source, count: f.count, missing: true, selected: onM,
+                 url: pageUrl(params, { missing: onM ? others("source") : others("source").concat(["source"]) }) };
+      }
       var on = sources.indexOf(f.value) >= 0;
-      return { key: "source:" + f.value, value: f.value, count: f.count, selected: on,
+      return { key: "source:" + f.value, value: f.value, count: f.count, selected: on, missing: false,
                url: pageUrl(params, { source: on ? without(f.value) : sources.concat([f.value]) }) };
     }));
     var yearItems = (data.facets.year || []).map(function (f) {
+      if (f.missing) {
+        var onU = missing.indexOf("date") >= 0;
+        return { key: "missing:date", value: MISSING_LABELS.date, count: f.count, missing: true, selected: onU && !(from || to),
+                 url: onU ? pageUrl(params, { missing: others("date") }) : pageUrl(params, { missing: others("date").concat(["date"]), from: null, to: null }) };
+      }
       var on = f.value === year;
-      return { key: "year:" + f.value, value: f.value, count: f.count, selected: on,
-               url: pageUrl(params, on ? { from: null, to: null } : { from: f.value + "-01-01", to: f.value + "-12-31" }) };
+      return { key: "year:" + f.value, value: f.value, count: f.count, selected: on, missing: false,
+               url: pageUrl(params, on ? { from: null, to: null, missing: others("date") } : { from: f.value + "-01-01", to: f.value + "-12-31", missing: others("date") }) };
     });
-    var current = params.get("sort") || "relevance";
     return {
+      summary: summaryView(data),
       active: active,
-      clearUrl: pageUrl(params, { source: null, from: null, to: null }),
+      clearUrl: pageUrl(params, { source: null, missing: null, from: null, to: null }),
       sources: sourceItems,
       years: yearItems,
-      sorts: SORTS.map(function (s) {
-        return { value: s[0], label: s[1], current: s[0] === current, url: pageUrl(params, { sort: s[0] === "relevance" ? null : s[0] }) };
+      sorts: SORTS.map(function (x) {
+        return { value: x[0], label: x[1], current: x[0] === data.sort, url: pageUrl(params, { sort: x[0] === "relevance" ? null : x[0] }) };
       }),
-      pager: pagerView(params, data)
+      pager: pagerView(params, data),
+      pastEnd: pastEndView(params, data)
     };
+  }
+
+  function summaryView(data) {
+    var stories = data.total !== data.articles;
+    var noun = data.total === 1 ? (stories ? "story" : "article") : (stories ? "stories" : "articles");
+    return { first: data.hits.length ? data.offset + 1 : 0, last: data.offset + data.hits.length, total: data.total,
+             articles: stories ? data.articles : null, noun: noun };
+  }
+
+  function pastEndView(params, data) {
+    if (data.hits.length || !data.total || params.get("after")) return null;
+    var last = Math.min(data.pages, MAX_PAGE);
+    return { page: data.page, last: last, url: pageUrl(params, { page: last > 1 ? String(last) : null }) };
   }
 
   function pagerView(params, data) {
@@ -454,10 +568,26 @@
     run(p, "push", "main");
   });
 
+  // "Filters (N)" at small widths: opens the filter panel above the results (without this file: a link down to it)
+  function syncToggle() {
+    var layout = area.querySelector(".layout");
+    var toggle = area.querySelector(".filters-toggle");
+    if (layout) layout.classList.toggle("filters-open", filtersOpen);
+    if (toggle) toggle.setAttribute("aria-expanded", filtersOpen ? "true" : "false");
+  }
+
   function onLink(e) {
     if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
     var a = e.target.closest ? e.target.closest("a[href]") : null;
     if (!a) return;
+    if (a.classList.contains("filters-toggle")) {
+      e.preventDefault();
+      filtersOpen = !filtersOpen;
+      syncToggle();
+      var first = filtersOpen && area.querySelector(".filters a, .filters input");
+      if (first) first.focus();
+      return;
+    }
     var url = new URL(a.href, location.href);
     if (url.origin !== location.origin || url.pathname !== SEARCH_PATH) return;
     e.preventDefault();
