@@ -117,13 +117,15 @@ def tmp_settings(tmp_path) -> Settings:
     return make_settings(tmp_path / "index")
 
 
-def searchsvc_command(*args, tuned: dict | None = None) -> list[str]:
+def searchsvc_command(*args, tuned: dict | None = None, prelude: str = "") -> list[str]:
     """``python -m searchsvc ARGS``; with ``tuned``, indexer thresholds set first (e.g. ``{"POOL_FROM": 1}``),
-    so a small corpus takes the path a large one would."""
-    if not tuned:
+    so a small corpus takes the path a large one would; ``prelude``: Python run before the command (a test's
+    instrument, e.g. the process stopping itself at a chosen moment)."""
+    if not tuned and not prelude:
         return [sys.executable, "-m", "searchsvc", *map(str, args)]
-    settings = "; ".join(f"indexer.{name} = {value!r}" for name, value in tuned.items())
-    program = f"from searchsvc import indexer; {settings}; from searchsvc.cli import cli; cli(prog_name='searchsvc')"
+    settings = "; ".join(f"indexer.{name} = {value!r}" for name, value in (tuned or {}).items())
+    program = (f"{prelude}\nfrom searchsvc import indexer; {settings or 'pass'}\n"
+               "from searchsvc.cli import cli; cli(prog_name='searchsvc')")
     return [sys.executable, "-c", program, *map(str, args)]
 
 
