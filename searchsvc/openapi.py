@@ -31,6 +31,7 @@ def openapi_spec(settings: Settings) -> dict:
         "paths": {
             "/api/search": {"get": _search_operation(settings)},
             "/api/article/{doc_id}": {"get": _article_operation(settings)},
+            "/api/article": {"get": _article_operation(settings, by_query=True)},
             "/api/stats": {"get": _stats_operation()},
             "/api/health": {"get": _health_operation()},
             "/api/openapi.json": {"get": _openapi_operation()},
@@ -90,13 +91,19 @@ def _search_operation(settings: Settings) -> dict:
     }
 
 
-def _article_operation(settings: Settings) -> dict:
+def _article_operation(settings: Settings, by_query: bool = False) -> dict:
+    """``/api/article/{doc_id}``, or with ``by_query`` ``/api/article?id=`` (any id: one starting with ``/``,
+    with ``.`` or ``..`` segments or a newline cannot travel in a path)."""
+    where = ({"name": "id", "in": "query", "required": True, "schema": {"type": "string"},
+              "description": "The article's id (a hit's `id`), whatever it holds."} if by_query else
+             {"name": "doc_id", "in": "path", "required": True, "description": "The article's id (a hit's `id`).",
+              "schema": {"type": "string"}})
     return {
-        "operationId": "article",
-        "summary": "One article as cleaned, with its metadata (the JSON twin of /article/{doc_id})",
+        "operationId": "article_by_id" if by_query else "article",
+        "summary": "One article as cleaned, with its metadata (the JSON twin of "
+                   + ("/article?id=" if by_query else "/article/{doc_id}") + ")",
         "parameters": [
-            {"name": "doc_id", "in": "path", "required": True, "description": "The article's id (a hit's `id`).",
-             "schema": {"type": "string"}},
+            where,
             _param("q", "A query whose words are marked in `title_html` and `body_html`.",
                    {"type": "string", "maxLength": settings.max_query_chars}),
         ],

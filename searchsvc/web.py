@@ -402,6 +402,16 @@ def api_openapi():
 @api.get("/article/<path:doc_id>")
 def api_article(doc_id):
     """The cleaned article and its metadata: the JSON twin of ``/article/<id>`` (``q`` adds ``body_html``)."""
+    return _api_article(doc_id)
+
+
+@api.get("/article")
+def api_article_by_id():
+    """``/api/article?id=…``: any id, as the index holds it (one a path cannot carry, see ``article_url``)."""
+    return _api_article(request.args.get("id", ""))
+
+
+def _api_article(doc_id: str):
     article = get_article(index(), doc_id)
     data = article.to_dict()
     q = request.args.get("q", "")

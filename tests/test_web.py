@@ -548,3 +548,11 @@ def test_titles_are_highlighted_on_the_results_and_article_pages(client):
     assert "Ferris" not in [m.get_text() for m in soup.select(".snippet mark")]
     article = get_soup(client, "/article/harbor-gazette/2022-06-09-archipelago-ferry-cuts.html?q=ferry")
     assert article.select_one("h1 mark").get_text() == "Ferry"
+
+
+@pytest.mark.parametrize("doc_id", AWKWARD_IDS)
+def test_any_id_opens_in_the_api_by_query_parameter(awkward_client, doc_id):
+    response = awkward_client.get("/api/article", query_string={"id": doc_id.strip(), "q": "lighthouse"})
+    assert response.status_code == 200
+    data = response.get_json()
+    assert data["id"] == doc_id.strip() and "<mark>" in data["body_html"]
