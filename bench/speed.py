@@ -448,13 +448,18 @@ class Server:
 
     def stop(self) -> int:
         peak = self.sampler.stop()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc, 15)
         return peak
+
+
+def terminate(proc: subprocess.Popen, patience: float) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within ``patience`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=patience)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def deep_cursor(server: Server, word: str, page: int = 1000) -> tuple[float, float, int]:
@@ -538,6 +543,136 @@ def percentile(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
+# --- freshness: a file written to a watched folder, found by a running server -------
+
+FRESH_FILES = 200
+FRESH_EVERY = 0.1  # seconds between two files
+POLL_EVERY = 0.02  # seconds between two rounds of searches for the files not found yet (the figures' resolution)
+
+
+class WatchProcess:
+    """``searchsvc reindex --watch`` (sources: the index's own), its stdout lines collected."""
+
+    def __init__(self, index: Path):
+        self.proc = subprocess.Popen([sys.executable, "-m", "searchsvc", "reindex", "--watch", "--index", str(index)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=clean_env())
+        self.lines: list[str] = []
+        self.committed: list[float] = []  # when each commit's line arrived (perf_counter)
+
+        def read():
+            for line in self.proc.stdout:
+                if re.match(r"\d\d:\d\d:\d\d added", line):
+                    self.committed.append(time.perf_counter())
+                self.lines.append(line.rstrip())
+
+        self.reader = threading.Thread(target=read, daemon=True)
+        self.reader.start()
+        deadline = time.monotonic() + 600
+        while not any(line.startswith("watching ") for line in self.lines):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the watcher did not start: " + " / ".join(self.lines[-3:]))
+            time.sleep(0.05)
+
+    def commits(self) -> int:
+        return len(self.committed)
+
+    def last_commit_before(self, moment: float) -> float | None:
+        earlier = [t for t in self.committed if t <= moment]
+        return earlier[-1] if earlier else None
+
+    def stop(self) -> None:
+        terminate(self.proc, 60)
+        self.reader.join(timeout=10)
+        self.proc.stdout.close()
+
+
+def freshness(engine: "Ours", src: Path, queries: list[str], n: int = FRESH_FILES) -> dict:
+    """Seconds from a file's close to the first search that finds it, over ``n`` files written one per
+    FRESH_EVERY s into a folder ``reindex --watch`` watches, against a running ``serve``; meanwhile one client
+    asks ``queries`` in turn (latency under commits). Files and their articles are removed afterwards."""
+    template = next(iter(sorted(src.glob("*.html"))), None) or next(iter(all_pages(src)))
+    text = template.read_text("utf-8")
+    folder = src / "fresh-bench"
+    folder.mkdir()
+    load_before = os.getloadavg()
+    server = Server(engine)
+    watcher = WatchProcess(engine.index)
+    closed: dict[int, float] = {}
+    waits: dict[int, float] = {}
+    lat: list[float] = []
+    pickups: list[float] = []  # from the commit's line to the search that found the file
+    done = threading.Event()
+
+    def writer():
+        start = time.perf_counter()
+        for i in range(n):
+            body = text.replace("</article>", f"<p>The zqfresh{i:03d}x desk filed this today.</p>\n</article>", 1)
+            with open(folder / f"fresh{i:03d}.html", "w", encoding="utf-8") as fh:
+                fh.write(body)
+            closed[i] = time.perf_counter()
+            time.sleep(max(0.0, start + (i + 1) * FRESH_EVERY - time.perf_counter()))
+
+    def poller():
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        while len(waits) < n:
+            pending = [i for i in list(closed) if i not in waits]
+            for i in pending:
+                if engine.count(server.get(engine.path(f"zqfresh{i:03d}x"), conn)) > 0:
+                    now = time.perf_counter()
+                    waits[i] = now - closed[i]
+                    committed = watcher.last_commit_before(now)
+                    if committed is not None and committed > closed[i]:
+                        pickups.append(now - committed)
+            time.sleep(POLL_EVERY)
+        conn.close()
+
+    def asker():
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        k = 0
+        while not done.is_set():
+            t = time.perf_counter()
+            server.get(engine.path(queries[k % len(queries)]), conn)
+            lat.append((time.perf_counter() - t) * 1000)
+            k += 1
+            time.sleep(0.01)
+        conn.close()
+
+    threads = [threading.Thread(target=f) for f in (writer, poller, asker)]
+    try:
+        for th in threads:
+            th.start()
+        threads[0].join()
+        threads[1].join(timeout=600)
+        done.set()
+        threads[2].join()
+        commits = watcher.commits()
+        shutil.rmtree(folder)
+        deadline = time.monotonic() + 120  # the watcher removes them again
+        while engine.count(server.get(engine.path("zqfresh000x"))) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        done.set()
+        watcher.stop()
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    seconds = sorted(waits.values())
+    load_after = os.getloadavg()
+    return {"freshness p50 s": statistics.median(seconds), "freshness p95 s": percentile(seconds, 95),
+            "freshness max s": seconds[-1], "freshness found": len(seconds), "freshness commits": commits,
+            "pickup p50 s": statistics.median(pickups) if pickups else float("nan"),
+            "pickup p95 s": percentile(pickups, 95) if pickups else float("nan"),
+            "p50 ms during watch": statistics.median(lat), "p95 ms during watch": percentile(lat, 95),
+            "load before": load_before[0], "load after": load_after[0]}
+
+
+def report_freshness(name: str, fig: dict) -> None:
+    print(f"searchsvc: freshness over {fig['freshness found']} files ({fig['freshness commits']} commits): "
+          f"p50 {fig['freshness p50 s']:.2f} s, p95 {fig['freshness p95 s']:.2f} s, max {fig['freshness max s']:.2f} s "
+          f"(commit line to found: p50 {fig['pickup p50 s']:.2f} s, p95 {fig['pickup p95 s']:.2f} s); "
+          f"queries meanwhile p50 {fig['p50 ms during watch']:.1f} ms, p95 {fig['p95 ms during watch']:.1f} ms; "
+          f"load average {fig['load before']:.1f} before, {fig['load after']:.1f} after", flush=True)
+
+
 # --- one corpus, both engines ----------------------------------------------------
 
 @dataclass
@@ -606,11 +741,37 @@ def run_size(name: str, src: Path, work: Path, args, titles) -> dict:
     figures["searchsvc"]["grouping CPU s"] = grouping
     print(f"searchsvc: near-duplicate grouping {grouping:.1f} CPU s "
           f"({100 * grouping / figures['searchsvc']['full build CPU s']:.1f}% of the build's CPU)", flush=True)
+    if not args.skip_freshness:
+        fresh = freshness(engines[0], src, sets.latency)
+        figures["searchsvc"].update(fresh)
+        report_freshness(name, fresh)
     figures["searchsvc"]["no-op / full"] = figures["searchsvc"]["no-op reindex s"] / figures["searchsvc"]["full build s"]
     figures["searchsvc"]["100 changed / full"] = (
         figures["searchsvc"]["100 changed s"] / figures["searchsvc"]["full build s"])
     return figures
 
+
+def run_freshness_only(name: str, src: Path, work: Path, args, titles) -> dict:
+    """Ours alone: build, latency of the query set on a quiet index, then the same queries during the freshness run."""
+    print(f"\n== {name}: {len(all_pages(src))} pages (freshness only) ==", flush=True)
+    ours = Ours("searchsvc", work, processes=args.processes)
+    s, _, cpu = ours.build(src)
+    print(f"searchsvc: full build {s:.1f}s ({cpu:.1f} CPU s)", flush=True)
+    sets = query_sets(titles, args, random.Random(5))
+    server = Server(ours)
+    try:
+        latencies(server, sets.warm)
+        lat = latencies(server, sets.latency)
+    finally:
+        server.stop()
+    fig = {"p50 ms": statistics.median(lat), "p95 ms": percentile(lat, 95)}
+    print(f"searchsvc: p50 {fig['p50 ms']:.1f} ms, p95 {fig['p95 ms']:.1f} ms (no commits)", flush=True)
+    fig.update(freshness(ours, src, sets.latency))
+    report_freshness(name, fig)
+    return {"searchsvc": fig}
+
+
+FRESHNESS = ["freshness p50 s", "freshness p95 s", "freshness max s", "p50 ms during watch", "p95 ms during watch"]
 
 METRICS = ["full build s", "full build CPU s", "no-op reindex s", "100 changed s", "p50 ms", "p95 ms", "unseen qps", "zipf qps",
            "server peak MiB", "reindex peak MiB", "index MiB"]
@@ -620,7 +781,8 @@ def print_table(results: dict) -> None:
     print("\n| corpus | figure | searchsvc | datasette+fts5 | ours/peer | target |")
     print("|---|---|---:|---:|---:|---|")
     for size, fig in results.items():
-        ours, peer = fig["searchsvc"], fig["datasette+fts5"]
+        ours, peer = fig["searchsvc"], fig.get("datasette+fts5", {})
+        print_freshness(size, ours)
         for m in METRICS:
             if m not in ours or m not in peer:
                 continue
@@ -642,7 +804,7 @@ def print_table(results: dict) -> None:
                 f"{100 * ours[m] / ours['full build CPU s']:.1f}% of the build's CPU")
             print(f"| {size} | {m} | {ours[m]:.2f} | | | {note} |")
     sizes = list(results)
-    if len(sizes) > 1:
+    if len(sizes) > 1 and all("datasette+fts5" in results[s] for s in sizes):
         first = sizes[0]
         print(f"\nGrowth from {first} (x):")
         print("| engine | figure | " + " | ".join(sizes) + " |")
@@ -652,6 +814,20 @@ def print_table(results: dict) -> None:
                 base = results[first][engine][m]
                 cells = " | ".join(f"{results[s][engine][m] / base:.2f}" for s in sizes)
                 print(f"| {engine} | {m} | {cells} |")
+
+
+def print_freshness(size: str, ours: dict) -> None:
+    """The freshness rows (ours only: the peer has no watching reindex)."""
+    for m in FRESHNESS:
+        if m not in ours:
+            continue
+        if m.startswith("freshness"):
+            note = (f"{'target <= 1 s; ' if m == 'freshness p95 s' else ''}{ours['freshness found']} files, "
+                    f"{ours['freshness commits']} commits; load average {ours['load before']:.1f} before")
+        else:
+            quiet = ours.get(m.split(" during")[0])
+            note = f"without commits: {quiet:.2f}" if quiet is not None else ""
+        print(f"| {size} | {m} | {ours[m]:.2f} | | | {note} |")
 
 
 def missing_prerequisites() -> str | None:
@@ -683,6 +859,9 @@ def main(argv=None) -> int:
     ap.add_argument("--json-out", type=Path, help="also write the figures here as JSON")
     ap.add_argument("--table-from", nargs="+", type=Path, metavar="JSON",
                     help="print the tables from --json-out files of earlier runs (sizes in file order) and exit")
+    ap.add_argument("--skip-freshness", action="store_true", help="leave out the reindex --watch freshness run")
+    ap.add_argument("--freshness-only", action="store_true",
+                    help="build searchsvc only and measure freshness and latency (no peer)")
     ap.add_argument("--peer-index", nargs=2, metavar=("SRC", "DB"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.table_from:
@@ -713,7 +892,8 @@ def main(argv=None) -> int:
         for name in names:
             sub = work / f"run-{name}"
             sub.mkdir()
-            results[name] = run_size(name, corpora[name], sub, args, titles)
+            run = run_freshness_only if args.freshness_only else run_size
+            results[name] = run(name, corpora[name], sub, args, titles)
             shutil.rmtree(sub, ignore_errors=True)
             if args.json_out:
                 args.json_out.write_text(json.dumps(results, indent=1), "utf-8")

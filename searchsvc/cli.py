@@ -1,4 +1,4 @@
-"""The command-line door: ``searchsvc reindex | search | serve | stats``.
+"""The command-line door: ``searchsvc reindex | search | serve | stats | export | publish``.
 
 Each command builds one ``Settings`` (flags over ``SEARCHSVC_*`` variables),
 calls one core function, prints, and turns core errors into a one-line
@@ -74,29 +74,52 @@ def cli():
 @click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--full", is_flag=True, help="Build a new index beside the live one and swap it in.")
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
-              help="Processes that clean files [default: the machine's cores].")
+              help="Processes that clean files [default: one per core].")
 @click.option("--source", "source_name", default=None, metavar="NAME",
               help="The publication SOURCES hold: the source of every page that names none (remembered; \"\" forgets it).")
+@click.option("--watch", is_flag=True,
+              help="Stay running: catch up, then commit new, changed and deleted files as they happen.")
 @index_option
 @core_errors
-def reindex(sources, full, workers, source_name, index):
+def reindex(sources, full, workers, source_name, watch, index):
     """Index article files (HTML, .txt, JSON Lines) from SOURCES (files or folders).
 
     With no SOURCES: the sources this index was last built from, or else the
     bundled sample corpus. Unchanged files are skipped; changed ones updated;
     files gone from a re-scanned source removed. --full rebuilds everything,
     the index's other sources too (`searchsvc sources --remove` drops one).
+    With --watch it stays running and commits each change within a second
+    (Ctrl-C or SIGTERM stops it; its next start catches up with what changed
+    meanwhile).
 
     Example: searchsvc reindex articles/ --source "Riverside Times" --index /srv/ix
     """
     from searchsvc.indexer import reindex as run_reindex
 
     settings = make_settings(index=index, workers=workers)
+    if watch:
+        if full:
+            raise click.UsageError("--watch catches up incrementally; run `reindex --full` on its own first")
+        _watch(settings, sources, source_name)
+        return
     report = run_reindex(settings, sources or None, full=full, progress=_progress_bar, source_name=source_name)
     if report.problems:
         click.echo("\n".join(map(str, report.problems)), err=True)  # one write: thousands are named again each run
     click.echo(report.summary())
     gc.freeze()  # the process ends here: its teardown need not collect every module's objects (25 ms of 0.5 s)
+
+
+def _watch(settings: Settings, sources, source_name: str | None) -> None:
+    """``reindex --watch`` until Ctrl-C or SIGTERM: one line per commit on stdout, problems on stderr."""
+    import signal
+    import threading
+
+    from searchsvc.watch import watch
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    watch(settings, sources or None, say=lambda line: click.echo(line),
+          warn=lambda line: click.echo(line, err=True), stop=stop, source_name=source_name)
 
 
 def _progress_bar(total: int):
@@ -279,14 +302,18 @@ def _why(explain: dict) -> str:
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port [default: 8000].")
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="Server threads [default: 8].")
 @click.option("--processes", type=click.IntRange(1, 64), default=None,
-              help="Server processes sharing the port, each with --threads threads [default: 1].")
+              help="Server processes sharing the port, each with --threads threads [default: one per core]. "
+                   "Python runs one thread at a time per process: more processes use more cores.")
 @click.option("--quiet", is_flag=True, help="No access log (one line per request on stderr, on by default).")
 @index_option
 @core_errors
 def serve(host, port, threads, processes, quiet, index):
     """Serve the search page and the JSON API with a production WSGI server (waitress).
 
-    Example: searchsvc serve --port 8080 --processes 2
+    By default one process per core, each with its own searchers and cache
+    (memory grows with the processes: see the README's Operations).
+
+    Example: searchsvc serve --port 8080
     """
     import waitress
 
@@ -398,9 +425,13 @@ def _serve_in_processes(settings: Settings, create_app) -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         status = 0
         try:
-            server = waitress.create_server(_logged(_warmed(create_app(settings)), settings), sockets=[sock],
-                                            threads=settings.threads, ident="searchsvc")
+            app = create_app(settings)
+            server = waitress.create_server(_logged(app, settings), sockets=[sock], threads=settings.threads,
+                                            ident="searchsvc")
             _with_security_headers(server)
+            # warmed after its threads started, as one process is: a request taken before they first wait
+            # counted as queued ("Task queue depth is 1" on stderr, once a process per core is the default)
+            _warmed(app)
             server.readable = _accepting_evenly(server, slot, connections, counted)
             server.run()
         except BaseException:
@@ -478,6 +509,44 @@ def _accepting_evenly(server, slot: int, connections, counted, stale: float = 2.
         return connections[slot] <= min(live)
 
     return balanced
+
+
+@cli.command()
+@click.argument("out", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@index_option
+@core_errors
+def export(out, index):
+    """Write every article as it was cleaned to OUT, in the JSON Lines form `reindex` reads ('-': stdout).
+
+    Fields: id, title, text, url, published, author, source, topics and group
+    (the near-duplicate group). `searchsvc reindex OUT` builds the same index
+    again; any other search engine can be fed the same file.
+
+    Example: searchsvc export articles.jsonl --index /srv/ix
+    """
+    from searchsvc.export import export as run_export
+
+    report = run_export(make_settings(index=index), out)
+    click.echo(report.summary(), err=True)
+
+
+@cli.command()
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@index_option
+@core_errors
+def publish(dest, index):
+    """Copy the live index into the index home DEST (a replica) and switch DEST to it atomically.
+
+    Only files DEST lacks are transferred; servers on DEST keep answering
+    from what they have until the switch. A publish killed at any moment
+    leaves DEST serving what it served before.
+
+    Example: searchsvc publish /mnt/replica1/index --index /srv/ix
+    """
+    from searchsvc.publish import publish as run_publish
+
+    report = run_publish(make_settings(index=index), dest)
+    click.echo(report.summary(dest))
 
 
 @cli.command()

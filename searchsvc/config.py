@@ -15,6 +15,17 @@ from typing import Mapping
 ENV_PREFIX = "SEARCHSVC_"
 
 
+def _cores() -> int:
+    """The cores this process may run on (a container or ``taskset`` may allow fewer than the machine has)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+CORES = _cores()
+
+
 def _setting(default, help, **kwargs):
     return field(default=default, metadata={"help": help}, **kwargs)
 
@@ -25,8 +36,9 @@ class Settings:
     host: str = _setting("127.0.0.1", "Address `serve` listens on.")
     port: int = _setting(8000, "Port `serve` listens on.")
     threads: int = _setting(8, "Worker threads of the WSGI server.")
-    processes: int = _setting(1, "Server processes sharing `serve`'s port (each with `threads` threads).")
-    workers: int = _setting(os.cpu_count() or 1, "Processes that clean and index files during a reindex.")
+    processes: int = _setting(
+        CORES, "Server processes sharing `serve`'s port, each with `threads` threads (default: one per core).")
+    workers: int = _setting(CORES, "Processes that clean and index files during a reindex (default: one per core).")
     per_page: int = _setting(10, "Results per page when the request does not say.")
     max_per_page: int = _setting(100, "Largest `per_page` accepted.")
     max_page: int = _setting(1000, "Deepest `page` accepted (deeper pages: use the `next` cursor).")

@@ -48,6 +48,7 @@ POSTINGS_BUDGET = 8_000_000  # postings kept per generation (about 16 bytes each
 POSITIONS_BYTES = 32 * 1024 * 1024  # positions of frequent words kept per generation (4 bytes each, 20 a document)
 ALL_POSITIONS_FROM = 1000  # a word in this many articles: a phrase reads (and keeps) all its positions at once
 WARM_MIN_DF = 100  # shorter lists cost little more than their lookup: read on first use, not warmed
+WARM_MIN_DOCS = 1000  # smaller segments (a watcher's) are left to the first queries after a server's first warm-up
 
 
 @dataclass(frozen=True)
@@ -82,40 +83,250 @@ class Codes:
             return -1
 
 
+@dataclass
+class SegmentColumns:
+    """One segment's columns as arrays (local document numbers), read once: segments never change once written."""
+
+    ids: list[str]
+    datekey: np.ndarray            # int64
+    codes: dict[str, Codes]        # source, year: values in order of first appearance
+    group: Codes                   # near-duplicate group names (-1: none)
+    lengths: dict[str, np.ndarray]  # content, title: BM25's field length; author: whether there is one
+
+
+class SegmentCache:
+    """What each segment of the index holds, read once for every commit that keeps the segment.
+
+    A commit adds segments and marks deletions; it never changes a written
+    segment. So a commit every second (``reindex --watch``) costs a server
+    the new segments' columns and postings, not the whole index again: the
+    columns of the large segments, their words' postings (document numbers
+    and frequencies; the scores depend on the whole commit and are worked out
+    per ``Generation``) and their spelling words are kept here by segment id.
+    Segments no commit uses any more are forgotten (``keep_only``).
+    """
+
+    def __init__(self, budget: int = POSTINGS_BUDGET):
+        self.budget = budget
+        self._columns: dict[object, SegmentColumns] = {}
+        self._postings: OrderedDict[tuple, tuple[np.ndarray, np.ndarray, int]] = OrderedDict()
+        self._held = 0
+        self._spelling: dict[object, dict[str, list[str]]] = {}  # segment -> first letter -> words
+        self.warmed: set = set()  # segments whose frequent words are loaded
+        self._lock = threading.Lock()
+        # near-duplicate group names numbered once for every commit (a commit's own numbering cost
+        # a pass over every group name: most articles name a group of their own)
+        self._group_names: dict[str, int] = {}
+        self._group_codes: dict[object, np.ndarray] = {}
+        self._shared_columns: dict[tuple, object] = {}  # (folder, segment, column) -> a reader every thread uses
+
+    def group_codes(self, key, part: SegmentColumns) -> np.ndarray:
+        """A segment's group codes in the numbering all generations share (-1: no group)."""
+        codes = self._group_codes.get(key)
+        if codes is None:
+            with self._lock:
+                names = self._group_names
+                remap = np.array([names.setdefault(v, len(names)) for v in part.group.values] + [-1], DOCNUM)
+                codes = self._group_codes[key] = remap[part.group.codes]
+        return codes
+
+    @property
+    def group_names(self) -> int:
+        return len(self._group_names)
+
+    def columns(self, key, reader) -> SegmentColumns:
+        found = self._columns.get(key)
+        if found is None:
+            found = self._columns[key] = _read_columns(reader)
+        return found
+
+    def postings(self, key, reader, fieldname: str, tbytes: bytes) -> tuple[np.ndarray, np.ndarray, int]:
+        """(local document numbers, frequencies, document frequency) of a term in one segment."""
+        entry = (key, fieldname, tbytes)
+        with self._lock:
+            found = self._postings.get(entry)
+            if found is not None:
+                self._postings.move_to_end(entry)
+                return found
+        m, df = term_postings(reader, fieldname, tbytes)
+        found = _read_postings(m) + (df,) if m is not None else _NO_POSTINGS
+        with self._lock:
+            if entry not in self._postings:
+                self._postings[entry] = found
+                self._held += len(found[0]) + 1
+                while self._held > self.budget and len(self._postings) > 1:
+                    _, old = self._postings.popitem(last=False)
+                    self._held -= len(old[0]) + 1
+        return found
+
+    def held(self, key, fieldname: str, tbytes: bytes) -> bool:
+        return (key, fieldname, tbytes) in self._postings
+
+    def spelling(self, key, reader, field: str, first: str | None) -> dict[str, list[str]]:
+        """A segment's spelling words by first letter: those of ``first``, or all of them (None)."""
+        by_letter = self._spelling.get(key)
+        if by_letter is None or (first is not None and first not in by_letter and "" not in by_letter):
+            read: dict[str, list[str]] = {}
+            if first is None:
+                for term in reader.lexicon(field):
+                    word = _text(term)
+                    read.setdefault(word[:1], []).append(word)
+                read[""] = []  # every letter is here
+            else:
+                read[first] = [_text(t) for t in reader.expand_prefix(field, first)]
+            with self._lock:
+                by_letter = self._spelling[key] = (self._spelling.get(key) or {}) | read
+        return by_letter
+
+    def share_columns(self, searcher) -> None:
+        """Give each segment reader of ``searcher`` the one stored-fields and title column reader of its segment.
+
+        Whoosh makes a new column reader for every segment reader, and each
+        reads the column's whole offset table first (2 ms for a segment of
+        10,000 articles): each new searcher paid it again, and a server opens
+        several per commit. Over a ``store.MappedFile`` a column reader reads
+        without a file position, so one per segment serves every thread.
+        """
+        from whoosh.codec.whoosh3 import STORED_COLUMN, W3Codec
+
+        from searchsvc.store import MappedFile
+
+        for sub, _ in searcher.leaf_searchers():
+            reader = sub.reader()
+            perdoc = getattr(reader, "_perdoc", None)
+            segment = reader.segment() if hasattr(reader, "segment") else None
+            if perdoc is None or segment is None or not hasattr(perdoc, "_readers"):
+                continue
+            storage = perdoc._storage
+            for name, column in (("_stored", STORED_COLUMN), (schema.TITLE, reader.schema[schema.TITLE].column_type)):
+                key = (getattr(storage, "folder", None), segment.segment_id(), name)
+                shared = self._shared_columns.get(key)
+                if shared is None:
+                    filename = W3Codec.column_filename(segment, name)
+                    if not storage.file_exists(filename):
+                        continue
+                    colfile = storage.open_file(filename)
+                    if not isinstance(colfile, MappedFile):
+                        colfile.close()
+                        continue
+                    shared = column.reader(colfile, 0, storage.file_length(filename), segment.doc_count_all())
+                    with self._lock:
+                        shared = self._shared_columns.setdefault(key, shared)
+                perdoc._readers.setdefault(name, shared)
+
+    def keep_only(self, keys: set) -> None:
+        """Forget the segments not in ``keys`` (merged away, or a rebuilt index)."""
+        with self._lock:
+            for key in [k for k in self._columns if k not in keys]:
+                del self._columns[key]
+            for key in [k for k in self._spelling if k not in keys]:
+                del self._spelling[key]
+            self.warmed &= keys
+            for key in [k for k in self._shared_columns if k[1] not in keys]:
+                del self._shared_columns[key]  # its file closes once no reader uses it
+            for key in [k for k in self._group_codes if k not in keys]:
+                del self._group_codes[key]
+            if len(self._group_names) > 2 * sum(len(c.ids) for c in self._columns.values()) + 1000:
+                self._group_names, self._group_codes = {}, {}  # mostly names of segments gone: number again
+            for entry in [e for e in self._postings if e[0] not in keys]:
+                self._held -= len(self._postings.pop(entry)[0]) + 1
+
+
+_NO_POSTINGS = (np.empty(0, np.int32), np.empty(0, np.float32), 0)
+
+
+def segment_key(reader):
+    """A segment's identity: its id (the same files in every commit and every copy), else the reader itself."""
+    segment = reader.segment() if hasattr(reader, "segment") else None
+    return segment.segment_id() if segment is not None else id(reader)
+
+
+def _read_columns(reader) -> SegmentColumns:
+    n = reader.doc_count_all()
+
+    def column(fieldname):
+        values = reader.column_reader(fieldname)
+        return (values[docnum] for docnum in range(n))
+
+    def codes(fieldname, dtype=np.int32) -> Codes:
+        values: dict[str, int] = {}
+        found = np.fromiter((values.setdefault(_text(v), len(values)) if v else -1 for v in column(fieldname)),
+                            dtype, n)
+        return Codes(list(values), found)
+
+    return SegmentColumns(
+        ids=[_text(v) for v in column(schema.ID)],
+        datekey=np.fromiter(column(schema.DATEKEY), np.int64, n),
+        codes={name: codes(name) for name in (schema.SOURCE, schema.YEAR)},
+        group=codes(schema.GROUP, DOCNUM),
+        lengths={name: _segment_lengths(reader, name) for name in (schema.CONTENT, schema.TITLE, schema.AUTHOR)},
+    )
+
+
+def _merged_codes(parts: list[Codes], dtype=np.int32) -> Codes:
+    """Segments' codes as one column: values numbered in order of first appearance, as one pass would."""
+    values: dict[str, int] = {}
+    out = []
+    for part in parts:
+        remap = np.array([values.setdefault(v, len(values)) for v in part.values] + [-1], dtype)
+        out.append(remap[part.codes])  # -1 picks the appended -1
+    return Codes(list(values), np.concatenate(out) if out else np.empty(0, dtype))
+
+
+def _segment_live(reader) -> np.ndarray:
+    live = np.ones(reader.doc_count_all(), bool)
+    if reader.has_deletions():
+        perdoc = getattr(reader, "_perdoc", None)
+        deleted = list(perdoc.deleted_docs()) if perdoc is not None and hasattr(perdoc, "deleted_docs") else [
+            d for d in range(len(live)) if reader.is_deleted(d)]
+        live[np.array(deleted, DOCNUM)] = False
+    return live
+
+
 class Generation:
     """Columns and postings of one commit of the index, as arrays.
 
     Built from one searcher of that commit (see ``fingerprint``); every
     thread may read it. Term postings are added as queries ask for them, or
-    by ``warm`` (a bounded LRU). Building it reads five columns a document at
-    a time: about 0.15 s for 21,000 articles, once per commit.
+    by ``warm`` (a bounded LRU). The columns and raw postings come from the
+    ``SegmentCache`` (a new commit reads only its new segments); putting
+    them together costs a few milliseconds for 21,000 articles.
     """
 
-    def __init__(self, searcher):
+    def __init__(self, searcher, segments: SegmentCache | None = None):
+        self.segments = segments if segments is not None else SegmentCache()
         self.fingerprint = fingerprint(searcher)
         self.doc_count = searcher.doc_count_all()
-        self.live = self._live(searcher)
-        self.ids = [_text(v) for v in self._column(searcher, schema.ID)]
+        readers = [sub.reader() for sub, _ in searcher.leaf_searchers()]
+        self.keys = [segment_key(r) for r in readers]
+        self.sizes = [r.doc_count_all() for r in readers]
+        parts = [self.segments.columns(k, r) for k, r in zip(self.keys, readers)]
+        self.live = _concatenate([_segment_live(r) for r in readers], bool)
+        self.ids = [i for part in parts for i in part.ids]
         order = sorted(range(self.doc_count), key=self.ids.__getitem__)
         self.id_rank = np.empty(self.doc_count, np.int64)
         self.id_rank[order] = np.arange(self.doc_count)
-        self.datekey = np.fromiter(self._column(searcher, schema.DATEKEY), np.int64, self.doc_count)
-        self.codes = {name: self._codes(searcher, name) for name in (schema.SOURCE, schema.YEAR)}
-        self.group, self._named = self._group_codes(searcher)
+        self.datekey = _concatenate([part.datekey for part in parts], np.int64)
+        self.codes = {name: _merged_codes([part.codes[name] for part in parts]) for name in (schema.SOURCE, schema.YEAR)}
+        self.group, self._named = self._group_codes(parts)
         # articles per near-duplicate group: how many hits a page of groups needs (paging.py)
-        self.group_size = self.doc_count / max(1, self._named + int(np.count_nonzero(self.group >= self._named)))
+        named = self.group[self.group < self._named]
+        groups = int(np.count_nonzero(np.bincount(named, minlength=1))) + len(self.group) - len(named)
+        self.group_size = self.doc_count / max(1, groups)
         self._grouped = np.argsort(self.group, kind="stable")  # documents by group, for group_members
         self._grouped_codes = self.group[self._grouped]
         self._shared = np.bincount(self.group)[self.group] > 1  # in a group of two or more
-        self.lengths = {name: self._lengths(searcher, name) for name in (schema.CONTENT, schema.TITLE)}
+        self.lengths = {name: _concatenate([part.lengths[name] for part in parts], np.float64)
+                        for name in (schema.CONTENT, schema.TITLE)}
         self._avg_length = {name: (searcher.avg_field_length(name) or 1) for name in self.lengths}
         dated = self.live & (self.datekey != schema.UNDATED)
         self.newest = int(self.datekey[dated].max()) if dated.any() else schema.UNDATED
         self.oldest = int(self.datekey[dated].min()) if dated.any() else schema.UNDATED
         # how many of source, date and author each article has: a near-duplicate group shows its best described
         # version (the author's field length says whether it has one, without a stored document)
+        authors = _concatenate([part.lengths[schema.AUTHOR] for part in parts], np.float64)
         self.metadata = ((self.codes[schema.SOURCE].codes >= 0).astype(np.int8) + (self.datekey != schema.UNDATED)
-                         + (self._lengths(searcher, schema.AUTHOR) > 0)).astype(np.int8)
+                         + (authors > 0)).astype(np.int8)
         self._postings: OrderedDict[tuple[str, str], Matches] = OrderedDict()
         self._held = 0
         self._positions: OrderedDict[tuple[str, str], PositionLists] = OrderedDict()
@@ -124,43 +335,19 @@ class Generation:
         self._spelling: dict[str, list[str]] = {}  # first letter -> the spelling words that begin with it
         self._lock = threading.Lock()
 
-    # --- columns, read once ---------------------------------------------------
+    # --- columns, read once per segment -----------------------------------------
 
-    def _live(self, searcher) -> np.ndarray:
-        live = np.zeros(self.doc_count, bool)
-        live[np.fromiter(searcher.reader().all_doc_ids(), DOCNUM)] = True
-        return live
+    def _group_codes(self, parts: list[SegmentColumns]) -> tuple[np.ndarray, int]:
+        """A code per near-duplicate group, and the bound of the named groups' codes (they come first).
 
-    def _column(self, searcher, fieldname):
-        for sub, _ in searcher.leaf_searchers():
-            reader = sub.reader()
-            column = reader.column_reader(fieldname)
-            for docnum in range(reader.doc_count_all()):
-                yield column[docnum]
-
-    def _codes(self, searcher, fieldname) -> Codes:
-        values: dict[str, int] = {}
-        codes = np.fromiter(
-            (values.setdefault(_text(v), len(values)) if v else -1 for v in self._column(searcher, fieldname)),
-            np.int32, self.doc_count)
-        return Codes(list(values), codes)
-
-    def _group_codes(self, searcher) -> tuple[np.ndarray, int]:
-        """A code per near-duplicate group, and how many groups are named (their codes come first).
-
-        An article without a group is a group of its own.
+        An article without a group is a group of its own. Named groups are
+        numbered once for every generation (``SegmentCache.group_codes``).
         """
-        groups: dict[str, int] = {}
-        raw = np.fromiter((groups.setdefault(_text(v), len(groups)) if v else -1
-                           for v in self._column(searcher, schema.GROUP)), DOCNUM, self.doc_count)
+        raw = _concatenate([self.segments.group_codes(k, part) for k, part in zip(self.keys, parts)], DOCNUM).copy()
+        named = self.segments.group_names
         alone = raw < 0
-        raw[alone] = len(groups) + np.nonzero(alone)[0]
-        return raw, len(groups)
-
-    def _lengths(self, searcher, fieldname) -> np.ndarray:
-        """Each document's length in ``fieldname`` as Whoosh stores it (one byte, decoded): BM25's ``fl``."""
-        parts = [_segment_lengths(sub.reader(), fieldname) for sub, _ in searcher.leaf_searchers()]
-        return np.concatenate(parts) if parts else np.empty(0)
+        raw[alone] = named + np.nonzero(alone)[0]
+        return raw, named
 
     # --- postings, read on demand -------------------------------------------------
 
@@ -184,17 +371,16 @@ class Generation:
 
     def _read_term(self, searcher, fieldname: str, text: str) -> Matches:
         id_parts, tf_parts, df = [], [], 0
-        for sub, offset in searcher.leaf_searchers():
+        for (sub, offset), key in zip(searcher.leaf_searchers(), self.keys):
             reader = sub.reader()
-            m, n = term_postings(reader, fieldname, reader.schema[fieldname].to_bytes(text))
-            if m is not None:
-                ids, tf = _read_postings(m)
-                id_parts.append(ids + offset)
+            ids, tf, n = self.segments.postings(key, reader, fieldname, reader.schema[fieldname].to_bytes(text))
+            if n:
+                id_parts.append(ids + offset if offset else ids.astype(DOCNUM))
                 tf_parts.append(tf)
                 df += n
         if not id_parts:
             return empty()
-        docnums, tf = np.concatenate(id_parts), np.concatenate(tf_parts)
+        docnums, tf = np.concatenate(id_parts).astype(DOCNUM, copy=False), np.concatenate(tf_parts).astype(np.float64)
         keep = self.live[docnums]
         docnums, tf = docnums[keep], tf[keep]
         idf = ranking.lucene_idf(self.doc_count, df)  # df and N count deleted documents, as Whoosh's do
@@ -271,20 +457,31 @@ class Generation:
             return np.zeros(len(docnums), np.int64), np.empty(0, np.int64)
         return np.concatenate(counts), np.concatenate(flat)
 
+    def needs_warming(self) -> bool:
+        """Whether a segment of ``WARM_MIN_DOCS`` articles or more is not warmed yet (a commit of a few articles
+        adds none: the background warming then costs not even a searcher)."""
+        return any(key not in self.segments.warmed and size >= WARM_MIN_DOCS
+                   for key, size in zip(self.keys, self.sizes))
+
     def warm(self, searcher, budget: int, stop: threading.Event) -> int:
-        """Load the postings of the most frequent words, up to ``budget`` postings; returns how many.
+        """Load the postings of the most frequent words of segments not warmed before, up to ``budget``
+        postings; returns how many.
 
         The long lists are the slow ones to read on a query's first use; a
-        server warms them in the background so that first uses stay fast
-        (``Settings.warm_postings``). Then the spelling words, for
-        did-you-mean. Stops early when ``stop`` is set.
+        server warms them before it answers and in the background after a
+        commit, so that first uses stay fast (``Settings.warm_postings``).
+        Each segment once (``SegmentCache``): after a commit of a few
+        articles, only their few words are looked at. Then the spelling
+        words, for did-you-mean. Stops early when ``stop`` is set.
         """
         if fingerprint(searcher) != self.fingerprint:
             return 0  # another commit: its postings would not fit these arrays
+        leaves = [(key, sub.reader()) for (sub, _), key in zip(searcher.leaf_searchers(), self.keys)]
+        cold = [(key, reader) for key, reader in leaves if key not in self.segments.warmed]
         frequency: dict[tuple[str, str], int] = {}
-        for sub, _ in searcher.leaf_searchers():
+        for _, reader in cold:
             for fieldname in self.lengths:
-                for tbytes, info in sub.reader().iter_field(fieldname):
+                for tbytes, info in reader.iter_field(fieldname):
                     key = (fieldname, tbytes.decode("utf-8"))
                     frequency[key] = frequency.get(key, 0) + info.doc_frequency()
                     if stop.is_set():
@@ -295,8 +492,13 @@ class Generation:
                 break
             loaded += len(self.term(searcher, fieldname, text))
             time.sleep(0)  # let request threads have the interpreter between words
-        if not stop.is_set():
-            self._read_spelling_words(searcher)
+        if stop.is_set():
+            return loaded
+        self.segments.warmed.update(key for key, _ in cold)
+        field = _spelling_field(searcher)
+        for key, reader in cold:
+            self.segments.spelling(key, reader, field, None)
+        self._read_spelling_words(searcher)
         return loaded
 
     # --- filters, facets, groups --------------------------------------------------
@@ -370,19 +572,31 @@ class Generation:
         return max((0 - (maxdist + 1.0 / (frequency(schema.CONTENT, w) or 1) * 0.5), w) for w, _, _ in near)[1]
 
     def _spelling_words(self, searcher, first: str) -> list[str]:
-        """The spelling words that begin with ``first``: read on first use (about 10 ms), or all at once by ``warm``."""
+        """The spelling words that begin with ``first``: each segment's read on first use, or by ``warm``."""
         words = self._spelling.get(first)
         if words is None:
-            words = [_text(t) for t in searcher.reader().expand_prefix(_spelling_field(searcher), first)]
+            words = self._merged_spelling(searcher, first)
             with self._lock:
                 self._spelling[first] = words
         return words
 
+    def _merged_spelling(self, searcher, first: str) -> list[str]:
+        """The words of ``first`` in every segment, sorted and distinct (what the index's lexicon lists)."""
+        field = _spelling_field(searcher)
+        parts = [self.segments.spelling(key, sub.reader(), field, first).get(first, [])
+                 for (sub, _), key in zip(searcher.leaf_searchers(), self.keys)]
+        parts = [p for p in parts if p]
+        return parts[0] if len(parts) == 1 else sorted(set().union(*parts))
+
     def _read_spelling_words(self, searcher) -> None:
-        by_letter: dict[str, list[str]] = {}
-        for term in searcher.reader().lexicon(_spelling_field(searcher)):
-            word = _text(term)
-            by_letter.setdefault(word[:1], []).append(word)
+        """Every letter's words, from segments whose words are all read (``warm``); other letters stay lazy."""
+        field = _spelling_field(searcher)
+        letters = set()
+        for (sub, _), key in zip(searcher.leaf_searchers(), self.keys):
+            if key in self.segments.warmed:
+                letters.update(self.segments.spelling(key, sub.reader(), field, None))
+        letters.discard("")
+        by_letter = {first: self._merged_spelling(searcher, first) for first in letters}
         with self._lock:
             self._spelling = by_letter | self._spelling
 
@@ -447,6 +661,10 @@ def fingerprint(searcher) -> tuple:
     return tuple(out)
 
 
+def _concatenate(parts: list[np.ndarray], dtype) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype)
+
+
 def _seconds(moment: datetime) -> int:
     return int((moment - EPOCH).total_seconds())
 
@@ -482,7 +700,7 @@ def _read_postings(m) -> tuple[np.ndarray, np.ndarray]:
             ids.append(m.id())
             weights.append(m.weight())
             m.next()
-        return np.array(ids, DOCNUM), np.array(weights, np.float64)
+        return np.array(ids, np.int32), np.array(weights, np.float32)
     ids, weights = [], []
     while m.is_active():
         if m._data is None:
@@ -494,7 +712,7 @@ def _read_postings(m) -> tuple[np.ndarray, np.ndarray]:
         else:
             weights.extend(block_weights)
         m._next_block()
-    return np.array(ids, DOCNUM), np.array(weights, np.float64)
+    return np.array(ids, np.int32), np.array(weights, np.float32)  # a segment's numbers; frequencies (whole)
 
 
 # What formats.Positions writes after a posting's count: a protocol-2 pickle of the gap list. Bodies of

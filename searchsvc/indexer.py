@@ -68,34 +68,36 @@ def reindex(
     full: bool = False,
     progress: Progress | None = None,
     source_name: str | None = None,
+    waiting: Callable[[str], object] | None = None,
 ) -> ReindexReport:
     """Bring the index at ``settings.index`` up to date with ``sources``.
 
     ``source_name`` names the publication of ``sources``: remembered with
     them, it is the source of every article whose page names none ("" forgets it).
     A full rebuild keeps the index's other sources (it reads them again too).
+    ``waiting(message)``: called once if another reindex holds the lock (see ``IndexHome.reindex_lock``).
     """
     started = time.perf_counter()
     if source_name is not None and not sources:
         raise SourceError("--source names the folders given with it: searchsvc reindex DIR --source NAME")
     with _Bookkeeping() as bookkeeping:
-        report = _reindex(settings, sources, full, progress, bookkeeping, source_name)
+        report = _reindex(settings, sources, full, progress, bookkeeping, source_name, waiting)
     report.skipped = len(report.problems)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _reindex(settings, sources, full, progress, bookkeeping, source_name=None) -> ReindexReport:
+def _reindex(settings, sources, full, progress, bookkeeping, source_name=None, waiting=None) -> ReindexReport:
     home = IndexHome(settings.index)
     home.ensure_writable()
     if not settings.cursor_key:
         home.cursor_key()  # made while the folder is writable: a server that may not write it reads it
-    with home.reindex_lock(settings.writer_timeout):
+    with home.reindex_lock(settings.writer_timeout, waiting, WATCH_NOTE if waiting else ""):
         home.remove_stale_generations()  # debris of a reindex killed before its swap
         live = home.live_dir()
         with _Cleaners(settings, update=live is not None and not full) as cleaners:
             old = Manifest.load(live)
-            roots = _resolve_sources(sources, old)
+            roots = resolve_sources(sources, old)
             kept = _kept_sources(old, roots) if full and sources else []
             names = _source_names(old, roots, source_name)
             problems: list[Problem] = []
@@ -238,7 +240,10 @@ def _apply(home, live, settings, roots, files, old, current, problems, progress,
     return report
 
 
-def _resolve_sources(sources, manifest: Manifest) -> list[Path]:
+WATCH_NOTE = ", reindex --watch"  # after the pid in the lock file: what another reindex says it waits for
+
+
+def resolve_sources(sources, manifest: Manifest) -> list[Path]:
     roots = [Path(s).expanduser().absolute() for s in (sources or ())]
     if not roots:
         roots = [Path(s) for s in manifest.sources] or [bundled_sample()]
@@ -609,66 +614,104 @@ def _update_generation(home, live, ix, searcher, old: Manifest, settings, roots,
     manifest = Manifest(sources=_merge_sources(old.sources, roots), files=dict(old.files), skipped={
         p: e for p, e in old.skipped.items() if e[3] not in scanned_roots or p in current},
         names=dict(old.names if names is None else names))
-    changed = diff.changed
     report.unchanged = diff.unchanged
     report.problems.extend(diff.named_again)
     gone = [p for p, entry in old.files.items() if entry[3] in scanned_roots and p not in current]
-    if not changed and not gone:
+    if not diff.changed and not gone:
         report.documents = searcher.doc_count()
         return
     known_ids = {i for entry in old.files.values() for i in entry[2]}
+    commit_changes(home, live, ix, searcher, manifest, settings, diff.changed, gone, report, progress,
+                   cleaners.pool_for(len(diff.changed)), known_ids.__contains__)
+    manifest.save(live)
+
+
+@dataclass
+class Committed:
+    """What one commit changed in the manifest (None: an entry gone): a journal line's worth."""
+
+    files: dict[str, list | None]
+    skipped: dict[str, list | None]
+    added_ids: set[str]
+    removed_ids: set[str]
+
+
+def commit_changes(home, live, ix, searcher, manifest: Manifest, settings, changed: list[SourceFile],
+                   gone: list[str], report: ReindexReport, progress=None, pool=None, known=None,
+                   mergetype=None, lookup_columns: dict | None = None) -> Committed:
+    """Index ``changed`` files and remove ``gone`` ones (paths) in one commit to the live generation ``ix``.
+
+    ``searcher`` reads the commit being updated; ``manifest`` is updated in
+    place (the caller saves it, whole or as a journal line, after this
+    returns: a crash in between leaves files to be read again, never a commit
+    that running servers are not told about). ``known(id)``: whether an id
+    is in the index (an update rather than an addition, for the report).
+    ``mergetype``: Whoosh's merge policy at commit (default MERGE_SMALL).
+    ``lookup_columns``: near-duplicate lookup columns kept between commits (``_index_lookup``).
+    """
     from whoosh.codec.whoosh3 import W3Codec
 
     from searchsvc.segment import BulkSegmentWriter
 
+    known = known or (lambda doc_id: False)
     try:
         # a segment of its own, merged with the small ones before it at commit (Whoosh's MERGE_SMALL)
         writer = BulkSegmentWriter(ix, lock=True, timeout=settings.writer_timeout, codec=W3Codec(compression=0))
     except LockError:
         raise IndexBusy(f"the index at {home.path} is locked by another writer") from None
-    grouper = dedup.Grouper(lookup=_index_lookup(searcher))
+    grouper = dedup.Grouper(lookup=_index_lookup(searcher, lookup_columns))
     # ids whose committed copies go: deleted at the end with one searcher (Whoosh's
     # update_document/delete_by_term open one per call); the writer's own additions
     # are not in the committed segments, so deleting after adding is the same as before
     doomed: set[str] = set()
+    done = Committed({}, {}, set(), set())
     failed: list[tuple[SourceFile, list[Problem]]] = []
     try:
         for path in gone:
-            for doc_id in manifest.files.pop(path)[2]:
+            entry = manifest.files.pop(path, None)
+            done.files[path] = None
+            if manifest.skipped.pop(path, None) is not None:
+                done.skipped[path] = None
+            for doc_id in entry[2] if entry else ():
                 doomed.add(doc_id)
                 report.removed += 1
-        for f, docs in _cleaned(changed, settings, report, progress, failed, cleaners.pool_for(len(changed)),
-                                manifest.names):
-            manifest.skipped.pop(f.path, None)
+        for f, docs in _cleaned(changed, settings, report, progress, failed, pool, manifest.names):
+            if manifest.skipped.pop(f.path, None) is not None:
+                done.skipped[f.path] = None
             new_ids = [d.id for d in docs]
             for doc in docs:
                 writer.add_document(**_fields(doc, grouper.assign(doc.id, doc.signature)))
                 doomed.add(doc.id)
-                if doc.id in known_ids:
+                if known(doc.id):
                     report.updated += 1
                 else:
                     report.added += 1
-            before = old.files.get(f.path)
+            before = manifest.files.get(f.path)
             for stale in set(before[2] if before else ()) - set(new_ids):
                 doomed.add(stale)
                 report.removed += 1
-            manifest.files[f.path] = [f.size, f.mtime_ns, new_ids, f.root]
+            manifest.files[f.path] = done.files[f.path] = [f.size, f.mtime_ns, new_ids, f.root]
+            done.added_ids.update(new_ids)
         # a changed file that now fails to read keeps its last good documents and its
         # old manifest entry, so it is named again (and retried) on the next reindex;
         # one that never had any is remembered as skipped until it changes
         for f, problems in failed:
             if f.path not in manifest.files and problems:
-                manifest.skipped[f.path] = [f.size, f.mtime_ns, problems[0].reason, f.root]
+                manifest.skipped[f.path] = done.skipped[f.path] = [f.size, f.mtime_ns, problems[0].reason, f.root]
         _delete_ids(writer, doomed, searcher)
-        writer.commit()
+        if mergetype is None:
+            writer.commit()
+        else:
+            writer.commit(mergetype=mergetype)
     except BaseException:
         writer.cancel()
         raise
-    # announce before saving the manifest: a crash in between leaves the files to be
+    done.removed_ids = doomed - done.added_ids
+    # announce before the manifest is saved: a crash in between leaves the files to be
     # read again (harmless), never a commit that running servers are not told about
     home.publish(live)
-    manifest.save(live)
     report.documents = sum(segment.doc_count() for segment in ix._segments())  # the new table of contents
+    return done
 
 
 def _delete_ids(writer, ids: set[str], searcher, chunk: int = 1024) -> None:
@@ -747,18 +790,34 @@ def _read_one(job) -> tuple[SourceFile, list[Document] | None, list[Problem]]:
         return f, None, [Problem(f.path, f"could not be read ({type(exc).__name__}: {exc})")]
 
 
-def _index_lookup(searcher) -> dedup.Lookup:
+def _index_lookup(searcher, kept: dict | None = None) -> dedup.Lookup:
     """Near-duplicate candidates among the documents already in the live index (``dedup.likeliest`` of them).
 
     The documents sharing a key come from the key's postings (read only for
     the keys ``likeliest`` asks for), their sketches and groups from
     columns: no stored document (body and all) is decompressed to compare a
-    sketch.
+    sketch. ``kept``: column readers by segment id, kept from one commit to
+    the next (a watcher's: a column reader reads its whole offset table
+    when made, 14 ms a commit at 21k).
     """
     from searchsvc.segment import term_postings
 
     readers = [sub.reader() for sub, _ in searcher.leaf_searchers()]
     columns: dict[int, tuple] = {}  # a column reader reads its whole offset table when made: once per segment
+    if kept is not None:
+        ids = {_segment_id(r) for r in readers}
+        for gone in [k for k in kept if k not in ids]:
+            del kept[gone]
+
+    def segment_columns(i: int) -> tuple:
+        key = _segment_id(readers[i]) if kept is not None else None
+        if key is not None and key in kept:
+            return kept[key]
+        if key is None:
+            found = tuple(readers[i].column_reader(name) for name in (schema.ID, schema.SKETCH, schema.GROUP))
+        else:  # over files of their own: they outlive this searcher
+            found = kept[key] = tuple(_own_column(readers[i], name) for name in (schema.ID, schema.SKETCH, schema.GROUP))
+        return found
 
     def documents(found):
         """(segment, docnum) of the live documents in a key's posting readers."""
@@ -781,12 +840,27 @@ def _index_lookup(searcher) -> dedup.Lookup:
                 keyed.append((count, documents(found)))
         for i, docnum in dedup.likeliest(keyed, dedup.CANDIDATES + 1):  # one more: the document's own old copy
             if i not in columns:
-                columns[i] = tuple(readers[i].column_reader(name) for name in (schema.ID, schema.SKETCH, schema.GROUP))
+                columns[i] = segment_columns(i)
             ids, sketches, groups = columns[i]
             sketch, doc_id = sketches[docnum], _text(ids[docnum])
             if sketch and doc_id != own_id:
                 yield sketch, _text(groups[docnum]) or doc_id
     return lookup
+
+
+def _segment_id(reader) -> str | None:
+    segment = reader.segment() if hasattr(reader, "segment") else None
+    return segment.segment_id() if segment is not None else None
+
+
+def _own_column(reader, name: str):
+    """A column reader of ``reader``'s segment over a file opened for it alone."""
+    from whoosh.codec.whoosh3 import W3Codec
+
+    segment, storage = reader.segment(), reader.storage()
+    filename = W3Codec.column_filename(segment, name)
+    return reader.schema[name].column_type.reader(storage.open_file(filename), 0, storage.file_length(filename),
+                                                  segment.doc_count_all())
 
 
 def _fields(doc: Document, group: str) -> dict:

@@ -334,7 +334,10 @@ class SearchIndex:
         self.orderings = paging.Orderings()
         self._arrays: OrderedDict[tuple, engine.Generation] = OrderedDict()
         self._arrays_lock = threading.Lock()
+        self.segments = engine.SegmentCache()  # shared by the generations: a commit reads only its new segments
+        self._checked: set = set()  # segments whose files were found whole (``IndexHome.open_index``)
         self._warmers: list[threading.Thread] = []
+        self._warm_next = None  # (arrays, index): the newest commit waiting for the warming thread
         self._stop = threading.Event()  # set by close(): warming threads end
         self.results = ResultCache(settings.cache_entries, settings.cache_bytes, ResultPage.approximate_bytes)
         self._cursors: paging.CursorCodec | None = None
@@ -347,6 +350,7 @@ class SearchIndex:
         if getattr(local, "stamp", None) != stamp:
             old = getattr(local, "searcher", None)
             local.searcher = ix.searcher()
+            self.segments.share_columns(local.searcher)
             local.stamp = stamp
             with self._lock:
                 self._open.add(local.searcher)
@@ -384,20 +388,22 @@ class SearchIndex:
             if self._ix is None or stamp != self._stamp:
                 self._ix, stamp = self._open_latest(stamp)
                 self._stamp = stamp
-                self._keep_snapshot(_generation(stamp), self._ix.searcher())
+                snapshot = self._ix.searcher()
+                self.segments.share_columns(snapshot)
+                self._keep_snapshot(_generation(stamp), snapshot)
             return self._ix, self._stamp
 
     def _open_latest(self, stamp):
         """Open the live generation; if a full rebuild swapped it away between our look and our open, look again."""
         for _ in range(3):
             try:
-                return self.home.open_index(), stamp
+                return self.home.open_index(self._checked), stamp
             except IndexUnavailable:
                 newer = self.home.stamp()
                 if newer == stamp:
                     raise
                 stamp = newer
-        return self.home.open_index(), self.home.stamp()
+        return self.home.open_index(self._checked), self.home.stamp()
 
     def _keep_snapshot(self, generation: str, searcher: Searcher) -> None:
         self._snapshots[generation] = (searcher, threading.Lock())
@@ -416,12 +422,13 @@ class SearchIndex:
         with self._arrays_lock:
             found = self._arrays.get(key)
             if found is None:
-                found = self._arrays[key] = engine.Generation(searcher)
+                found = self._arrays[key] = engine.Generation(searcher, self.segments)
                 while len(self._arrays) > self.SNAPSHOTS:
                     self._arrays.popitem(last=False)
+                self.segments.keep_only({k for gen in self._arrays.values() for k in gen.keys})
                 with self._lock:
                     ix = self._ix
-                if background_warming and self.settings.warm_postings > 0 and ix is not None:
+                if background_warming and self.settings.warm_postings > 0 and ix is not None and found.needs_warming():
                     self._start_warming(found, ix)
             return found
 
@@ -440,16 +447,28 @@ class SearchIndex:
         return self.arrays(s, background_warming=False).warm(s, self.settings.warm_postings, self._stop)
 
     def _start_warming(self, arrays: engine.Generation, ix) -> None:
-        def warm():
+        """Warm the newest commit in one background thread (a commit every second must not start a thread each)."""
+        with self._lock:
+            self._warm_next = (arrays, ix)
+            if any(t.is_alive() for t in self._warmers):
+                return  # the running thread takes the newest commit when it is done
+            thread = threading.Thread(target=self._warm_newest, name="searchsvc-warm", daemon=True)
+            self._warmers = [thread]
+        thread.start()
+
+    def _warm_newest(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                job, self._warm_next = self._warm_next, None
+                if job is None:
+                    self._warmers = []
+                    return
+            arrays, ix = job
             try:
                 with ix.searcher() as s:
                     arrays.warm(s, self.settings.warm_postings, self._stop)
             except Exception:  # a generation removed under us, a closed index: warming is only an optimisation
                 pass
-
-        thread = threading.Thread(target=warm, name="searchsvc-warm", daemon=True)
-        self._warmers = [t for t in self._warmers if t.is_alive()] + [thread]
-        thread.start()
 
     @property
     def cursors(self) -> paging.CursorCodec:

@@ -185,11 +185,17 @@ def read_documents(f: SourceFile, max_bytes: int) -> tuple[list[Document], list[
         article = clean.extract_article(data)
     else:
         article = clean.extract_plain_text(decode_text(data))
-    if not article.text.strip():
+    body = _text_or_headline(article.text, article.title)
+    if not body:
         raise SkipFile("no article text found")
     title = article.title or _title_from_name(f.rel)
-    return [_valid_document(Document(f.rel, title, article.text, article.published, article.author,
+    return [_valid_document(Document(f.rel, title, body, article.published, article.author,
                                      article.source, article.url))], []
+
+
+def _text_or_headline(text: str, title: str) -> str:
+    """The article's text; for a brief that is only a headline (wire services publish them), the headline."""
+    return text if text.strip() else title.strip()
 
 
 # Stored metadata is shown on every result page and kept in every cached page: a headline
@@ -344,13 +350,15 @@ def _record_document(record, clean) -> Document:
     if not body and _text(record.get("html")):
         article = clean.extract_article(record["html"], url=_text(record.get("url")) or None)
         body = article.text
-    if not body.strip() and not title.strip():
+    title = title or (article.title if article else "")
+    body = _text_or_headline(body, title)
+    if not body:
         raise SkipFile(f"record {doc_id} has no title and no text")
     published = record.get("published") or record.get("date")
     topics = record.get("topics") or []
     return Document(
         id=str(doc_id).strip(),
-        title=title or (article.title if article else ""),
+        title=title,
         body=body,
         published=clean.parse_date(str(published)) if published else (article.published if article else None),
         author=_text(record.get("author")) or (article.author if article else None) or None,
@@ -366,3 +374,21 @@ def _text(value) -> str:
     if isinstance(value, list):
         value = ", ".join(str(v) for v in value)
     return str(value)
+
+
+def scan_within(root: str, path: str, problems: list[Problem]) -> Iterator[SourceFile]:
+    """The indexable files at or under ``path``, a file or folder inside the source ``root`` (both absolute),
+    named as ``scan(root)`` names them: what a watcher reads when ``path`` changes."""
+    if os.path.isdir(path):
+        base = os.path.relpath(path, root).replace(os.sep, "/")
+        prefix = "" if base == "." else base + "/"
+        for entry in _walk(path, problems):
+            yield SourceFile(entry.path, root, valid_text(prefix) + entry.rel, entry.kind, entry.size, entry.mtime_ns)
+        return
+    kind = KINDS.get(os.path.splitext(path)[1].lower())
+    if kind is None:
+        return
+    rel = os.path.basename(path) if path == root else os.path.relpath(path, root).replace(os.sep, "/")
+    entry = _entry(path, root, rel, kind, problems)
+    if entry:
+        yield entry

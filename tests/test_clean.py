@@ -54,6 +54,12 @@ BOILERPLATE = {
                          'day or night, with tips and corrections.</p></footer>'),
     "footer-div": dict(after='<div id="site-footer"><p>About us, careers, terms of use, privacy '
                              'policy and accessibility statement for all readers.</p></div>'),
+    "cookie-plugin-banner": dict(before='<div id="cmplz-cookiebanner-container"><div class="cmplz-body"><p>We '
+                                        'use technical and analytics cookies, which help us to understand how you use '
+                                        'this site, to improve it for you, to measure our reach, and to show you '
+                                        'offers; you can change your choice at any time, in the settings below, or '
+                                        'by writing to us, and read more in our privacy policy, which explains it.'
+                                        '</p></div></div>'),
     "cookie-banner": dict(before='<div class="cookie-consent"><p>We use cookies to improve your '
                                  'experience. By continuing to browse you agree to our policy.</p>'
                                  '<button>Accept</button></div>'),
@@ -94,12 +100,59 @@ BOILERPLATE = {
     "sidebar": dict(after='<aside><h3>Most read</h3><p>Five things to do in the harbour district '
                           'this weekend, from markets to music, with prices and times.</p></aside>'),
     "dateline": dict(inside="<div class='story-meta'>Published: 10:48, Tue, Nov 19, 2019</div>"),
+    "caption-outside-figure": dict(inside='<div class="image-desc">The bridge at dusk, seen from the north '
+                                          'quay, with the old piers in the foreground.</div>'),
+    "photo-credit-line": dict(inside="<p>Foto: Harbour Times / Ann Writer</p>"),
+    "rating-prompt": dict(after="<p>Wie bewerten Sie diesen Artikel?</p>"),
+    "table-of-contents": dict(inside="<p>Inhaltsverzeichnis</p>"),
+    "author-box": dict(after="<h3>About the author</h3>"),
+    "listen-prompt": dict(inside="<h4>Escucha esta nota aquí</h4>"),
+    "ad-label-german": dict(inside="<center>- Anzeige -</center>"),
+    "ad-disclosure": dict(inside="<p><em>*Werbung. Dieser Beitrag enthält Werbung für eine Fähre.</em></p>"),
+    "photo-credits-french": dict(after="<p>Crédits photos : Harbour Times</p>"),
+    "sources-heading": dict(after="<h4>Quellenangaben:</h4>"),
+    "reading-time": dict(inside='<div class="meta"><p>4 Min Read</p></div>'),
+    "external-content-placeholder": dict(inside="<div><p>Externer Inhalt</p></div>"),
+    "related-posts-german": dict(inside='<div class="jp-relatedposts"><h3><em>Ähnliche Beiträge</em></h3></div>'),
+    "advertiser-disclosure": dict(before='<section class="advertiser-disclosure-body"><p>We may be compensated when '
+                                         'you click on product links, such as credit cards, from one or more of our '
+                                         'advertising partners, which may affect where products appear, in what '
+                                         'order, and how often; terms apply to the offers listed on this page, and '
+                                         'the list of partners, products and offers changes every week.</p></section>'),
+    "more-topics": dict(inside='<p><strong>Mehr Themen:</strong> <a href="/f">Fähre</a></p>'),
+    "affiliate-note": dict(inside='<div class="affiliate-text"><p>We earn money when you buy through the links '
+                                  'on this page; it does not change what we recommend.</p></div>'),
+    "news-letter-box": dict(inside='<div class="news-letter-section"><p>We have many exciting topics for you '
+                                   'every week, straight to your inbox.</p></div>'),
+    "comments-german": dict(inside='<section class="kommentare"><p>Keine Kommentare</p></section>'),
+    **{f"teaser-{lang}": dict(inside=f'<p><strong>{lead_in}</strong> <a href="/b">Ferry timetable changes for '
+                                     f'the winter</a></p>')
+       for lang, lead_in in [("en", "Read also:"), ("de", "Lesen Sie auch:"), ("fr", "À lire aussi"),
+                             ("it", "Leggi anche"), ("es", "LE PUEDE INTERESAR:"), ("pt", "Leia também"),
+                             ("pl", "Czytaj też:"), ("nl", "Lees ook:"), ("sv", "Läs också:")]},
 }
 
 
 @pytest.mark.parametrize("parts", BOILERPLATE.values(), ids=BOILERPLATE.keys())
 def test_boilerplate_is_dropped_and_body_kept(parts):
     assert extract_article(article_page(**parts)).text == BODY
+
+
+@pytest.mark.parametrize("last", [
+    "<p>(Reporting by Ann Writer; Editing by Bo Byline)</p>",
+    "<p>Follow the Harbour Times on Facebook, Twitter and Instagram.</p>",
+    "<p><em>We want to hear what you think about this article. Submit a letter to the editor.</em></p>",
+    "<p>Ann Writer contributed reporting from the north quay.</p>",
+], ids=["wire credits", "follow prompt", "letters prompt", "contribution line"])
+def test_site_lines_closing_the_story_are_dropped(last):
+    page = article_page().replace("</article>", f"{last}</article>")
+    assert extract_article(page).text == BODY
+
+
+def test_list_closing_the_story_is_kept():
+    items = ["Valid e-mail address for the documents", "Passport or identity card", "Proof of income"]
+    page = article_page().replace("</article>", "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul></article>")
+    assert extract_article(page).text == "\n\n".join([BODY, *items])
 
 
 def test_title_repeated_at_top_of_body_is_dropped():
@@ -167,6 +220,62 @@ def test_article_body_split_into_sibling_blocks_is_kept_whole():
     <div class="story-part"><p>{PARAS[2]}</p><p>{PARAS[0]}</p></div>
     </main></body></html>"""
     assert extract_article(page).text == "\n\n".join(PARAS + [PARAS[0]])
+
+
+LEAD = "Work on the new span starts in spring and will close the bridge to cars for two years."
+STORY = "".join(f"<p>{p}</p>" for p in PARAS)
+LEAD_PAGES = {
+    "standfirst in the article's header": f"""<article><header><h1>{TITLE}</h1><p class="standfirst">{LEAD}</p>
+        <div class="meta">By Ann Writer | 6 October 2023, 10:48</div></header>
+        <div class="story-body">{STORY}</div></article>""",
+    "intro in a page header holding the headline": f"""<header class="page-header"><h1>{TITLE}</h1>
+        <div class="intro"><p>{LEAD}</p></div><p>Updated 6 October 2023, 10:48</p></header>
+        <main><div class="content">{STORY}</div></main>""",
+    "lead in a subheading marked as the lead": f"""<article><h1>{TITLE}</h1><h2 class="article-lead">{LEAD}</h2>
+        <h2>Most read</h2><div class="story-body">{STORY}</div></article>""",
+    "lead with a link in it": f"""<article><div class="top"><h1>{TITLE}</h1>
+        <p>{LEAD.replace("the bridge", '<a href="/bridge">the bridge</a>')}</p></div>
+        <div class="main"><div class="story-body">{STORY}</div></div></article>""",
+    "teaser repeating the title after the lead": f"""<div class="top"><h1>{TITLE}</h1><p>{LEAD}</p></div>
+        <div class="most-read"><h3>Most read</h3><h3>{TITLE}</h3><h3>Ferry fares rise</h3></div>
+        <div class="main"><div class="story-body">{STORY}</div></div>""",
+    "intro block before the story, no headline": f"""<div class="news"><div class="full-intro"><p>{LEAD}</p></div>
+        <div class="body">{STORY}</div></div>""",
+    "lead block beside the body": f"""<div class="article"><h1>{TITLE}</h1><div class="lead">{LEAD}</div>
+        <div class="image-desc">The harbour bridge from the north quay, seen at dusk in winter.</div>
+        <div class="text">{STORY}</div></div>""",
+}
+
+
+@pytest.mark.parametrize("page", LEAD_PAGES.values(), ids=LEAD_PAGES.keys())
+def test_lead_between_headline_and_body_is_kept_without_its_date_and_caption(page):
+    assert extract_article(f"<html><body>{page}</body></html>").text == f"{LEAD}\n\n{BODY}"
+
+
+def test_page_wrapper_recording_the_cookie_choice_is_not_a_notice():
+    page = f"""<html><body class="cookies-accepted"><div id="page" class="has-cookie-consent">
+    <h1>{TITLE}</h1><div class="content">{STORY}</div></div></body></html>"""
+    assert extract_article(page).text == BODY
+
+
+def test_wire_dateline_opening_the_first_paragraph_is_kept():
+    page = article_page().replace(f"<p>{PARAS[0]}", f'<p><span class="dateline">HARBOURSIDE – </span>{PARAS[0]}')
+    assert extract_article(page).text == f"HARBOURSIDE – {BODY}"
+
+
+def test_site_header_without_the_headline_is_dropped():
+    page = f"""<html><body><header><p>Your trusted local paper since 1901, delivered every morning to
+    the harbour and the hills around it.</p></header><h1>{TITLE}</h1><div class="content">{STORY}</div></body></html>"""
+    assert extract_article(page).text == BODY
+
+
+@pytest.mark.parametrize("name", ["comments", "kommentare", "commentaires", "comentarios", "commentlist"])
+def test_comment_section_named_in_any_language_is_not_the_article(name):
+    comments = "".join(f'<div class="entry"><p>{p} I agree, and I have said so for years, again and again.</p></div>'
+                       for p in PARAS + PARAS)
+    page = f"""<html><body><div class="post"><h1>{TITLE}</h1><div class="text">{STORY}</div></div>
+    <section class="{name}">{comments}</section></body></html>"""
+    assert extract_article(page).text == BODY
 
 
 # ---------------------------------------------------------------- metadata
@@ -348,6 +457,41 @@ def test_deep_nesting_after_the_article_keeps_its_paragraphs():
     assert extract_article(page).text == "\n\n".join(PARAS * 100)
 
 
+UNCLOSED_TITLES = {
+    "in the head": f"<html><head><title>{TITLE}</head><body><div>{STORY}</div></body></html>",
+    "no head": f"<title>{TITLE}{STORY}",
+    "in the body": f"<html><body><title>{TITLE}</body><div>{STORY}</div></html>",
+    "a second one in the story": f"<html><head><title>{TITLE}</title></head><body><div><title>Harbour{STORY}</div>",
+}
+
+
+@pytest.mark.parametrize("page", UNCLOSED_TITLES.values(), ids=UNCLOSED_TITLES.keys())
+def test_unclosed_title_does_not_swallow_the_article(page):
+    result = extract_article(page)
+    assert (result.title, result.text) == (TITLE, BODY)
+
+
+@pytest.mark.parametrize("tag", ["nav", "aside", "footer"])
+def test_unclosed_page_part_swallowing_the_story_is_read_again(tag):
+    page = f"""<html><head><title>{TITLE}</title></head><body><{tag}><a href="/">Home</a> <a href="/news">News</a>
+    <div class="story">{STORY}</div></body></html>"""
+    assert extract_article(page).text == BODY
+
+
+DEEP_JSON_LD = {
+    "arrays too deep to parse": '{"@type": "NewsArticle", "headline": "Deep", "x": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    "author in deep lists": '{"@type": "NewsArticle", "author": ' + "[" * 900 + '"Ann"' + "]" * 900 + "}",
+    "author in deep objects": '{"@type": "NewsArticle", "author": ' + '{"name": ' * 900 + '"Ann"' + "}" * 900 + "}",
+}
+
+
+@pytest.mark.parametrize("block", DEEP_JSON_LD.values(), ids=DEEP_JSON_LD.keys())
+def test_deeply_nested_json_ld_is_ignored_and_the_article_kept(block, caplog):
+    result = extract_article(article_page(head=ld(block)))
+    assert (result.title, result.text, result.author) == (TITLE, BODY, None)
+    assert not [r for r in caplog.records if r.name == "searchsvc.clean"]  # no traceback logged
+
+
 @pytest.mark.parametrize("junk", [
     "", b"", "   \n ", b"\x00" * 64, "\x00\x00<p>\x00</p>", b"\xff\xfe\x00\x01\x02\x03garbage\x9c\x80",
     os.urandom(0) + bytes(range(256)) * 8, "<?xml version='1.0' encoding='utf-8'?><html></html>",
@@ -476,6 +620,65 @@ def test_plain_text_trailing_boilerplate_dropped(tail):
 def test_plain_text_trailing_lines_that_are_not_boilerplate_are_kept(tail):
     text = f"{TITLE}\n\n{BODY}\n\n{tail}\n"
     assert extract_plain_text(text).text == f"{BODY}\n\n{' '.join(tail.split())}"
+
+
+PLAIN_TEXT_PROMPTS = {
+    "comment prompt after an extra blank line": "\nPlease let us know if you're having issues with commenting.",
+    "newsletter prompt": "Sign up for our morning newsletter and get the day's news in your inbox.",
+    "app prompt": "Download the Harbour Times app for iPhone and Android.",
+    "share buttons as text": "Click to share on Twitter (Opens in new window)\n"
+                             "Click to share on Facebook (Opens in new window)",
+    "typo prompt": "Report a typo",
+    "update note": "This story has been updated to include comment from the port authority.",
+    "copyright line": "© 2024 Harbour Times Media Ltd. All rights reserved.",
+    "tip line": "Got a tip? Email news@harbourtimes.example or call 555-0100.",
+    "wire credits": "(Reporting by Ann Writer; Editing by Bo Byline)",
+    "wire contribution": "The Associated Press contributed to this report.",
+    "wire name": "— AP",
+    "question to the reader": "Have you got a story for us? Tell us at harbourtimes.example/tips",
+    "share row": "Share this story\nFacebook | Twitter | Email",
+    "conversation prompt": "We want to hear from you. Join the conversation below.",
+    "briefing prompt": "Like this story? You'll love our weekly briefing.",
+    "closed comments": "Comments are closed.",
+    "thanks for reading": "Thanks for reading! Subscribe to support local journalism.",
+    "long call to action set apart": "\nIf you live near the bridge and would like to tell us how the works "
+                                     "change your street, we would love to hear from you.",
+    "several prompts": "Read more: the bridge in pictures\n\nFollow us on Twitter\n\n\nReport a typo",
+}
+
+
+@pytest.mark.parametrize("tail", PLAIN_TEXT_PROMPTS.values(), ids=PLAIN_TEXT_PROMPTS.keys())
+def test_plain_text_site_prompts_at_the_end_are_dropped(tail):
+    text = f"{TITLE}\n{TITLE}\n\n{BODY}\n\n{tail}\n"
+    assert extract_plain_text(text) == CleanedArticle(title=TITLE, text=BODY)
+
+
+STORY_LAST_PARAGRAPHS = {
+    "quote with you": '"If you build it, the trams will come," the mayor said.',
+    "plain sentence": "The council meets again on Friday to set the budget.",
+    "site words in the story": "Readers who want to follow the debate can subscribe to the council's minutes, "
+                               "which are published online every Thursday.",
+    "second person in the story": "You can still cross the old bridge on foot until the works begin next "
+                                  "spring, the council said.",
+    "social network in the story": "The mayor announced the decision on Facebook late on Tuesday, after a "
+                                   "meeting that ran for six hours.",
+    "short last line": "Work starts in March.",
+}
+
+
+@pytest.mark.parametrize("last", STORY_LAST_PARAGRAPHS.values(), ids=STORY_LAST_PARAGRAPHS.keys())
+def test_plain_text_story_last_paragraph_is_kept_even_before_prompts(last):
+    text = f"{TITLE}\n\n{BODY}\n\n{last}\n"
+    assert extract_plain_text(text).text == f"{BODY}\n\n{last}"
+    prompted = f"{TITLE}\n\n{BODY}\n\n{last}\n\n\nPlease let us know if you're having issues with commenting.\n"
+    assert extract_plain_text(prompted).text == f"{BODY}\n\n{last}"
+
+
+def test_plain_text_wrapped_last_paragraph_is_one_line_of_the_story():
+    """A hard-wrapped paragraph whose last line alone would read like a prompt."""
+    text = (f"{TITLE}\n\n{BODY}\n\nThe paper will keep readers informed as the works go on, and those who\n"
+            "subscribe to the weekly digest will get the timetable first.\n")
+    assert extract_plain_text(text).text.endswith("those who subscribe to the weekly digest will get the timetable first.")
 
 
 def test_plain_text_boilerplate_words_inside_body_are_kept():

@@ -224,3 +224,32 @@ def test_the_progress_bar_names_its_phases_and_ends_at_100(tmp_path, sample_dir)
         assert "cleaning" in text and "done: 100%" in text.rstrip().split("\r")[-1], text[-300:]
         if full:
             assert "writing" in text or "committing" in text
+
+
+def test_reindex_plain_text_broken_title_and_headline_only_brief(tmp_path):
+    """The shapes articles reach us in: site prompts under a .txt story, an unclosed <title>, a wire brief."""
+    src, ix = tmp_path / "src", tmp_path / "ix"
+    write(src / "ferry.txt", "Ferry fares to rise in spring\nFerry fares to rise in spring\n\n"
+          "Fares on the harbour ferry will rise by a tenth in April, the operator said on Monday.\n\n"
+          "The operator blamed the price of fuel.\n\n\n"
+          "Please let us know if you're having issues with commenting.\n")
+    write(src / "barge.html", "<html><head><title>Barge strikes rail bridge</head><body><div><p>A loaded barge "
+          "struck the rail bridge over the estuary on Monday, closing the line while engineers inspect it.</p>"
+          "</div></body></html>")
+    write(src / "brief.html", "<html><body><article><h1>VIACOM INTERNATIONAL INC GETS ANOTHER NEW NATIONAL "
+          "AMUSEMENTS BID</h1></article></body></html>")
+    write(src / "nothing.html", "<html><body><nav>Home</nav></body></html>")
+    out = run_cli("reindex", src, "--index", ix)
+    assert out.returncode == 0, out.stderr
+    assert "added 3, updated 0, removed 0, skipped 1" in out.stdout
+    assert "nothing.html: no article text found" in out.stderr and "Traceback" not in out.stderr
+
+    def hits(query: str) -> list[dict]:
+        found = run_cli("search", query, "--json", "--index", ix)
+        assert found.returncode == 0, found.stderr
+        return json.loads(found.stdout)["hits"]
+
+    assert hits("commenting") == [] and hits('"having issues"') == []
+    assert [(h["id"], h["title"]) for h in hits("fuel fares")] == [("ferry.txt", "Ferry fares to rise in spring")]
+    assert [(h["id"], h["title"]) for h in hits("estuary engineers")] == [("barge.html", "Barge strikes rail bridge")]
+    assert [h["id"] for h in hits("Viacom amusements")] == ["brief.html"]

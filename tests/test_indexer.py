@@ -108,6 +108,26 @@ def test_bad_files_are_named_and_the_rest_goes_in(tmp_path, tmp_settings):
     assert search_ids(SearchIndex(tmp_settings), "desalination") == ["good.html"]
 
 
+BRIEF = "VIACOM INTERNATIONAL INC GETS ANOTHER NEW NATIONAL AMUSEMENTS BID"
+BRIEFS = {
+    "brief.html": f"<html><body><article><h1>{BRIEF}</h1></article></body></html>",
+    "brief.txt": f"{BRIEF}\n",
+    "brief.jsonl": json.dumps({"id": "brief-1", "title": BRIEF, "html": "<nav><a href='/'>Home</a></nav>"}) + "\n",
+}
+
+
+@pytest.mark.parametrize("name, text", BRIEFS.items(), ids=BRIEFS.keys())
+def test_headline_only_brief_is_indexed_with_its_headline_as_text(tmp_path, tmp_settings, name, text):
+    write(tmp_path / "src" / name, text)
+    write(tmp_path / "src/nothing.html", "<html><body><nav>Home</nav><p>  </p></body></html>")
+    report = reindex(tmp_settings, [tmp_path / "src"])
+    assert (report.added, report.skipped) == (1, 1)
+    ix = SearchIndex(tmp_settings)
+    [doc_id] = search_ids(ix, "Viacom amusements")
+    article = get_article(ix, doc_id)
+    assert (article.title, article.body) == (BRIEF, BRIEF)
+
+
 def test_oversized_file_is_skipped_with_the_limit(tmp_path):
     settings = make_settings(tmp_path / "ix", max_file_bytes=1024)
     write(tmp_path / "src/big.txt", "Big\n\n" + "word " * 1000)

@@ -166,6 +166,21 @@ def test_a_cursor_from_the_command_line_continues_on_the_server(sample_settings,
     assert status == 200 and data["hits"] and data["hits"][0]["id"] not in {h["id"] for h in first["hits"]}
 
 
+def test_a_published_replica_accepts_the_primarys_cursors(tmp_path, sample_dir):
+    """``searchsvc publish`` carries the index home's cursor key with the index: no setting needed."""
+    primary, replica = tmp_path / "primary", tmp_path / "replica"
+    assert run_cli("reindex", sample_dir, "--index", primary).returncode == 0
+    assert run_cli("publish", replica, "--index", primary).returncode == 0
+    assert (replica / "cursor.key").read_bytes() == (primary / "cursor.key").read_bytes()
+    assert (replica / "cursor.key").stat().st_mode & 0o777 == 0o600
+    a, b = LiveServer(primary), LiveServer(replica)
+    try:
+        assert cursor_pages(a, b) == cursor_pages(b, a) == cursor_pages(a, a)
+    finally:
+        a.stop()
+        b.stop()
+
+
 def test_replicas_share_cursors_through_the_key_setting_and_only_through_it(tmp_path, sample_dir):
     homes = [tmp_path / "a", tmp_path / "b"]
     for home in homes:
@@ -185,6 +200,20 @@ def test_replicas_share_cursors_through_the_key_setting_and_only_through_it(tmp_
     finally:
         a.stop()
         b.stop()
+
+
+def test_serve_without_flags_uses_one_process_per_core(sample_settings):
+    """A newcomer's server is the fast one: with no flags, one waitress process per core."""
+    cores = len(os.sched_getaffinity(0))
+    server = LiveServer(sample_settings.index)
+    try:
+        expected = cores if cores > 1 else 0  # one core: a single process, nothing forked
+        assert len(server_processes(server.proc.pid, expected)) == expected
+        assert server.json("/api/search?q=strike")[1]["total"] >= 1
+    finally:
+        server.stop()
+    help_text = run_cli("serve", "--help").stdout
+    assert "one per core" in help_text
 
 
 def test_serve_on_a_busy_port_fails_in_one_line_before_saying_serving(sample_settings):
