@@ -81,15 +81,16 @@ def scan(roots: list[Path], problems: list[Problem]) -> Iterator[SourceFile]:
                 yield entry
 
 
-def _walk(root: str, problems: list[Problem]) -> Iterator[SourceFile]:
+def _walk(root: str, problems: list[Problem], real_root: str | None = None) -> Iterator[SourceFile]:
     """The folder's files in name order, each folder's files before its subfolders' (as ``os.walk``).
 
     ``scandir`` says which entries are links without another system call:
     folders that are links are not followed (a loop cannot trap the walk),
     and a file that is a link is indexed only if it resolves inside the
-    folder it was found in (``link_outside``).
+    source folder it was found in (``link_outside``; ``real_root``: that
+    folder's real path, when ``root`` is a folder inside it).
     """
-    real_root = os.path.realpath(root)
+    real_root = real_root or os.path.realpath(root)
     splitext, kinds = os.path.splitext, KINDS
     pending = [(root, "")]
     while pending:
@@ -382,12 +383,17 @@ def scan_within(root: str, path: str, problems: list[Problem]) -> Iterator[Sourc
     if os.path.isdir(path):
         base = os.path.relpath(path, root).replace(os.sep, "/")
         prefix = "" if base == "." else base + "/"
-        for entry in _walk(path, problems):
+        for entry in _walk(path, problems, _real_path(root)):
             yield SourceFile(entry.path, root, valid_text(prefix) + entry.rel, entry.kind, entry.size, entry.mtime_ns)
         return
     kind = KINDS.get(os.path.splitext(path)[1].lower())
     if kind is None:
         return
+    if path != root and os.path.islink(path):
+        outside = link_outside(path, _real_path(root))
+        if outside:
+            problems.append(Problem(path, outside))
+            return
     rel = os.path.basename(path) if path == root else os.path.relpath(path, root).replace(os.sep, "/")
     entry = _entry(path, root, rel, kind, problems)
     if entry:
