@@ -82,11 +82,18 @@ def server_processes(parent: int, expected: int, timeout: float = HANG_GUARD) ->
         time.sleep(0.1)
 
 
-def wait_until_serving(pids: list[int], threads: int) -> None:
-    """Until each process has made its server (its ``threads`` worker threads run): a process still warming
-    its index accepts nothing yet, so its share goes to the others; under load that can take a while."""
+def wait_until_serving(pids: list[int]) -> None:
+    """Until each process waits in its server's loop (its main thread blocked in select/poll, having counted its
+    connections): a process still warming its index accepts nothing yet, so its share would go to the others."""
+    def serving(pid: int) -> bool:
+        try:
+            waiting_in = Path(f"/proc/{pid}/wchan").read_text()
+        except OSError:
+            return False
+        return "poll" in waiting_in or "select" in waiting_in
+
     deadline = time.monotonic() + HANG_GUARD
-    while any(len(list(Path(f"/proc/{pid}/task").iterdir())) < 1 + threads for pid in pids):
+    while not all(serving(pid) for pid in pids):
         assert time.monotonic() < deadline, "a server process never started serving"
         time.sleep(0.05)
 
@@ -118,7 +125,7 @@ def test_processes_share_keep_alive_connections_evenly(sample_settings):
     try:
         pids = server_processes(server.proc.pid, 2)
         assert len(pids) == 2
-        wait_until_serving(pids, threads=4)
+        wait_until_serving(pids)
         for expected in ([4, 4], [8, 8]):
             for _ in range(8):
                 client = http.client.HTTPConnection("127.0.0.1", server.port, timeout=HANG_GUARD)
