@@ -196,6 +196,7 @@ def search(query, limit, page, sort, sources, date_from, date_to, as_json, every
     from searchsvc.search import SearchIndex, request_from_params, search as run_search
 
     settings = make_settings(index=index)
+    settings = settings.replace(max_per_page=max(settings.max_per_page, limit or 0))  # --limit is the operator's
     ix = SearchIndex(settings)
     if batch is not None:
         _run_batch(ix, batch, limit or 1000, fmt)
@@ -207,7 +208,7 @@ def search(query, limit, page, sort, sources, date_from, date_to, as_json, every
         params["from"] = [date_from]
     if date_to:
         params["to"] = [date_to]
-    req = request_from_params(params, settings.replace(max_per_page=max(settings.max_per_page, limit or 0)))
+    req = request_from_params(params, settings)
     if every:
         _stream_all(ix, req)
         return
@@ -341,6 +342,7 @@ def serve(host, port, threads, processes, quiet, index):
                                         threads=settings.threads, ident="searchsvc")
     except (OSError, OverflowError, ValueError) as exc:
         raise click.ClickException(_cannot_listen(settings, exc)) from None
+    _with_security_headers(server)
     _warmed(app)
     port = getattr(server, "effective_port", settings.port)
     click.echo(f"Serving {settings.index} on http://{settings.host}:{port}", err=True)
@@ -359,6 +361,28 @@ def _logged(app, settings: Settings):
     from searchsvc.web import with_access_log
 
     return with_access_log(app) if settings.access_log else app
+
+
+def _with_security_headers(server) -> None:
+    """Responses waitress writes itself (its 400s for requests it cannot parse, 431s, a 500 when the app
+    fails) carry the app's security headers too: its channels make their error responses with ours."""
+    from waitress.channel import HTTPChannel
+    from waitress.task import ErrorTask
+
+    from searchsvc.web import SECURITY_HEADERS
+
+    class SecureErrorTask(ErrorTask):
+        def execute(self):
+            self.response_headers.extend(SECURITY_HEADERS.items())
+            super().execute()
+
+    class SecureChannel(HTTPChannel):
+        error_task_class = SecureErrorTask
+
+    servers = [server] if hasattr(server, "channel_class") else list(server.map.values())  # one per address
+    for each in servers:
+        if hasattr(each, "channel_class"):
+            each.channel_class = SecureChannel
 
 
 def _warmed(app):
@@ -409,6 +433,7 @@ def _serve_in_processes(settings: Settings, create_app) -> None:
             app = create_app(settings)
             server = waitress.create_server(_logged(app, settings), sockets=[sock], threads=settings.threads,
                                             ident="searchsvc")
+            _with_security_headers(server)
             # warmed after its threads started, as one process is: a request taken before they first wait
             # counted as queued ("Task queue depth is 1" on stderr, once a process per core is the default)
             _warmed(app)

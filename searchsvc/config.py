@@ -26,8 +26,8 @@ def _cores() -> int:
 CORES = _cores()
 
 
-def _setting(default, help):
-    return field(default=default, metadata={"help": help})
+def _setting(default, help, **kwargs):
+    return field(default=default, metadata={"help": help}, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -46,11 +46,21 @@ class Settings:
     max_query_chars: int = _setting(2000, "Longest query accepted, in characters.")
     max_query_terms: int = _setting(200, "Most query words used; the rest are ignored.")
     max_prefix_terms: int = _setting(256, "Most index words all `prefix*` of one query expand to (the most frequent).")
+    max_phrase_words: int = _setting(32, "Words of a quoted phrase matched as a phrase; a longer one matches on its first "
+                                     "`max_phrase_words`.")
+    max_phrase_documents: int = _setting(
+        400_000, "Documents whose word positions one query's phrases may read (each phrase word counts the "
+        "documents it is checked in); past it, a phrase is decided by the words checked so far.")
     max_file_bytes: int = _setting(20 * 1024 * 1024, "Larger HTML/text files are skipped with a reason.")
     writer_timeout: float = _setting(30.0, "Seconds a reindex waits for another reindex's lock.")
     snippet_chars: int = _setting(240, "Approximate length of one snippet passage.")
     recent_half_life_days: float = _setting(30.0, "Half-life of the age decay in `sort=recent`.")
     cache_entries: int = _setting(2048, "Result-cache entries per index generation (0 turns the cache off).")
+    cache_bytes: int = _setting(64 * 1024 * 1024, "Result-cache size per server process, in bytes of the pages "
+                                "it holds (estimated; 0 turns the cache off).")
+    cursor_key: str = _setting(
+        "", "Secret that signs cursors (`next` tokens); empty: one made once and kept in the index home as "
+        "`cursor.key`, shared by every process and replica that reads that folder.", repr=False)
     warm_postings: int = _setting(
         4_000_000, "Postings of the most frequent words a server loads into memory before it answers, and in "
         "the background after each new commit (about 16 bytes each; 0 turns warming off).")

@@ -24,8 +24,8 @@ import pickle
 import threading
 import time
 from array import array
-from bisect import bisect_left, bisect_right
-from collections import OrderedDict
+from bisect import bisect_right
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import accumulate, repeat
@@ -45,6 +45,8 @@ DOCNUM = np.int64
 LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 EPOCH = datetime(1970, 1, 1)
 POSTINGS_BUDGET = 8_000_000  # postings kept per generation (about 16 bytes each)
+POSITIONS_BYTES = 32 * 1024 * 1024  # positions of frequent words kept per generation (4 bytes each, 20 a document)
+ALL_POSITIONS_FROM = 1000  # a word in this many articles: a phrase reads (and keeps) all its positions at once
 WARM_MIN_DF = 100  # shorter lists cost little more than their lookup: read on first use, not warmed
 WARM_MIN_DOCS = 1000  # smaller segments (a watcher's) are left to the first queries after a server's first warm-up
 
@@ -335,6 +337,9 @@ class Generation:
                          + (authors > 0)).astype(np.int8)
         self._postings: OrderedDict[tuple[str, str], Matches] = OrderedDict()
         self._held = 0
+        self._positions: OrderedDict[tuple[str, str], PositionLists] = OrderedDict()
+        self._positions_held = 0
+        self._reading: dict[tuple[str, str], threading.Event] = {}  # words whose positions a thread is reading
         self._spelling: dict[str, list[str]] = {}  # first letter -> the spelling words that begin with it
         self._lock = threading.Lock()
 
@@ -394,9 +399,58 @@ class Generation:
 
     def positions(self, searcher, fieldname: str, text: str, docnums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Where ``text`` occurs in each of ``docnums`` (ascending): how many positions each has, and all of
-        them, document after document. For phrases."""
-        counts: list[int] = []
-        flat: list[int] = []
+        them, document after document. For phrases.
+
+        A frequent word asked about in a good share of its articles has all
+        its positions read at once and kept (a bounded LRU, like postings):
+        the next phrase with ``said`` in it selects from them instead of
+        decoding 150,000 posting values again (200,000 articles).
+        """
+        key = (fieldname, text)
+        held = self._held_positions(key)
+        if held is None:
+            every = self.term(searcher, fieldname, text).docnums
+            if len(every) < ALL_POSITIONS_FROM or len(docnums) * 8 < len(every):
+                return self._read_positions(searcher, fieldname, text, docnums)
+            with self._lock:
+                reading = self._reading.get(key)
+                mine = reading is None
+                if mine:
+                    reading = self._reading[key] = threading.Event()
+            if not mine:  # another thread is reading this word: one read, not one per thread
+                reading.wait()
+                held = self._held_positions(key)
+            if held is None:
+                try:
+                    held = PositionLists.of(every, *self._read_positions(searcher, fieldname, text, every))
+                    self._keep_positions(key, held)
+                finally:
+                    if mine:
+                        with self._lock:
+                            del self._reading[key]
+                        reading.set()
+        return held.select(docnums)
+
+    def _held_positions(self, key: tuple[str, str]) -> "PositionLists | None":
+        with self._lock:
+            held = self._positions.get(key)
+            if held is not None:
+                self._positions.move_to_end(key)
+            return held
+
+    def _keep_positions(self, key: tuple[str, str], held: "PositionLists") -> None:
+        with self._lock:
+            if key in self._positions:
+                return
+            self._positions[key] = held
+            self._positions_held += held.nbytes
+            while self._positions_held > POSITIONS_BYTES and len(self._positions) > 1:
+                _, old = self._positions.popitem(last=False)
+                self._positions_held -= old.nbytes
+
+    def _read_positions(self, searcher, fieldname: str, text: str, docnums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        counts: list[np.ndarray] = []
+        flat: list[np.ndarray] = []
         for sub, offset in searcher.leaf_searchers():
             reader = sub.reader()
             n = reader.doc_count_all()
@@ -404,8 +458,12 @@ class Generation:
             if lo == hi:
                 continue
             tbytes = reader.schema[fieldname].to_bytes(text)
-            _read_positions(reader, fieldname, tbytes, (docnums[lo:hi] - offset).tolist(), counts, flat)
-        return np.array(counts, np.int64), np.array(flat, np.int64)
+            c, f = _read_positions(reader, fieldname, tbytes, docnums[lo:hi] - offset)
+            counts.append(c)
+            flat.append(f)
+        if not counts:
+            return np.zeros(len(docnums), np.int64), np.empty(0, np.int64)
+        return np.concatenate(counts), np.concatenate(flat)
 
     def needs_warming(self) -> bool:
         """Whether a segment of ``WARM_MIN_DOCS`` articles or more is not warmed yet (a commit of a few articles
@@ -562,6 +620,37 @@ class Generation:
         return members[self.live[members]]
 
 
+@dataclass(frozen=True)
+class PositionLists:
+    """Every position of one word: the documents that have it (ascending), how many each, where each one's
+    run starts, then all of them."""
+
+    docnums: np.ndarray  # int64
+    counts: np.ndarray   # int32
+    starts: np.ndarray   # int64
+    flat: np.ndarray     # int32
+
+    @classmethod
+    def of(cls, docnums: np.ndarray, counts: np.ndarray, flat: np.ndarray) -> "PositionLists":
+        starts = np.concatenate(([0], np.cumsum(counts)))[:-1]
+        return cls(docnums, counts.astype(np.int32), starts, flat.astype(np.int32))
+
+    @property
+    def nbytes(self) -> int:
+        return self.docnums.nbytes + self.counts.nbytes + self.starts.nbytes + self.flat.nbytes
+
+    def select(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(counts, positions) for ``wanted`` documents (ascending), as ``Generation.positions`` answers."""
+        at = np.minimum(np.searchsorted(self.docnums, wanted), max(len(self.docnums) - 1, 0))
+        present = self.docnums[at] == wanted if len(self.docnums) else np.zeros(len(wanted), bool)
+        counts = np.where(present, self.counts[at], 0)
+        lengths = counts[present]
+        begin = self.starts[at[present]]
+        # each chosen document's run of positions: its start, then one more per position
+        index = np.repeat(begin - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+        return counts, self.flat[index]
+
+
 def _spelling_field(searcher) -> str:
     return searcher.schema[schema.CONTENT].spelling_fieldname(schema.CONTENT)
 
@@ -634,43 +723,75 @@ def _read_postings(m) -> tuple[np.ndarray, np.ndarray]:
     return np.array(ids, np.int32), np.array(weights, np.float32)  # a segment's numbers; frequencies (whole)
 
 
-def _read_positions(reader, fieldname: str, tbytes: bytes, wanted: list[int], counts: list[int],
-                    flat: list[int]) -> None:
-    """Append the term's positions in each ``wanted`` document (ascending) to ``flat`` and their number to
-    ``counts`` (0 where it is absent), reading only the posting blocks that hold them."""
+# What formats.Positions writes after a posting's count: a protocol-2 pickle of the gap list. Bodies of
+# such pickles (their items, then APPEND or MARK...APPENDS) joined after one header unpickle as one flat
+# list: a block's positions in one C call instead of one per document.
+_POSITIONS_HEADER = b"\x80\x02]q\x00"
+_LIST_START = b"\x80\x02]"
+
+
+def _read_positions(reader, fieldname: str, tbytes: bytes, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The term's positions in each ``wanted`` document (ascending, segment-relative): how many each has (0
+    where it is absent) and all of them, document after document; only the posting blocks that hold them."""
     fmt = reader.schema[fieldname].format
+    none = np.zeros(len(wanted), np.int64), np.empty(0, np.int64)
     m, _ = term_postings(reader, fieldname, tbytes)
-    if m is None:
-        counts.extend(repeat(0, len(wanted)))
-        return
+    if m is None or not len(wanted):
+        return none
     blocks = all(hasattr(m, name) for name in ("_read_data", "_next_block", "block_max_id", "_byteids"))
     if not blocks or m._byteids or type(fmt) is not formats.Positions:
-        for docnum in wanted:
-            if m.is_active():
-                m.skip_to(docnum)
-            found = list(m.value_as("positions")) if m.is_active() and m.id() == docnum else []
-            counts.append(len(found))
-            flat.extend(found)
-        return
-    j = 0
-    while m.is_active() and j < len(wanted):
+        return _positions_by_matcher(m, wanted)
+    picked_at: list[np.ndarray] = []   # indexes into ``wanted`` of the documents found
+    values: list[bytes] = []           # their encoded positions, in the same order
+    j, n = 0, len(wanted)
+    while m.is_active() and j < n:
         last = m.block_max_id()
         if wanted[j] <= last:
             if m._data is None:
                 m._read_data()
-            ids = list(accumulate(m._data[0]))  # the block's ids, as deltas from zero
-            values = m._data[2]
-            while j < len(wanted) and wanted[j] <= last:
-                i = bisect_left(ids, wanted[j])
-                if i < len(ids) and ids[i] == wanted[j]:
-                    gaps = pickle.loads(values[i][4:])  # formats.Positions: a count, then the pickled gaps
-                    counts.append(len(gaps))
-                    flat.extend(accumulate(gaps))
-                else:
-                    counts.append(0)
-                j += 1
+            ids = np.cumsum(m._data[0], dtype=np.int64)  # the block's ids, as deltas from zero
+            k = j + int(np.searchsorted(wanted[j:], last, side="right"))
+            at = np.searchsorted(ids, wanted[j:k])
+            found = at < len(ids)
+            found[found] = ids[at[found]] == wanted[j:k][found]
+            block_values = m._data[2]
+            values.extend([block_values[i] for i in at[found].tolist()])
+            picked_at.append(np.arange(j, k)[found])
+            j = k
         m._next_block()
-    counts.extend(repeat(0, len(wanted) - j))
+    counts = np.zeros(n, np.int64)
+    if not values:
+        return none
+    picked = np.concatenate(picked_at)
+    per_doc = np.frombuffer(b"".join([v[:4] for v in values]), ">u4").astype(np.int64)
+    counts[picked] = per_doc
+    return counts, _positions_of(values, per_doc)
+
+
+def _positions_of(values: list[bytes], per_doc: np.ndarray) -> np.ndarray:
+    """Postings' encoded positions (a count, then a pickled list of gaps), decoded into one array."""
+    n = len(values)
+    if b"".join([v[4:9] for v in values]) == _POSITIONS_HEADER * n and b"".join([v[-1:] for v in values]) == b"." * n:
+        gaps = pickle.loads(_LIST_START + b"".join([v[9:-1] for v in values]) + b".")  # 4 + len(header)
+    else:  # written some other way: one list at a time
+        gaps = [g for v in values for g in pickle.loads(v[4:])]
+    if len(gaps) != int(per_doc.sum()):
+        raise ValueError("positions do not match their counts")
+    total = np.cumsum(np.array(gaps, np.int64))
+    before = np.concatenate(([0], total))[np.cumsum(per_doc) - per_doc]  # the running sum where each document starts
+    return total - np.repeat(before, per_doc)
+
+
+def _positions_by_matcher(m, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The same through Whoosh's matcher API, a document at a time (another codec or format)."""
+    counts, flat = [], []
+    for docnum in wanted.tolist():
+        if m.is_active():
+            m.skip_to(docnum)
+        found = list(m.value_as("positions")) if m.is_active() and m.id() == docnum else []
+        counts.append(len(found))
+        flat.extend(found)
+    return np.array(counts, np.int64), np.array(flat, np.int64)
 
 
 # --- evaluating a query tree ----------------------------------------------------------
@@ -678,9 +799,11 @@ def _read_positions(reader, fieldname: str, tbytes: bytes, wanted: list[int], co
 class Evaluator:
     """Evaluates Whoosh query trees over a generation's arrays, with one thread's searcher."""
 
-    def __init__(self, generation: Generation, searcher):
+    def __init__(self, generation: Generation, searcher, phrase_documents: int | None = None):
         self.gen = generation
         self.searcher = searcher
+        # how many documents' positions this query's phrases may still read (None: no bound), see _adjacent
+        self.phrase_documents = phrase_documents
         self._memo: dict[int, tuple[wq.Query, Matches]] = {}  # by node identity; the node is kept alive
         self._phrases: dict[tuple, Matches] = {}  # by field and words, before any boost
         self._leaves: list | None = None
@@ -749,34 +872,61 @@ class Evaluator:
     def _phrase(self, q: wq.Phrase) -> Matches:
         """Documents with the words next to each other, scored as the words' BM25 sum (times the boost).
 
-        Candidates are the documents with every word (array intersection);
-        only their positions are read.
+        Candidates are the documents with every word (array intersection,
+        each distinct word once, its score counted as often as the phrase
+        repeats it); only their positions are read (``_adjacent``).
         """
         key = (q.fieldname, tuple(q.words))
         found = self._phrases.get(key)
         if found is None:  # a hint repeating a phrase the query already asked for is not matched again
-            found = _intersection([self.gen.term(self.searcher, q.fieldname, w) for w in q.words])
+            repeats = Counter(q.words)
+            lists = {w: self.gen.term(self.searcher, q.fieldname, w) for w in repeats}
+            found = _intersection([Matches(m.docnums, m.scores * repeats[w]) if repeats[w] > 1 else m
+                                   for w, m in lists.items()])
             if len(q.words) > 1 and len(found):
-                found = found.where(self._adjacent(q, found.docnums))
+                found = found.where(self._adjacent(q, found.docnums, {w: len(m) for w, m in lists.items()}))
             self._phrases[key] = found
         return Matches(found.docnums, found.scores * q.boost) if q.boost != 1.0 else found
 
-    def _adjacent(self, q: wq.Phrase, docnums: np.ndarray) -> np.ndarray:
+    def _adjacent(self, q: wq.Phrase, docnums: np.ndarray, frequency: dict[str, int]) -> np.ndarray:
         """Which of ``docnums`` have the phrase's words one after the other.
 
-        Word ``j`` at position ``p`` of candidate ``c`` votes for a phrase
-        starting at ``p - j`` there: a start every word votes for is a match
-        (array intersections, not a loop over documents and positions).
+        Word ``j`` at position ``p`` of a document votes for a phrase starting
+        at ``p - j`` there: a start every word votes for is a match (sorted
+        arrays intersected, not a loop over documents and positions). The
+        rarest word goes first and each word's positions are read once,
+        whatever the phrase repeats it, and only in the documents where a
+        start is still possible: after two words few are left. The work of
+        ``"said said … said"`` is that of ``"said said"``.
+
+        Each word checked counts its candidates against the query's
+        ``phrase_documents``; once that is spent, a phrase is decided by the
+        words checked so far (every word is in each document, as for words),
+        so no query reads more than that many documents' positions. The count
+        does not depend on what is cached: the same query gets the same hits.
         """
-        starts = None
+        offsets: dict[str, list[int]] = {}
         for j, word in enumerate(q.words):
-            counts, positions = self.gen.positions(self.searcher, q.fieldname, word, docnums)
-            keys = (np.repeat(np.arange(len(docnums), dtype=np.int64), counts) << 32) + positions - j
-            keys = keys[positions >= j]
-            starts = keys if starts is None else np.intersect1d(starts, keys, assume_unique=True)
-        keep = np.zeros(len(docnums), bool)
-        keep[starts >> 32] = True
-        return keep
+            offsets.setdefault(word, []).append(j)
+        starts = None
+        candidates = docnums
+        for word in sorted(offsets, key=lambda w: (frequency[w], w)):
+            if self.phrase_documents is not None:
+                if len(candidates) > self.phrase_documents:
+                    break  # the query's phrase budget is spent: the words checked so far decide
+                self.phrase_documents -= len(candidates)
+            counts, positions = self.gen.positions(self.searcher, q.fieldname, word, candidates)
+            keyed = (np.repeat(candidates, counts) << 32) + positions  # document and position, ascending
+            for j in offsets[word]:
+                keys = keyed[positions >= j] - j if j else keyed
+                starts = keys if starts is None else _sorted_intersection(starts, keys)
+                if len(starts) < len(keyed) // 2:  # a repeated word: later offsets only look where starts are left
+                    keep = np.isin(keyed >> 32, starts >> 32)
+                    keyed, positions = keyed[keep], positions[keep]
+            candidates = np.unique(starts >> 32)
+            if not len(candidates):
+                break
+        return np.isin(docnums, candidates)
 
     def _by_whoosh(self, q: wq.Query) -> Matches:
         """Any other node (an author phrase): Whoosh's matcher, a document at a time."""
@@ -843,6 +993,16 @@ def _positions_in(big: np.ndarray, small: np.ndarray) -> np.ndarray | None:
     if len(at) and (at[-1] >= len(big) or not np.array_equal(big[np.minimum(at, len(big) - 1)], small)):
         return None
     return at
+
+
+def _sorted_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The values in both ascending arrays of unique values (a binary search of the shorter in the longer)."""
+    if len(a) > len(b):
+        a, b = b, a
+    if not len(a):
+        return a
+    at = np.minimum(np.searchsorted(b, a), len(b) - 1)
+    return a[b[at] == a]
 
 
 def _intersection(parts: list[Matches]) -> Matches:

@@ -90,6 +90,8 @@ def reindex(
 def _reindex(settings, sources, full, progress, bookkeeping, source_name=None, waiting=None) -> ReindexReport:
     home = IndexHome(settings.index)
     home.ensure_writable()
+    if not settings.cursor_key:
+        home.cursor_key()  # made while the folder is writable: a server that may not write it reads it
     with home.reindex_lock(settings.writer_timeout, waiting, WATCH_NOTE if waiting else ""):
         home.remove_stale_generations()  # debris of a reindex killed before its swap
         live = home.live_dir()

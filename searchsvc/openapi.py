@@ -14,7 +14,8 @@ from searchsvc.config import Settings
 from searchsvc.search import MISSING, SORTS
 
 NULLABLE_STRING = {"type": ["string", "null"]}
-ISO_DATE_PATTERN = r"^\d{4}(-\d{2}(-\d{2})?)?$"
+# What search._date_param accepts, but for days a month lacks (2023-02-29: a 400, named)
+ISO_DATE_PATTERN = r"^[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$"
 
 
 def openapi_spec(settings: Settings) -> dict:
@@ -30,6 +31,7 @@ def openapi_spec(settings: Settings) -> dict:
         "paths": {
             "/api/search": {"get": _search_operation(settings)},
             "/api/article/{doc_id}": {"get": _article_operation(settings)},
+            "/api/article": {"get": _article_operation(settings, by_query=True)},
             "/api/stats": {"get": _stats_operation()},
             "/api/health": {"get": _health_operation()},
             "/api/openapi.json": {"get": _openapi_operation()},
@@ -63,9 +65,11 @@ def _search_operation(settings: Settings) -> dict:
                    {"type": "string", "enum": list(SORTS), "default": "relevance"}),
             _param("source", "Only articles from these sources (repeatable).",
                    {"type": "array", "items": {"type": "string"}}, style="form", explode=True),
-            _param("from", "Published on or after this date (YYYY-MM-DD; YYYY or YYYY-MM also accepted).",
+            _param("from", "Published on or after this date (YYYY-MM-DD; YYYY or YYYY-MM: from its first day). "
+                           "A day the month does not have is a 400; year 0000 means the earliest date.",
                    {"type": "string", "pattern": ISO_DATE_PATTERN}),
-            _param("to", "Published on or before this date (YYYY-MM-DD; YYYY or YYYY-MM: to its end).",
+            _param("to", "Published on or before this date (YYYY-MM-DD; YYYY or YYYY-MM: to its last day). "
+                         "A day the month does not have is a 400; year 0000 means the earliest date.",
                    {"type": "string", "pattern": ISO_DATE_PATTERN}),
             _param("missing", "Also (or, alone, only) the articles without a value in that facet: `source` "
                               "(no source) or `date` (undated); the facets' `missing` buckets (repeatable).",
@@ -87,13 +91,19 @@ def _search_operation(settings: Settings) -> dict:
     }
 
 
-def _article_operation(settings: Settings) -> dict:
+def _article_operation(settings: Settings, by_query: bool = False) -> dict:
+    """``/api/article/{doc_id}``, or with ``by_query`` ``/api/article?id=`` (any id: one starting with ``/``,
+    with ``.`` or ``..`` segments or a newline cannot travel in a path)."""
+    where = ({"name": "id", "in": "query", "required": True, "schema": {"type": "string"},
+              "description": "The article's id (a hit's `id`), whatever it holds."} if by_query else
+             {"name": "doc_id", "in": "path", "required": True, "description": "The article's id (a hit's `id`).",
+              "schema": {"type": "string"}})
     return {
-        "operationId": "article",
-        "summary": "One article as cleaned, with its metadata (the JSON twin of /article/{doc_id})",
+        "operationId": "article_by_id" if by_query else "article",
+        "summary": "One article as cleaned, with its metadata (the JSON twin of "
+                   + ("/article?id=" if by_query else "/article/{doc_id}") + ")",
         "parameters": [
-            {"name": "doc_id", "in": "path", "required": True, "description": "The article's id (a hit's `id`).",
-             "schema": {"type": "string"}},
+            where,
             _param("q", "A query whose words are marked in `title_html` and `body_html`.",
                    {"type": "string", "maxLength": settings.max_query_chars}),
         ],

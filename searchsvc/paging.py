@@ -8,15 +8,15 @@ index generations.
 """
 from __future__ import annotations
 
-import base64
 import bisect
-import json
+import hashlib
+import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import date
 
 import numpy as np
+from itsdangerous import BadData, URLSafeSerializer
 
 from searchsvc import schema
 from searchsvc.errors import BadRequest
@@ -27,7 +27,7 @@ RECENT_POWER = 0.5  # sort=recent: relevance times (1 + age / scale) ** -RECENT_
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where the previous page ended, and the request it continues (an opaque token outside)."""
+    """Where the previous page ended, and the request it continues (an opaque, signed token outside)."""
 
     q: str
     sort: str
@@ -41,34 +41,81 @@ class Cursor:
     missing: tuple[str, ...] = ()   # the "no source" / "undated" buckets chosen (``search.MISSING``)
     offset: int = 0                 # hits before the page this cursor leads to
 
-    def encode(self) -> str:
-        data = {"v": 1, "q": self.q, "s": self.sort, "src": list(self.sources), "f": self.date_from,
+    def to_json(self) -> dict:
+        return {"v": 1, "q": self.q, "s": self.sort, "src": list(self.sources), "f": self.date_from,
                 "t": self.date_to, "n": self.per_page, "c": self.collapse, "k": list(self.key),
                 "g": self.generation, "m": list(self.missing), "o": self.offset}
-        raw = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
     @classmethod
-    def decode(cls, token: str) -> "Cursor":
+    def from_json(cls, d) -> "Cursor":
+        """A cursor from its JSON, every field of the type it must have (``ValueError`` otherwise).
+
+        Only the shape is checked here; the request it continues is checked
+        like any request (``search._continued``).
+        """
+        if not isinstance(d, dict) or d.get("v") != 1:
+            raise ValueError("not a cursor")
+        q, sort, sources, date_from, date_to = d.get("q"), d.get("s"), d.get("src"), d.get("f"), d.get("t")
+        per_page, collapse, key, generation = d.get("n"), d.get("c"), d.get("k"), d.get("g")
+        missing, offset = d.get("m"), d.get("o")
+        if not all(isinstance(x, str) for x in (q, sort, generation)) or len(generation) > 200:
+            raise ValueError("not a cursor")
+        if not all(isinstance(x, list) and all(isinstance(y, str) for y in x) for x in (sources, missing)):
+            raise ValueError("bad sources")
+        if not all(x is None or isinstance(x, str) for x in (date_from, date_to)):
+            raise ValueError("bad dates")
+        if type(per_page) is not int or type(collapse) is not bool or type(offset) is not int or offset < 0:
+            raise ValueError("bad page size")
+        if not isinstance(key, list) or not any(key_fits(order, key) for order in KEY_NUMBERS):
+            raise ValueError("bad key")
+        return cls(q, sort, tuple(sources), date_from, date_to, per_page, collapse, tuple(key), generation,
+                   tuple(missing), offset)
+
+
+KEY_NUMBERS = {"date": 2, "relevance": 1, "recent": 1}  # numbers before the id in each order's key (_sort_keys)
+
+
+def key_fits(order: str, key) -> bool:
+    """Whether ``key`` has the shape of ``order``'s keys: finite numbers (a whole one first for dates), then an id;
+    a tiered query's lead with a whole number (the words a hit lacks, ``_sort_keys``).
+
+    Comparing a key of another shape with an ordering's keys would compare
+    an id with a number.
+    """
+    numbers = KEY_NUMBERS.get(order)
+    if numbers is not None and len(key) == numbers + 2:  # a tiered query's: the words a hit lacks lead
+        if type(key[0]) is not int or key[0] < 0:
+            return False
+        key = key[1:]
+    if numbers is None or len(key) != numbers + 1 or not isinstance(key[-1], str):
+        return False
+    if order == "date" and type(key[0]) is not int:
+        return False
+    return all(type(x) in (int, float) and math.isfinite(x) and abs(x) < 2**63 for x in key[:-1])
+
+
+class CursorCodec:
+    """Cursors as tokens signed with a secret (itsdangerous, HMAC-SHA256), so a client cannot forge one.
+
+    The secret is ``Settings.cursor_key`` or the one kept in the index home
+    (``IndexHome.cursor_key``): every server process and replica reading that
+    setting or folder accepts the others' cursors. A token that does not
+    verify, or whose contents do not have a cursor's shape, is a 400.
+    """
+
+    SALT = "searchsvc.cursor"
+
+    def __init__(self, secret: str):
+        self._serializer = URLSafeSerializer(secret, salt=self.SALT, signer_kwargs={"digest_method": hashlib.sha256})
+
+    def encode(self, cursor: Cursor) -> str:
+        return self._serializer.dumps(cursor.to_json())
+
+    def decode(self, token: str) -> Cursor:
         try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            d = json.loads(raw)
-            cursor = cls(
-                q=str(d["q"]), sort=str(d["s"]), sources=tuple(str(s) for s in d["src"]),
-                date_from=d["f"], date_to=d["t"], per_page=int(d["n"]), collapse=bool(d["c"]),
-                key=tuple(d["k"]), generation=str(d["g"]),
-                missing=tuple(str(m) for m in d.get("m", ())), offset=max(0, int(d.get("o", 0))),
-            )
-            for value in (cursor.date_from, cursor.date_to):
-                if value is not None:
-                    date.fromisoformat(value)
-            if d["v"] != 1 or len(cursor.key) < 2 or not isinstance(cursor.key[-1], str):
-                raise ValueError("bad cursor")
-            if not all(isinstance(x, (int, float)) for x in cursor.key[:-1]):
-                raise ValueError("bad cursor key")
-        except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError):
+            return Cursor.from_json(self._serializer.loads(token))
+        except (BadData, ValueError, TypeError, RecursionError, UnicodeError):
             raise BadRequest("after is not a cursor this service gave out", "bad_after") from None
-        return cursor
 
 
 def recent_factors(datekeys: np.ndarray, reference: int, half_life_days: float, oldest: int | None = None) -> np.ndarray:
@@ -138,16 +185,21 @@ class Ordering:
             docnum = _best_described(self.gen, self.found, docnum)
         return Ranked(self.key(i), docnum, float(self.found.scores[at]))
 
-    def page_after(self, after: tuple | None, start: int, size: int) -> tuple[list[Ranked], bool]:
-        """(hits, more): ``size`` hits after the cursor key ``after`` (or from position ``start``)."""
+    def page_after(self, after: tuple | None, start: int, size: int) -> tuple[list[Ranked], int]:
+        """(hits, end): ``size`` hits after the cursor key ``after`` (or from position ``start``), and how many
+        hits come before the next page.
+
+        Whether hits follow is for the caller to say, from the total: an
+        ordering made for a first page may hold only the hits that can reach it.
+        """
         if after is not None:
             if not len(self):
-                return [], False
+                return [], 0
             if len(after) != self.key_length:  # a cursor of another kind of ordering (an older version's)
                 raise BadRequest("after is not a cursor this service gave out", "bad_after")
             start = bisect.bisect_right(_Keys(self), after)
         stop = min(start + size, len(self))
-        return [self.hit(i) for i in range(start, stop)], stop < len(self)
+        return [self.hit(i) for i in range(start, stop)], stop
 
 
 def _best_described(gen, found, docnum: int) -> int:

@@ -79,7 +79,7 @@ def plan(ev: engine.Evaluator, parsed: ParsedQuery, settings: Settings) -> Plan:
     unknown = [w for w in words for t in terms_of[w] if not len(ev.gen.term(ev.searcher, schema.CONTENT, t))]
     stems = {t for t, n in counts.items() if n >= 1}  # to highlight: filler words are not
     clauses = {t: word_clause(t, n) for t, n in counts.items()}
-    hints = [h for h in (_hint(text) for text in _distinct(parsed.hints)) if h is not None]
+    hints = [h for h in (_hint(text, settings) for text in _distinct(parsed.hints)) if h is not None]
     groups = _distinct(parsed.groups)
     settings = _prefix_budget(settings, groups, parsed.excluded)
     required = [q for q in (_group_query(g, reader, settings, stems) for g in groups) if q is not None]
@@ -223,9 +223,9 @@ def word_clause(term: str, weight: float) -> wq.Query:
     ])
 
 
-def _hint(text: str) -> wq.Query | None:
+def _hint(text: str, settings: Settings) -> wq.Query | None:
     """A phrase that lifts the articles having it: its words' scores once more (``PHRASE_HINT``)."""
-    terms = schema.stems(text)
+    terms = schema.stems(text)[:settings.max_phrase_words]
     return wq.Phrase(schema.CONTENT, terms, boost=PHRASE_HINT) if len(terms) > 1 else None
 
 
@@ -238,7 +238,7 @@ def _group_query(group: list[Clause], reader, settings, stems) -> wq.Query | Non
 
 def _clause_query(c: Clause, reader, settings: Settings, stems: set[str]) -> wq.Query | None:
     if c.field == "author":
-        words = [t.text for t in schema.word_analyzer()(c.text)]
+        words = [t.text for t in schema.word_analyzer()(c.text)][:settings.max_phrase_words]
         if not words:
             return None
         return ranking.RankedTerm(schema.AUTHOR, words[0]) if len(words) == 1 else wq.Phrase(schema.AUTHOR, words)
@@ -252,6 +252,7 @@ def _clause_query(c: Clause, reader, settings: Settings, stems: set[str]) -> wq.
         return wq.Or([ranking.RankedTerm(fieldname, t) for t in terms])
     terms = schema.stems(c.text)
     stems.update(terms)
+    terms = terms[:settings.max_phrase_words]  # highlighting still marks every word
     if not terms:
         return None
     if len(terms) == 1:

@@ -9,8 +9,9 @@ Two readings:
   the colon), and ``prefix*``. Only well-formed operators count; every other
   character is punctuation, so a stray ``-``, ``:``, ``"``, ``*``, ``?`` or a
   parenthesis never fails or becomes a different query.
-- A written question (``QUESTION_WORDS`` distinct words or more, sentence punctuation,
-  or all in capitals: pasted headlines, shouted text, old catalogue records)
+- A written question (``QUESTION_WORDS`` distinct words or more or sentence
+  punctuation, outside quotes, or all in capitals: pasted headlines, shouted
+  text, old catalogue records)
   is read as text. ``OR``/``AND``/``NOT``, ``word:``, ``-`` and ``*`` are its
   words and punctuation, and a quoted phrase is a hint (``hints``): articles
   with it rank higher, articles without it are still found.
@@ -84,14 +85,18 @@ def parse(text: str, max_terms: int = 200) -> ParsedQuery:
 
 
 def reads_as_question(text: str) -> bool:
-    """Many distinct words, sentence punctuation, or every letter a capital (of two words or more).
+    """Many distinct words or sentence punctuation outside quotes, or every letter a capital (two words or more).
 
-    Operators are not words here: ``OR``, ``AND``, ``NOT`` and a field's name before its colon.
+    Operators are not words here (``OR``, ``AND``, ``NOT``, a field's name
+    before its colon), nor is what the person quoted: a long quoted passage
+    on its own is a phrase they asked for.
     """
-    words = [w for w in WORD.findall(FIELD_NAME.sub(" ", text)) if w not in BOOLEANS]
-    if len({w.lower() for w in words}) >= QUESTION_WORDS or SENTENCE.search(text):
+    outside = QUOTED.sub('""', text)  # an empty phrase: a field before it is still a field
+    words = [w for w in WORD.findall(FIELD_NAME.sub(" ", outside)) if w not in BOOLEANS]
+    if len({w.lower() for w in words}) >= QUESTION_WORDS or SENTENCE.search(outside):
         return True
-    return len(words) >= 2 and not any(c.islower() for c in text) and any(c.isupper() for c in text)
+    every = [w for w in WORD.findall(text) if w not in BOOLEANS]
+    return len(every) >= 2 and not any(c.islower() for c in text) and any(c.isupper() for c in text)
 
 
 def relaxed(parsed: ParsedQuery, max_terms: int = 200) -> ParsedQuery:

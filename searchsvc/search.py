@@ -10,7 +10,10 @@ from __future__ import annotations
 import functools
 import html
 import math
+import logging
 import re
+import secrets
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -29,10 +32,14 @@ from searchsvc.cache import ResultCache
 from searchsvc.config import Settings
 from searchsvc.errors import BadRequest, IndexUnavailable, NotFound
 from searchsvc.query import parse, words_of
+from searchsvc.sources import valid_text
 from searchsvc.store import IndexHome, Manifest
+
+log = logging.getLogger(__name__)
 
 SORTS = ("relevance", "date", "recent")
 MISSING = ("source", "date")  # facets whose "no value" bucket can be chosen: ``missing=source``, ``missing=date``
+MAX_CURSOR_CHARS = 65536  # a cursor token's length beyond its query's (sources, key, signature)
 
 
 # --- records ------------------------------------------------------------
@@ -91,6 +98,15 @@ class Hit:
     explain: dict | None = None
     title_html: str = ""   # the title escaped, with <mark> around the query's words
 
+    def approximate_bytes(self) -> int:
+        size = OBJECT_BYTES * 3 + _bytes_of(self.id, self.title, self.title_html, self.url, self.published,
+                                            self.author, self.source, self.snippet)
+        size += sum(OBJECT_BYTES + _bytes_of(p.text) for p in self.snippets)
+        size += sum(OBJECT_BYTES + _bytes_of(v.id, v.title, v.source, v.published) for v in self.duplicates)
+        if self.explain is not None:
+            size += sum(OBJECT_BYTES * 2 for _ in self.explain.get("matched", ()))
+        return size
+
     def to_dict(self) -> dict:
         data = {
             "id": self.id, "title": self.title, "title_html": self.title_html, "url": self.url,
@@ -103,6 +119,13 @@ class Hit:
         if self.explain is not None:
             data["explain"] = self.explain
         return data
+
+
+OBJECT_BYTES = 200  # a dataclass instance with its dict, or a small dict or list, in CPython
+
+
+def _bytes_of(*texts: str | None) -> int:
+    return sum(sys.getsizeof(t) for t in texts if t is not None)
 
 
 @dataclass
@@ -145,6 +168,15 @@ class ResultPage:
             return "The first result has all your words; the rest have some of them."
         return f"The first {n:,} results have all your words; the rest have some of them."
 
+    def approximate_bytes(self) -> int:
+        """The memory this page holds, roughly: its strings' sizes plus a fixed cost per object (the result cache's measure)."""
+        size = OBJECT_BYTES * 6 + _bytes_of(self.query, self.suggestion, self.next)  # itself, facets, lists
+        for hit in self.hits:
+            size += hit.approximate_bytes()
+        for values in self.facets.values():
+            size += sum(OBJECT_BYTES + _bytes_of(f.value) for f in values)
+        return size
+
     def to_dict(self) -> dict:
         """The JSON API's shape (written out by hand: ``asdict`` deep-copies, a tenth of a request)."""
         return {
@@ -186,18 +218,19 @@ def request_from_params(params: Mapping[str, Sequence[str]], settings: Settings)
         raise BadRequest(f"q is longer than {settings.max_query_chars} characters", "query_too_long")
     if "\x00" in q:
         q = q.replace("\x00", " ")
+    q = valid_text(q)  # a command line's undecodable bytes: U+FFFD, as in file names
     page = _int_param("page", one("page"), 1, 1, settings.max_page)
     per_page = _int_param("per_page", one("per_page"), settings.per_page, 1, settings.max_per_page)
     sort = one("sort", "relevance") or "relevance"
     if sort not in SORTS:
         raise BadRequest(f"sort must be one of {', '.join(SORTS)}, not {sort!r}", "bad_sort")
-    sources = tuple(dict.fromkeys(s for s in params.get("source") or [] if s))
+    sources = tuple(dict.fromkeys(valid_text(s) for s in params.get("source") or [] if s))
     date_from = _date_param("from", one("from"))
     date_to = _date_param("to", one("to"), end=True)
     if date_from and date_to and date_from > date_to:
         raise BadRequest("from must not be after to", "bad_date_range")
     after = one("after") or None
-    if after is not None and len(after) > 4 * settings.max_query_chars + 2048:
+    if after is not None and len(after) > MAX_CURSOR_CHARS + 8 * settings.max_query_chars:
         raise BadRequest("after is not a cursor this service gave out", "bad_after")
     missing = _missing_param(params.get("missing") or [])
     return SearchRequest(q, page, per_page, sort, sources, date_from, date_to, after=after, missing=missing,
@@ -237,29 +270,44 @@ def _int_param(name, raw, default, lo, hi) -> int:
     return value
 
 
+ISO_DAY = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")  # openapi.ISO_DATE_PATTERN, less its calendar
+
+
 def _date_param(name, raw, end=False) -> date | None:
-    """An ISO date; ``YYYY`` or ``YYYY-MM`` mean the period's first day, or its last for ``end``."""
+    """An ISO date; ``YYYY`` or ``YYYY-MM`` mean the period's first day, or its last for ``end``.
+
+    Exactly what the OpenAPI description allows (``openapi.ISO_DATE_PATTERN``),
+    and only days the calendar has: ``2024-13`` and ``2023-02-29`` are
+    refused, not rolled over. Year 0000 (ISO 8601's 1 BC, which Python's dates
+    do not reach) means the earliest day there is, 0001-01-01.
+    """
     if raw in (None, ""):
         return None
     try:
-        if len(raw) >= 10:
-            return date.fromisoformat(raw[:10])
-        return _period(raw, end)
+        return _iso_day(raw, end)
     except ValueError:
-        raise BadRequest(f"{name} must be an ISO date (YYYY-MM-DD), not {raw[:40]!r}", f"bad_{name}") from None
+        raise BadRequest(f"{name} must be an ISO date (YYYY-MM-DD, YYYY-MM or YYYY), not {raw[:40]!r}",
+                         f"bad_{name}") from None
 
 
-def _period(raw: str, end: bool) -> date:
-    m = re.fullmatch(r"(\d{4})(?:-(\d{2}))?", raw)
+def _iso_day(raw: str, end: bool) -> date:
+    m = ISO_DAY.fullmatch(raw)
     if not m:
         raise ValueError(raw)
-    year, month = int(m.group(1)), m.group(2)
+    year, month, day = int(m.group(1)), m.group(2), m.group(3)
+    if month is not None and not 1 <= int(month) <= 12:
+        raise ValueError(raw)
+    if year == 0:
+        if day is not None:
+            date(2000, int(month), int(day))  # a day the month has (a leap year, as 0000 is)
+        return date.min
+    if day is not None:
+        return date(year, int(month), int(day))
     if not end:
         return date(year, int(month or 1), 1)
-    if month is None:
+    if month is None or int(month) == 12:
         return date(year, 12, 31)
-    first_of_next = date(year + int(month) // 12, int(month) % 12 + 1, 1)
-    return first_of_next - timedelta(days=1)
+    return date(year, int(month) + 1, 1) - timedelta(days=1)
 
 
 # --- the live index, one searcher per thread and generation --------------
@@ -295,7 +343,9 @@ class SearchIndex:
         self._warmers: list[threading.Thread] = []
         self._warm_next = None  # (arrays, index): the newest commit waiting for the warming thread
         self._stop = threading.Event()  # set by close(): warming threads end
-        self.results = ResultCache(settings.cache_entries)
+        self.results = ResultCache(settings.cache_entries, settings.cache_bytes, ResultPage.approximate_bytes)
+        self._cursors: paging.CursorCodec | None = None
+        self._own_cursors: paging.CursorCodec | None = None
         self.stats: tuple[str, dict] | None = None  # (generation, collection_stats)
 
     def searcher(self) -> Searcher:
@@ -425,6 +475,26 @@ class SearchIndex:
                 pass
 
     @property
+    def cursors(self) -> paging.CursorCodec:
+        """Signs and checks cursor tokens with ``Settings.cursor_key``, else the index home's key.
+
+        Without either (an index home that cannot be written, and no key in
+        it yet) a key of this process's own: its cursors work on it alone.
+        """
+        with self._lock:
+            if self._cursors is not None:
+                return self._cursors
+            key = self.settings.cursor_key or self.home.cursor_key()
+            if key is not None:
+                self._cursors = paging.CursorCodec(key)
+                return self._cursors
+            if self._own_cursors is None:  # asked again next time: a reindex may make the folder
+                log.warning("no cursor key in %s and it cannot be made there: cursors are signed with a key of "
+                            "this process only (set SEARCHSVC_CURSOR_KEY to share one)", self.home.path)
+                self._own_cursors = paging.CursorCodec(secrets.token_urlsafe(32))
+            return self._own_cursors
+
+    @property
     def generation(self) -> str:
         self._live()
         return _generation(self._stamp)
@@ -473,9 +543,9 @@ def search(index: SearchIndex, req: SearchRequest) -> ResultPage:
         cached = index.results.get(index.generation, req)
         if cached is not None:
             return replace(cached, took_ms=round((time.perf_counter() - started) * 1000, 2))
-    cursor = paging.Cursor.decode(req.after) if req.after else None
+    cursor = index.cursors.decode(req.after) if req.after else None
     if cursor is not None:
-        req = _continued(req, cursor)
+        req = _continued(req, cursor, index.settings)
     with index.pinned(cursor.generation if cursor else None) as (s, generation):
         page = _search(s, generation, req, cursor, index, started)
     if cursor is None:
@@ -483,22 +553,28 @@ def search(index: SearchIndex, req: SearchRequest) -> ResultPage:
     return page
 
 
-def _continued(req: SearchRequest, c: paging.Cursor) -> SearchRequest:
-    """The request a cursor continues: same query, filters, order and page size."""
-    if not set(c.missing) <= set(MISSING):
-        raise BadRequest("after is not a cursor this service gave out", "bad_after")
-    return replace(req, q=c.q, sort=c.sort, sources=c.sources, per_page=c.per_page, collapse=c.collapse,
-                   missing=c.missing, date_from=date.fromisoformat(c.date_from) if c.date_from else None,
-                   date_to=date.fromisoformat(c.date_to) if c.date_to else None, page=1)
+def _continued(req: SearchRequest, c: paging.Cursor, settings: Settings) -> SearchRequest:
+    """The request a cursor continues (same query, filters, order and page size), checked as that request was:
+    the same limits, the same 400s."""
+    checked = request_from_params({
+        "q": [c.q], "sort": [c.sort], "source": list(c.sources), "per_page": [str(c.per_page)],
+        "from": [c.date_from or ""], "to": [c.date_to or ""], "collapse": ["true" if c.collapse else "false"],
+        "missing": list(c.missing),
+    }, settings)
+    return replace(req, q=checked.q, sort=checked.sort, sources=checked.sources, per_page=checked.per_page,
+                   collapse=checked.collapse, missing=checked.missing, date_from=checked.date_from,
+                   date_to=checked.date_to, page=1)
 
 
 def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: SearchIndex, started) -> ResultPage:
     settings = index.settings
     parsed = parse(req.q, settings.max_query_terms)
-    ev = engine.Evaluator(index.arrays(s), s)
+    ev = engine.Evaluator(index.arrays(s), s, phrase_documents=settings.max_phrase_documents)
     plan = plans.plan(ev, parsed, settings)
     order = "date" if plan.query is None and req.sort == "relevance" else req.sort
     mask = ev.gen.filter_mask(req.sources, req.date_from, req.date_to, req.missing)
+    if cursor is not None and not paging.key_fits(order, cursor.key):
+        raise BadRequest("after is not a cursor this service gave out", "bad_after")
     after = tuple(cursor.key) if cursor else None
     find = functools.partial(_find, ev, index, mask=mask, order=order, req=req, after=after)
     found = find(plan)
@@ -518,13 +594,13 @@ def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: Sea
     offset = cursor.offset if cursor else (req.page - 1) * req.per_page
     next_token = None
     if found.more and found.ranked:
-        next_token = paging.Cursor(
+        next_token = index.cursors.encode(paging.Cursor(
             q=req.q if not corrected else suggestion, sort=req.sort, sources=req.sources,
             date_from=req.date_from.isoformat() if req.date_from else None,
             date_to=req.date_to.isoformat() if req.date_to else None,
             per_page=req.per_page, collapse=req.collapse, key=found.ranked[-1].key, generation=generation,
             missing=req.missing, offset=offset + len(found.ranked),
-        ).encode()
+        ))
     return ResultPage(
         query=req.q,
         total=found.total,
@@ -557,9 +633,9 @@ def _find(ev: engine.Evaluator, index: SearchIndex, plan: plans.Plan, *, mask, o
         found = _matching(ev, plan, mask, settings.per_page)
         ordering = paging.Ordering(ev.gen, found, order, collapse=req.collapse, enough=first,
                                    half_life_days=settings.recent_half_life_days)
-        page, _ = ordering.page_after(None, first - req.per_page, req.per_page)
+        page, end = ordering.page_after(None, first - req.per_page, req.per_page)
         total = _total(ev, found, req)  # the ordering holds only the hits that can reach this page
-        return _Found(page, total, _facets(ev, found, req), first < total, len(found), _all_words(ev, found, req, total))
+        return _Found(page, total, _facets(ev, found, req), end < total, len(found), _all_words(ev, found, req, total))
     # cursor pages: every hit ordered once per commit and query, then slices of it
     key = (ev.gen.fingerprint, repr(plan.query), repr(plan.wider), repr(plan.excluded), repr(_filter_key(req)),
            order, req.collapse, req.with_facets, settings.recent_half_life_days)
@@ -570,9 +646,9 @@ def _find(ev: engine.Evaluator, index: SearchIndex, plan: plans.Plan, *, mask, o
                                    half_life_days=settings.recent_half_life_days, facets=_facets(ev, found, req))
         ordering.all_words = _all_words(ev, found, req, len(ordering) if req.collapse else len(found))
         index.orderings.put(key, ordering)
-    page, more = ordering.page_after(after, 0, req.per_page)
+    page, end = ordering.page_after(after, 0, req.per_page)
     total = len(ordering) if req.collapse else len(ordering.found)
-    return _Found(page, total, ordering.facets, more, len(ordering.found), ordering.all_words)
+    return _Found(page, total, ordering.facets, end < total, len(ordering.found), ordering.all_words)
 
 
 def _matching(ev: engine.Evaluator, plan: plans.Plan, mask, page: int) -> engine.Matches:

@@ -7,6 +7,7 @@ directly: its name), or the ``id`` of a JSON Lines record.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -80,22 +81,59 @@ def scan(roots: list[Path], problems: list[Problem]) -> Iterator[SourceFile]:
                 yield entry
 
 
-def _walk(root: str, problems: list[Problem]) -> Iterator[SourceFile]:
-    def onerror(exc: OSError):
-        problems.append(Problem(exc.filename or root, exc.strerror or str(exc)))
+def _walk(root: str, problems: list[Problem], real_root: str | None = None) -> Iterator[SourceFile]:
+    """The folder's files in name order, each folder's files before its subfolders' (as ``os.walk``).
 
+    ``scandir`` says which entries are links without another system call:
+    folders that are links are not followed (a loop cannot trap the walk),
+    and a file that is a link is indexed only if it resolves inside the
+    source folder it was found in (``link_outside``; ``real_root``: that
+    folder's real path, when ``root`` is a folder inside it).
+    """
+    real_root = real_root or os.path.realpath(root)
     splitext, kinds = os.path.splitext, KINDS
-    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
-        dirnames.sort()
-        folder = os.path.relpath(dirpath, root)
-        prefix = "" if folder == "." else folder.replace(os.sep, "/") + "/"
-        directory = os.path.join(dirpath, "")
-        for name in sorted(filenames):
-            kind = kinds.get(splitext(name)[1].lower())
-            if kind is not None:
-                entry = _entry(directory + name, root, prefix + name, kind, problems)
-                if entry:
-                    yield entry
+    pending = [(root, "")]
+    while pending:
+        folder, prefix = pending.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            problems.append(Problem(exc.filename or folder, exc.strerror or str(exc)))
+            continue
+        subfolders = []
+        for e in entries:
+            if e.is_dir(follow_symlinks=False):
+                subfolders.append((e.path, prefix + e.name + "/"))
+                continue
+            kind = kinds.get(splitext(e.name)[1].lower())
+            if kind is None:
+                continue
+            if e.is_symlink():
+                outside = link_outside(e.path, real_root)
+                if outside:
+                    problems.append(Problem(e.path, outside))
+                    continue
+            entry = _entry(e.path, root, prefix + e.name, kind, problems)
+            if entry:
+                yield entry
+        pending.extend(reversed(subfolders))
+
+
+def link_outside(path: str, real_root: str) -> str | None:
+    """Why the link at ``path`` may not be read (it resolves outside ``real_root``), or None.
+
+    A source folder's own links to its own files keep working; one to
+    ``/etc/passwd`` would put that file in the index and on the search page.
+    """
+    return _outside(os.path.realpath(path), real_root)
+
+
+def _outside(target: str, real_root: str) -> str | None:
+    """The reason to skip a file whose real path is ``target``, or None when it lies inside ``real_root``."""
+    if target == real_root or target.startswith(os.path.join(real_root, "")):
+        return None
+    return f"symbolic link to a file outside the source folder ({target})"
 
 
 def _entry(path: str, root: str, rel: str, kind: str, problems: list[Problem]) -> SourceFile | None:
@@ -105,7 +143,7 @@ def _entry(path: str, root: str, rel: str, kind: str, problems: list[Problem]) -
         problems.append(Problem(path, _reason(exc)))
         return None
     if not stat.S_ISREG(st.st_mode):
-        return None  # e.g. a folder named x.html: os.walk lists it among folders anyway
+        return None  # e.g. a folder named x.html, or a link to a folder
     return SourceFile(path, root, valid_text(rel), kind, st.st_size, st.st_mtime_ns)
 
 
@@ -135,11 +173,10 @@ def read_documents(f: SourceFile, max_bytes: int) -> tuple[list[Document], list[
     from searchsvc import clean  # imported here: a no-op reindex never needs the HTML stack
 
     if f.kind == "jsonl":
-        docs, problems = _read_jsonl(f, clean)
-        return [_valid_document(d) for d in docs], problems
+        return _read_jsonl(f, clean)
     if f.size > max_bytes:
         raise SkipFile(f"larger than the {max_bytes // (1024 * 1024)} MiB limit per file ({f.size} bytes)")
-    data = _read_bytes(f.path, max_bytes)
+    data = _read_bytes(f, max_bytes)
     if not data.strip():
         raise SkipFile("empty file")
     if _looks_binary(data):
@@ -162,18 +199,82 @@ def _text_or_headline(text: str, title: str) -> str:
     return text if text.strip() else title.strip()
 
 
+# Stored metadata is shown on every result page and kept in every cached page: a headline
+# is a line, not a book. Longer values are cut at a word (with "…"); a longer url is
+# dropped (a cut address leads nowhere), a longer id skips its document (it names it).
+MAX_TITLE_CHARS = 500
+MAX_AUTHOR_CHARS = 200
+MAX_SOURCE_CHARS = 200
+MAX_URL_CHARS = 2048
+MAX_TOPICS = 50
+MAX_TOPIC_CHARS = 100
+MAX_ID_CHARS = 1024
+
+
 def _valid_document(doc: Document) -> Document:
+    """``doc`` as the index stores it: text the index can hold (UTF-8), metadata one line each and capped."""
     for name in ("id", "title", "body", "author", "source", "url"):
         value = getattr(doc, name)
         if value:
             setattr(doc, name, valid_text(value))
-    doc.topics = [valid_text(t) for t in doc.topics]
+    if len(doc.id) > MAX_ID_CHARS:
+        raise SkipFile(f"id longer than {MAX_ID_CHARS} characters ({len(doc.id)})")
+    doc.title = capped(doc.title, MAX_TITLE_CHARS)
+    doc.author = capped(doc.author, MAX_AUTHOR_CHARS) or None
+    doc.source = capped(doc.source, MAX_SOURCE_CHARS) or None
+    doc.url = doc.url.strip() if doc.url and len(doc.url.strip()) <= MAX_URL_CHARS else None
+    topics = (capped(valid_text(str(t)), MAX_TOPIC_CHARS) for t in doc.topics[:MAX_TOPICS])
+    doc.topics = [t for t in topics if t]
     return doc
 
 
-def _read_bytes(path: str, max_bytes: int) -> bytes:
-    with open(path, "rb") as fh:
+def capped(text: str | None, limit: int) -> str:
+    """``text`` on one line (runs of whitespace become one space), cut at a word before ``limit`` characters."""
+    if not text:
+        return ""
+    if len(text) > 4 * limit:
+        text = text[:4 * limit]  # a megabyte headline is not split into words to keep its first few
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    space = cut.rfind(" ", limit // 2)
+    return (cut[:space] if space > 0 else cut).rstrip() + "…"
+
+
+def _read_bytes(f: SourceFile, max_bytes: int) -> bytes:
+    with open_source(f) as fh:
         return fh.read(max_bytes + 1)[:max_bytes]
+
+
+def open_source(f: SourceFile):
+    """``f`` opened for reading, if what was opened lies inside its source folder (else ``SkipFile``).
+
+    The scan already skipped links that lead outside; this catches a file
+    or folder swapped for such a link between the scan and the read: the
+    open file's own path (``/proc/self/fd``) is checked, not the name.
+    """
+    fh = open(f.path, "rb")
+    if f.root == f.path:
+        return fh  # a file named as a source itself: wherever it lives
+    try:
+        try:
+            opened = os.readlink(f"/proc/self/fd/{fh.fileno()}")  # already resolved
+        except OSError:  # no /proc: the name, resolved now
+            opened = os.path.realpath(f.path)
+        outside = _outside(opened, _real_path(f.root))
+    except BaseException:
+        fh.close()
+        raise
+    if outside:
+        fh.close()
+        raise SkipFile(outside)
+    return fh
+
+
+@functools.lru_cache(maxsize=64)
+def _real_path(root: str) -> str:
+    return os.path.realpath(root)
 
 
 _CONTROL_DELETE = bytes(CONTROL_BYTES)
@@ -203,7 +304,7 @@ def _title_from_name(rel: str) -> str:
 
 def _read_jsonl(f: SourceFile, clean) -> tuple[list[Document], list[Problem]]:
     docs, problems = [], []
-    with open(f.path, "rb") as fh:
+    with open_source(f) as fh:
         for lineno, raw in enumerate(_bounded_lines(fh, MAX_JSONL_LINE), 1):
             name = f"{f.rel}:{lineno}"
             if raw is None:
@@ -212,9 +313,11 @@ def _read_jsonl(f: SourceFile, clean) -> tuple[list[Document], list[Problem]]:
             if not raw.strip():
                 continue
             try:
-                docs.append(_record_document(json.loads(raw), clean))
+                docs.append(_valid_document(_record_document(json.loads(raw), clean)))
             except (ValueError, SkipFile) as exc:
                 problems.append(Problem(name, str(exc) if isinstance(exc, SkipFile) else f"not JSON: {exc}"))
+            except RecursionError:  # JSON (or a record's html) nested deeper than Python's stack
+                problems.append(Problem(name, "record nested too deeply to read"))
     if not docs and not problems:
         raise SkipFile("empty file")
     return docs, problems
@@ -280,12 +383,17 @@ def scan_within(root: str, path: str, problems: list[Problem]) -> Iterator[Sourc
     if os.path.isdir(path):
         base = os.path.relpath(path, root).replace(os.sep, "/")
         prefix = "" if base == "." else base + "/"
-        for entry in _walk(path, problems):
+        for entry in _walk(path, problems, _real_path(root)):
             yield SourceFile(entry.path, root, valid_text(prefix) + entry.rel, entry.kind, entry.size, entry.mtime_ns)
         return
     kind = KINDS.get(os.path.splitext(path)[1].lower())
     if kind is None:
         return
+    if path != root and os.path.islink(path):
+        outside = link_outside(path, _real_path(root))
+        if outside:
+            problems.append(Problem(path, outside))
+            return
     rel = os.path.basename(path) if path == root else os.path.relpath(path, root).replace(os.sep, "/")
     entry = _entry(path, root, rel, kind, problems)
     if entry:

@@ -6,6 +6,7 @@ Layout of ``--index DIR``::
     DIR/gen-*/           one Whoosh index each, with its manifest.json (and manifest.journal: see Manifest)
     DIR/.reindex.lock    held (flock) by the one running reindex (or a watcher's batch, or a publish)
     DIR/.watch.lock      held (flock) by the one running ``reindex --watch``
+    DIR/cursor.key       the secret that signs cursors (made once, unless a setting gives one)
 
 A full rebuild writes a new ``gen-*`` beside the live one and switches
 ``CURRENT`` with ``os.replace`` only after its commit, so a search never sees a
@@ -22,6 +23,7 @@ import fcntl
 import json
 import mmap
 import os
+import secrets
 import shutil
 import time
 from contextlib import contextmanager
@@ -37,6 +39,7 @@ from searchsvc.errors import IndexBusy, IndexUnavailable, SourceError
 
 CURRENT = "CURRENT"
 LOCK = ".reindex.lock"
+CURSOR_KEY = "cursor.key"
 WATCH_LOCK = ".watch.lock"
 MANIFEST = "manifest.json"
 JOURNAL = "manifest.journal"
@@ -310,6 +313,43 @@ class IndexHome:
                 f"rebuild it with `searchsvc reindex --full --index {self.path}`"
             )
         return ix
+
+    def cursor_key(self) -> str | None:
+        """The secret that signs cursors, made on first use and kept here; None if it can be neither read nor made.
+
+        Kept in the index home, it is the same for every server process and
+        replica that reads this folder, and outlives restarts (cursors stay
+        valid). Made by writing a new file and linking it into place, so two
+        processes starting at once agree on one key.
+        """
+        path = self.path / CURSOR_KEY
+        for _ in range(2):
+            try:
+                key = path.read_text("ascii").strip()
+                if key:
+                    return key
+            except (OSError, UnicodeError):
+                pass
+            try:
+                self._make_cursor_key(path)
+            except FileExistsError:
+                continue
+            except OSError:
+                return None
+        return None
+
+    def _make_cursor_key(self, path: Path) -> None:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, (secrets.token_urlsafe(32) + "\n").encode("ascii"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)  # fails if another process made it first: theirs is kept
+        finally:
+            os.unlink(tmp)
 
     # --- writing side -------------------------------------------------
     def ensure_writable(self) -> None:

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import ipaddress
 import logging
+import re
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request, url_for
 from flask.json.provider import DefaultJSONProvider
 from markupsafe import Markup
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest as WerkzeugBadRequest, HTTPException
 
 from searchsvc import __version__
 from searchsvc.config import Settings
@@ -81,8 +83,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(pages)
     app.register_blueprint(api)
     app.register_error_handler(Exception, handle_error)
+    app.wsgi_app = HostCheck(app.wsgi_app)
+    app.before_request(refuse_bad_host)
     app.after_request(add_security_headers)
     app.after_request(cache_static)
+    app.after_request(relative_redirect)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters["human_date"] = human_date
@@ -91,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.jinja_env.globals["asset_url"] = asset_url
     app.jinja_env.globals["sort_labels"] = sort_labels
     app.jinja_env.globals["page_url"] = page_url
+    app.jinja_env.globals["article_url"] = article_url
     return app
 
 
@@ -154,6 +160,42 @@ def _lenient_request(params: dict) -> tuple:
 
 @pages.get("/article/<path:doc_id>")
 def article_page(doc_id):
+    return _article_page(doc_id)
+
+
+@pages.get("/article")
+def article_by_id():
+    """``/article?id=…``: any id, as the index holds it (``article_url`` links here when a path cannot carry it)."""
+    return _article_page(request.args.get("id", ""))
+
+
+def article_url(doc_id: str, q: str | None = None) -> str:
+    """The article's page: ``/article/<id>`` while the id reads as a plain path, else ``/article?id=<id>``.
+
+    An id is a record's own (a CMS path, a feed's key) and is kept as it is:
+    but a browser drops ``.`` and ``..`` segments from a path, Werkzeug
+    merges a doubled or leading slash (redirecting elsewhere), and a path
+    rule never matches a newline. A query parameter carries any text
+    exactly. static/search.js mirrors this.
+    """
+    if path_safe(doc_id):
+        return url_for("pages.article_page", doc_id=doc_id, q=q or None)
+    return url_for("pages.article_by_id", id=doc_id, q=q or None)
+
+
+UNSAFE_IN_PATH = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def path_safe(doc_id: str) -> bool:
+    """Whether ``/article/<doc_id>`` reaches this id from any browser.
+
+    Not with an empty, ``.`` or ``..`` segment, nor with a control character.
+    """
+    return bool(doc_id) and not any(seg in ("", ".", "..") for seg in doc_id.split("/")) \
+        and not UNSAFE_IN_PATH.search(doc_id)
+
+
+def _article_page(doc_id: str):
     article = get_article(index(), doc_id)
     q = request.args.get("q", "")[: settings().max_query_chars]
     body = highlight_html(article.body, q) if q.strip() else None
@@ -361,6 +403,16 @@ def api_openapi():
 @api.get("/article/<path:doc_id>")
 def api_article(doc_id):
     """The cleaned article and its metadata: the JSON twin of ``/article/<id>`` (``q`` adds ``body_html``)."""
+    return _api_article(doc_id)
+
+
+@api.get("/article")
+def api_article_by_id():
+    """``/api/article?id=…``: any id, as the index holds it (one a path cannot carry, see ``article_url``)."""
+    return _api_article(request.args.get("id", ""))
+
+
+def _api_article(doc_id: str):
     article = get_article(index(), doc_id)
     data = article.to_dict()
     q = request.args.get("q", "")
@@ -405,6 +457,73 @@ def handle_error(exc):
             response.headers["Allow"] = ", ".join(exc.valid_methods or [])
         return response
     return render_template("error.html", status=status, message=message), status
+
+
+class HostCheck:
+    """In front of the app: a Host header that is not a host name is answered 400 by the app's own handlers.
+
+    Werkzeug cannot bind URLs to such a host (``a..b``, a label over 63
+    characters, broken punycode), so every page that builds a link, the
+    error page included, failed with a bare 500. The request goes on with
+    the server's own name in its place, marked, and ``refuse_bad_host``
+    answers it: JSON under ``/api/``, the error page elsewhere. Nothing
+    the app writes uses the Host header (links and redirects are relative).
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        host = environ.get("HTTP_HOST")
+        if host and not valid_host(host):  # an empty one is allowed (RFC 9112): the server's name is used
+            environ["searchsvc.bad_host"] = host
+            environ["HTTP_HOST"] = "localhost"
+        return self.app(environ, start_response)
+
+
+HOST_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+
+
+def valid_host(host: str) -> bool:
+    """Whether ``host`` is ``name[:port]``, ``[IPv6][:port]`` or an IPv4 address with a port, as RFC 3986 allows."""
+    name, port = host, ""
+    if host.startswith("["):
+        name, _, rest = host[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            return False
+        port = rest[1:]
+        try:
+            ipaddress.IPv6Address(name)
+        except ValueError:
+            return False
+        return port == "" or port.isascii() and port.isdigit() and len(port) <= 5
+    if ":" in host:
+        name, _, port = host.rpartition(":")
+        if not (port.isascii() and port.isdigit() and len(port) <= 5):
+            return False
+    try:
+        ascii_name = name.encode("idna").decode("ascii")
+        ascii_name.encode("ascii").decode("idna")  # punycode that does not decode (``xn--zz``)
+    except UnicodeError:
+        return False
+    labels = ascii_name.removesuffix(".").split(".")
+    return len(ascii_name) <= 253 and all(HOST_LABEL.fullmatch(label) for label in labels)
+
+
+def refuse_bad_host():
+    bad = request.environ.get("searchsvc.bad_host")
+    if bad is not None:
+        raise WerkzeugBadRequest("the Host header is not a valid host name")
+
+
+def relative_redirect(response):
+    """Redirects (Werkzeug's to a path without doubled slashes) name a path, never the Host they were asked with."""
+    if 300 <= response.status_code < 400 and response.location:
+        parts = urlsplit(response.location)
+        if parts.scheme or parts.netloc:
+            path = "/" + parts.path.lstrip("/")  # never ``//host``: that would be another site
+            response.location = urlunsplit(("", "", path, parts.query, parts.fragment))
+    return response
 
 
 def _http_code(exc: HTTPException) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings as hypothesis_settings
 
 from searchsvc.config import Settings
 from searchsvc.indexer import bundled_sample, reindex
@@ -23,10 +24,20 @@ REPO = HERE.parent
 SHARED = REPO.parent / "shared"
 
 
+# The suite must pass on a busy machine (a laptop doing other things, a shared CI box): every wait below is
+# a guard against a hang, never a measure of speed. Nothing sleeps and then asserts; waits end on the event
+# they wait for, and their limits are minutes. Hypothesis never fails a test for being slow.
+HANG_GUARD = 300  # seconds: long enough for any step of the suite under load, short enough to end a hang
+hypothesis_settings.register_profile("suite", deadline=None,
+                                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+hypothesis_settings.load_profile("suite")
+
+
 def make_settings(index: Path, **kw) -> Settings:
-    """Test settings: workers=1 (no forking inside pytest) and a short lock wait."""
+    """Test settings: workers=1 (no forking inside pytest); a second reindex waits for the lock as long as
+    a guard against a hang (tests of the busy case pass a short wait themselves)."""
     kw.setdefault("workers", 1)
-    kw.setdefault("writer_timeout", 2.0)
+    kw.setdefault("writer_timeout", float(HANG_GUARD))
     return Settings.from_env({}, index=index, **kw)
 
 
@@ -106,17 +117,19 @@ def tmp_settings(tmp_path) -> Settings:
     return make_settings(tmp_path / "index")
 
 
-def searchsvc_command(*args, tuned: dict | None = None) -> list[str]:
+def searchsvc_command(*args, tuned: dict | None = None, prelude: str = "") -> list[str]:
     """``python -m searchsvc ARGS``; with ``tuned``, indexer thresholds set first (e.g. ``{"POOL_FROM": 1}``),
-    so a small corpus takes the path a large one would."""
-    if not tuned:
+    so a small corpus takes the path a large one would; ``prelude``: Python run before the command (a test's
+    instrument, e.g. the process stopping itself at a chosen moment)."""
+    if not tuned and not prelude:
         return [sys.executable, "-m", "searchsvc", *map(str, args)]
-    settings = "; ".join(f"indexer.{name} = {value!r}" for name, value in tuned.items())
-    program = f"from searchsvc import indexer; {settings}; from searchsvc.cli import cli; cli(prog_name='searchsvc')"
+    settings = "; ".join(f"indexer.{name} = {value!r}" for name, value in (tuned or {}).items())
+    program = (f"{prelude}\nfrom searchsvc import indexer; {settings or 'pass'}\n"
+               "from searchsvc.cli import cli; cli(prog_name='searchsvc')")
     return [sys.executable, "-c", program, *map(str, args)]
 
 
-def run_cli(*args, env: dict | None = None, input: str | None = None, timeout: float = 120,
+def run_cli(*args, env: dict | None = None, input: str | None = None, timeout: float = HANG_GUARD,
             cwd: Path | None = None, tuned: dict | None = None) -> subprocess.CompletedProcess:
     """``python -m searchsvc ARGS`` in a subprocess, as a person would run it (``tuned``: see ``searchsvc_command``)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}
@@ -143,15 +156,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until_responds(url: str, timeout: float = 30.0) -> None:
+def wait_until_responds(url: str, timeout: float = HANG_GUARD, proc: subprocess.Popen | None = None) -> None:
+    """Until ``url`` answers (any status), ``proc`` (the server) exits, or ``timeout`` seconds (a hang)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server exited with status {proc.returncode} before answering {url}")
         try:
-            with urllib.request.urlopen(url, timeout=2):
+            with urllib.request.urlopen(url, timeout=timeout):
                 return
         except urllib.error.HTTPError:
             return  # it answered (e.g. 503 while there is no index)
-        except OSError:
+        except OSError:  # not listening yet
             time.sleep(0.1)
     raise TimeoutError(f"{url} did not answer within {timeout}s")
 
@@ -159,24 +175,24 @@ def wait_until_responds(url: str, timeout: float = 30.0) -> None:
 class LiveServer:
     """``searchsvc serve`` on a free loopback port; its stderr (the access log) goes to a file, ``log()``."""
 
-    def __init__(self, index: Path, *extra):
+    def __init__(self, index: Path, *extra, env: dict | None = None):
         import tempfile
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}, **(env or {})}
         self.stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "searchsvc", "serve", "--index", str(index), "--port", str(self.port), *extra],
             stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env,
         )
         try:
-            wait_until_responds(self.url + "/api/health")
-        except TimeoutError:
+            wait_until_responds(self.url + "/api/health", proc=self.proc)
+        except (TimeoutError, RuntimeError):
             self.stop()
             raise
 
-    def get(self, path: str, timeout: float = 10):
+    def get(self, path: str, timeout: float = HANG_GUARD):
         """(status, headers, body bytes) of a GET, errors included."""
         try:
             with urllib.request.urlopen(self.url + path, timeout=timeout) as r:
@@ -196,7 +212,7 @@ class LiveServer:
     def stop(self):
         self.proc.terminate()
         try:
-            self.proc.wait(timeout=10)
+            self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()

@@ -54,10 +54,17 @@ def test_source_filter_is_repeatable(client):
 @pytest.mark.parametrize("query, code", [
     ("page=0", "bad_page"), ("page=x", "bad_page"), ("per_page=1000", "bad_per_page"),
     ("sort=popular", "bad_sort"), ("from=20240101x", "bad_from"), ("to=never", "bad_to"),
-    ("from=2025-01-01&to=2024-01-01", "bad_date_range"),
+    ("from=2025-01-01&to=2024-01-01", "bad_date_range"), ("to=2024-13", "bad_to"), ("from=2023-02-29", "bad_from"),
 ])
 def test_bad_parameters_get_400_json(client, query, code):
     assert_json_error(client.get(f"/api/search?q=a&{query}"), 400, code)
+
+
+def test_year_0000_means_from_the_beginning(client):
+    everything = client.get("/api/search?q=&collapse=false").get_json()
+    since_0000 = client.get("/api/search?q=&collapse=false&from=0000").get_json()
+    dated = sum(f["count"] for f in everything["facets"]["year"] if not f.get("missing"))
+    assert since_0000["total"] == dated and since_0000["total"] > 0
 
 
 @pytest.mark.parametrize("method, path, status", [

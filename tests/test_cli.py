@@ -8,7 +8,7 @@ import pytest
 
 from searchsvc.indexer import bundled_sample
 
-from conftest import page, run_cli, write
+from conftest import HANG_GUARD, page, run_cli, write
 
 
 @pytest.fixture()
@@ -112,7 +112,7 @@ def test_a_closed_pipe_ends_quietly_with_status_0(sample_settings, args):
     proc = subprocess.Popen(searchsvc_command(*args, "--index", sample_settings.index),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()  # the reader is gone before a line is written: every write fails
-    _, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=HANG_GUARD)
     assert proc.returncode == 0 and err == b"", err
 
 
@@ -121,7 +121,7 @@ def test_search_piped_into_head(sample_settings):
     import sys
 
     shell = f"set -o pipefail; {sys.executable} -m searchsvc search '' --limit 100 --index {sample_settings.index} | head -n 2"
-    out = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=HANG_GUARD)
     assert out.returncode == 0 and out.stderr == "" and len(out.stdout.splitlines()) == 2
 
 
@@ -221,7 +221,7 @@ def test_the_progress_bar_names_its_phases_and_ends_at_100(tmp_path, sample_dir)
             if not chunk:
                 break
             screen += chunk
-        proc.wait(timeout=120)
+        proc.wait(timeout=HANG_GUARD)
         os.close(master)
         text = screen.decode("utf-8", "replace")
         assert proc.returncode == 0

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LiveServer, make_settings, page, write
+from conftest import HANG_GUARD, LiveServer, make_settings, page, write
+from searchsvc import engine
 from searchsvc.indexer import reindex
 from searchsvc.search import SearchIndex, SearchRequest, search
 
 CLIENTS = 8
 ROUNDS = 3
-MAX_SECONDS = 180  # clients keep asking while until() is false, but never longer than this
+MAX_SECONDS = HANG_GUARD  # clients keep asking while until() is false, but never longer than this
 WORDS = ["harbor", "strike", "council", "budget", "flood", "ferry", "grain", "tariff", "rail", "bridge",
          "election", "drought", "port", "union", "wages", "river", "storm", "market", "vote", "school"]
 SOURCES = ["Harbor Gazette", "Valley Courier", "Wire"]
@@ -82,7 +83,7 @@ def ask_concurrently(ask, reqs: list, clients: int = CLIENTS, until=None) -> lis
 
     with ThreadPoolExecutor(clients) as pool:
         futures = [pool.submit(client, seed) for seed in range(clients)]
-        return [pair for f in futures for pair in f.result(timeout=300)]
+        return [pair for f in futures for pair in f.result(timeout=2 * HANG_GUARD)]
 
 
 @pytest.mark.parametrize("cache_entries", [0, 2048], ids=["no-cache", "cache"])
@@ -123,7 +124,7 @@ def test_concurrent_answers_equal_one_at_a_time_during_reindexes(tmp_path, corpu
         results = ask_concurrently(ask, reqs, until=lambda: len(rebuilds) >= 2)
     finally:
         done.set()
-        writer.join(timeout=120)
+        writer.join(timeout=HANG_GUARD)
     assert not writer.is_alive()
     assert rebuilds and all(r.documents == 160 for r in rebuilds)
     for i, got in results:
@@ -153,3 +154,21 @@ def test_serve_with_processes_answers_concurrent_clients_like_one(tmp_path, corp
     finally:
         server.stop()
     assert server.proc.returncode == 0  # SIGTERM stops every process cleanly
+
+
+def test_concurrent_phrases_answer_alike_and_read_a_words_positions_once(tmp_path, corpus, monkeypatch):
+    """8 clients asking phrases of the same words at once: one thread reads a word's positions, the others wait."""
+    monkeypatch.setattr(engine, "ALL_POSITIONS_FROM", 1)  # this small corpus: every word is a frequent one
+    settings = make_settings(tmp_path / "ix", cache_entries=0)
+    reindex(settings, [corpus])
+    reqs = [SearchRequest(q=f'"{a} {b}"') for a, b in zip(WORDS, WORDS[1:])]
+    reqs += [SearchRequest(q='"' + " ".join([w] * 20) + '"') for w in WORDS[:5]]
+    alone = [answer(search(SearchIndex(settings), r)) for r in reqs]
+    kept = []
+    real_keep = engine.Generation._keep_positions
+    monkeypatch.setattr(engine.Generation, "_keep_positions",
+                        lambda gen, key, held: (kept.append(key), real_keep(gen, key, held))[1])
+    shared = SearchIndex(settings)
+    for i, got in ask_concurrently(lambda r: answer(search(shared, r)), reqs):
+        assert got == alone[i], reqs[i]
+    assert kept and len(kept) == len(set(kept)), sorted(kept)  # each word read once, by one thread

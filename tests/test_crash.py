@@ -1,9 +1,10 @@
 """Crashes, concurrency and damage: real SIGKILLs of ``searchsvc reindex``, real servers, real truncation.
 
 The corpus changes from state A (indexed) to state B, then a reindex of B
-is killed with SIGKILL at a moment chosen by watching the index folder:
-while files are being cleaned, while segments are being written, and right
-after the new table of contents appears (the swap). Whatever the moment,
+is killed with SIGKILL at a chosen moment: while files are being cleaned,
+while segments are being written, and right after the new table of
+contents appears (the swap). The reindex stops itself there (``PAUSES``)
+and the index folder is checked to show that phase before the kill. Whatever the moment,
 the index serves exactly A or exactly B (never a mix, never an error), the
 next plain ``reindex`` completes without waiting on a lock and serves
 exactly B, and no debris generation is left behind.
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LiveServer, page, processes, run_cli, searchsvc_command, write
+from conftest import HANG_GUARD, LiveServer, page, processes, run_cli, searchsvc_command, write
 
 pytestmark = pytest.mark.slow
 
@@ -108,14 +109,53 @@ def crash_index(template, tmp_path) -> tuple[Path, Path]:
     return index, template["root"] / "src"
 
 
-def start_reindex(src: Path, index: Path, *flags: str, early_cleaner: bool = False, **env) -> subprocess.Popen:
+# A reindex stops itself (SIGSTOP, in its main process only) at the moment a phase is under way; the test
+# then kills it there: the moment is chosen by the code's own progress, never by timing, so a busy machine
+# cannot make the test miss it. Each pause sits where its phase's files show (see the predicates below).
+PAUSE_PRELUDE = """
+import os, signal, multiprocessing.connection as connection
+from searchsvc import indexer, segment, store
+from whoosh import writing
+main = os.getpid()
+def stop():
+    if os.getpid() == main:
+        os.kill(main, signal.SIGSTOP)
+def before(owner, name, once=True):
+    real = getattr(owner, name)
+    done = []
+    def wrapper(*args, **kwargs):
+        if not (once and done):
+            done.append(1)
+            stop()
+        return real(*args, **kwargs)
+    setattr(owner, name, wrapper)
+"""
+PAUSES = {
+    # full: workers started and cleaning, nothing decided or written; or (few files) the first file cleaned here
+    ("cleaning", False): "before(connection, 'wait'); before(indexer, '_read_one')",
+    # incremental: the update's writer is open and the first cleaned document is going in
+    ("cleaning", True): "before(segment.BulkSegmentWriter, 'add_document')",
+    # segments written, no table of contents committed
+    ("writing", False): "before(writing.SegmentWriter, '_commit_toc')",
+    ("writing", True): "before(writing.SegmentWriter, '_commit_toc')",
+    # the new table of contents is on disk, CURRENT not yet switched
+    ("swap", False): "before(store.IndexHome, 'publish')",
+    ("swap", True): "before(store.IndexHome, 'publish')",
+}
+
+
+def start_reindex(src: Path, index: Path, *flags: str, early_cleaner: bool = False, pause: str | None = None,
+                  **env) -> subprocess.Popen:
     """``searchsvc reindex`` in its own process group, its output in files (workers may outlive it).
 
     ``early_cleaner``: an update's cleaner process starts whatever the index's size (it waits for 2,000 files).
+    ``pause``: the phase at which the reindex stops itself (``PAUSES``), for ``kill_at``.
     """
     out = tempfile.TemporaryFile("w+")
+    prelude = PAUSE_PRELUDE + PAUSES[pause, "--full" not in flags] if pause else ""
     proc = subprocess.Popen(
-        searchsvc_command("reindex", src, "--index", index, *flags, tuned={"EARLY_FROM": 1} if early_cleaner else None),
+        searchsvc_command("reindex", src, "--index", index, *flags, tuned={"EARLY_FROM": 1} if early_cleaner else None,
+                          prelude=prelude),
         stdout=out, stderr=subprocess.STDOUT, text=True, env=clean_env(**env), start_new_session=True,
     )
     proc.output_file = out
@@ -125,7 +165,7 @@ def start_reindex(src: Path, index: Path, *flags: str, early_cleaner: bool = Fal
 def finish(proc: subprocess.Popen) -> str:
     """Wait for ``proc`` (bounded), stop anything it left behind; its output."""
     try:
-        proc.wait(timeout=120)
+        proc.wait(timeout=HANG_GUARD)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -143,6 +183,21 @@ def kill_leftovers(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def holds_open(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` has ``path`` open (from /proc)."""
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(fd) == str(path):
+                return True
+        except OSError:
+            pass
+    return False
 
 
 def live_group_members(pgid: int) -> list[int]:
@@ -166,14 +221,13 @@ def toc_numbers(folder: Path) -> list[int]:
     return [int(n[len("_MAIN_"):-len(".toc")]) for n in new_files(folder, set(), (".toc",)) if n.startswith("_MAIN_")]
 
 
-SEGMENT_FILES = (".trm", ".pst", ".col", ".seg")
-
-
 # phase -> is it happening? (given the index, the live generation's name and its files before the run)
 def cleaning(index, live, before):
-    """Full: the new generation exists, no segment file yet (the workers are cleaning). Incremental: the writer is open."""
+    """Full: the new generation exists, nothing committed and no part's segment written yet (at most the
+    writer's own open files: the workers are cleaning). Incremental: the writer is open."""
     if before is None:
-        return any(not any(toc_numbers(g)) and not new_files(g, set(), SEGMENT_FILES)
+        return any(not any(toc_numbers(g)) and len(new_files(g, set(), (".trm",))) <= 1
+                   and not new_files(g, set(), (".col", ".seg"))
                    for g in other_generations(index, live) if toc_numbers(g))
     return bool(new_files(index / live, before, (".trm", ".pst")))
 
@@ -196,21 +250,31 @@ def swapping(index, live, before):
 PHASES = {"cleaning": cleaning, "writing": writing, "swap": swapping}
 
 
-def kill_at(proc: subprocess.Popen, index: Path, phase: str, incremental: bool) -> bool:
-    """SIGKILL ``proc`` once ``phase`` shows in the index folder; False if it finished first."""
-    happening = PHASES[phase]
-    live = live_generation(index)
-    before = set(os.listdir(index / live)) if incremental else None
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        if happening(index, live, before):
-            os.kill(proc.pid, signal.SIGKILL)
+def kill_at(proc: subprocess.Popen, index: Path, phase: str, incremental: bool, before: set | None) -> None:
+    """SIGKILL ``proc`` (started with ``pause=phase``) where it stopped itself, once ``phase`` shows in the
+    index folder. ``before``: the live generation's files before the run (incremental)."""
+    deadline = time.monotonic() + HANG_GUARD
+    try:
+        while process_state(proc.pid) != "T":
+            assert proc.poll() is None, f"the reindex ended before {phase}"
+            assert time.monotonic() < deadline, f"the reindex never reached {phase}"
+            time.sleep(0.01)
+        live = live_generation(index)
+        assert PHASES[phase](index, live, before if incremental else None), (
+            f"stopped, but {phase} does not show: {[(g.name, sorted(os.listdir(g))) for g in index.glob('gen-*')]}")
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)  # stopped or not: killed here, never left waiting
             proc.wait()
-            return proc.returncode == -signal.SIGKILL
-        time.sleep(0.001)
-    raise TimeoutError(f"{phase} never showed in {index}")
+    assert proc.returncode == -signal.SIGKILL
+
+
+def process_state(pid: int) -> str | None:
+    """R, S, T (stopped), Z...: the state field of /proc/PID/stat, or None once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
 
 
 @pytest.mark.parametrize("incremental", [False, True], ids=["full", "incremental"])
@@ -219,19 +283,12 @@ def test_sigkill_at_any_moment_leaves_a_whole_index_and_the_next_reindex_recover
         template, crash_index, phase, incremental):
     index, src = crash_index
     old_live = live_generation(index)
-    killed = False
-    for _attempt in range(3):  # the moment is found by watching; a very fast run may finish first
-        proc = start_reindex(src, index, *(() if incremental else ("--full",)))
-        try:
-            killed = kill_at(proc, index, phase, incremental)
-        finally:
-            output = finish(proc)
-        if killed:
-            break
-        assert proc.returncode == 0, output
-        shutil.rmtree(index)
-        shutil.copytree(template["index"], index)
-    assert killed, f"the reindex always finished before {phase} could be caught"
+    before = set(os.listdir(index / old_live))
+    proc = start_reindex(src, index, *(() if incremental else ("--full",)), pause=phase)
+    try:
+        kill_at(proc, index, phase, incremental, before)
+    finally:
+        finish(proc)
 
     after_kill = served_ids(index)
     if phase == "cleaning" or (phase == "writing" and not incremental):
@@ -256,14 +313,15 @@ def test_killed_reindex_leaves_no_lock_and_no_workers_behind(template, crash_ind
     at once, and the workers notice and exit by themselves."""
     index, src = crash_index
     incremental = mode != "full"
+    before = set(os.listdir(index / live_generation(index)))
     proc = start_reindex(src, index, "--workers", "2", *(() if incremental else ("--full",)),
-                         early_cleaner=mode == "update-cleaner")
+                         early_cleaner=mode == "update-cleaner", pause="cleaning")
     try:
-        assert kill_at(proc, index, "cleaning", incremental)
+        kill_at(proc, index, "cleaning", incremental, before)
         r = run_cli("reindex", "--index", index, env=clean_env(SEARCHSVC_WRITER_TIMEOUT="0.5"))
         assert r.returncode == 0, r.stderr
         assert served_ids(index) == template["B"]
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + HANG_GUARD  # they go as soon as they read EOF; this ends a hang
         while live_group_members(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert live_group_members(proc.pid) == [], (
@@ -278,7 +336,7 @@ def test_second_reindex_waits_or_exits_with_a_clear_message(template, crash_inde
     first = start_reindex(src, index, "--full")
     try:
         lock = index / ".reindex.lock"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + HANG_GUARD
         while not (lock.exists() and lock.read_text().strip() == str(first.pid)):
             assert first.poll() is None and time.monotonic() < deadline, "the first reindex never took the lock"
             time.sleep(0.01)
@@ -289,10 +347,14 @@ def test_second_reindex_waits_or_exits_with_a_clear_message(template, crash_inde
             assert impatient.stderr.strip().splitlines() == [
                 f"Error: another reindex (pid {first.pid}) is running on {index}; "
                 "waited 0.5s, try again when it has finished"]
-            patient = start_reindex(src, index, SEARCHSVC_WRITER_TIMEOUT="120")
+            patient = start_reindex(src, index, SEARCHSVC_WRITER_TIMEOUT=str(HANG_GUARD))
             try:
-                time.sleep(1.0)
+                deadline = time.monotonic() + HANG_GUARD
+                while not holds_open(patient.pid, lock):  # it has reached the lock and is trying it
+                    assert patient.poll() is None and time.monotonic() < deadline, finish(patient)
+                    time.sleep(0.01)
                 assert patient.poll() is None  # still waiting for the lock (the first one is stopped)
+                assert lock.read_text().strip() == str(first.pid)
             finally:
                 os.kill(first.pid, signal.SIGCONT)
             output = finish(patient)
@@ -325,11 +387,26 @@ class Hammer:
         while not self.stop.is_set():
             q = self.QUERIES[i % len(self.QUERIES)]
             i += 1
-            status, _, body = self.server.get("/api/search?per_page=5&q=" + urllib.parse.quote(q), timeout=30)
+            try:
+                status, _, body = self.server.get("/api/search?per_page=5&q=" + urllib.parse.quote(q))
+            except OSError as exc:  # no answer at all (the server's wait is a hang guard): a failure too
+                status, body = None, repr(exc).encode()
             with self.lock:
                 self.answers += 1
                 if status != 200:
                     self.failures.append(f"{status} for {q!r}: {body[:200]!r}")
+
+    def more_answers(self, n: int) -> None:
+        """Until ``n`` more answers have come back (the clients keep asking)."""
+        with self.lock:
+            target = self.answers + n
+        deadline = time.monotonic() + HANG_GUARD
+        while True:
+            with self.lock:
+                if self.answers >= target:
+                    return
+            assert time.monotonic() < deadline and any(t.is_alive() for t in self.threads), "the clients stopped"
+            time.sleep(0.01)
 
     def __enter__(self):
         for t in self.threads:
@@ -339,7 +416,7 @@ class Hammer:
     def __exit__(self, *exc):
         self.stop.set()
         for t in self.threads:
-            t.join(timeout=60)
+            t.join(timeout=HANG_GUARD)
 
 
 @pytest.mark.parametrize("flags", [(), ("--full",)], ids=["incremental", "full"])
@@ -352,7 +429,7 @@ def test_searches_during_a_reindex_never_fail_and_then_see_the_new_documents(tem
         with Hammer(server) as hammer:
             proc = start_reindex(src, index, *flags)
             output = finish(proc)
-            time.sleep(0.3)  # a few more rounds against the new index
+            hammer.more_answers(2 * len(hammer.threads))  # a few more rounds against the new index
         assert proc.returncode == 0, output
         assert hammer.failures == [], hammer.failures[:5]
         assert hammer.answers > 0
@@ -381,7 +458,7 @@ def test_damaged_index_gives_one_clear_line_and_reindex_full_rebuilds(template, 
     index, src = crash_index
     damage(index, what)
     for args in (["search", "harbour"], ["stats", "--json"], ["serve", "--port", "0"]):
-        r = run_cli(*args, "--index", index, timeout=60)
+        r = run_cli(*args, "--index", index)
         assert r.returncode == 1, (args, r.stdout, r.stderr)
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: "), (args, r.stderr)

@@ -291,3 +291,63 @@ def test_a_page_of_groups_and_their_count_are_those_of_the_full_ordering(copies,
     assert ev.gen.distinct_groups(found.docnums) == len(complete) == len(set(ev.gen.group[found.docnums].tolist()))
     for few in (found.docnums[:2], found.docnums[-3:]):  # few matches: the other way of counting
         assert ev.gen.distinct_groups(few) == len(set(ev.gen.group[few].tolist()))
+
+
+# --- phrases: the same matches as Whoosh, with bounded work ----------------------------------
+
+PHRASE_WORDS = VOCAB[:5] + ["harbour", "quagga"]
+
+
+@pytest.mark.parametrize("kept", ["read per query", "kept per commit"])
+@given(words=st.lists(st.sampled_from(PHRASE_WORDS), min_size=2, max_size=7))
+@hypothesis_settings(max_examples=60, deadline=None, database=None)
+def test_any_phrase_matches_as_whoosh_and_scores_as_its_words(layered, kept, words):
+    """Repeated words, rarest first, positions read once per word: still exactly Whoosh's phrase matches."""
+    _, index = layered
+    s = index.searcher()
+    phrase = wq.Phrase(schema.CONTENT, words)
+    with pytest.MonkeyPatch.context() as mp:  # a small index: every word counts as frequent, or none does
+        mp.setattr(engine, "ALL_POSITIONS_FROM", 1 if kept == "kept per commit" else 10**9)
+        got = engine_scores(index, s, phrase)
+    assert_same(whoosh_scores(s, phrase), got, scores=False)
+    summed = engine_scores(index, s, wq.And([ranking.RankedTerm(schema.CONTENT, w) for w in words]))
+    for docnum, score in got.items():
+        assert score == pytest.approx(summed[docnum])
+
+
+def phrase_work(index, s, words, budget=10**9) -> tuple[int, set[int]]:
+    """(documents whose positions the phrase read, the documents it matched)."""
+    ev = engine.Evaluator(index.arrays(s), s, phrase_documents=budget)
+    found = ev.matches(wq.Phrase(schema.CONTENT, words))
+    return budget - ev.phrase_documents, set(found.docnums.tolist())
+
+
+def test_a_repeated_word_is_read_once_however_long_the_phrase(layered):
+    _, index = layered
+    s = index.searcher()
+    candidates = len(engine.Evaluator(index.arrays(s), s).matches(ranking.RankedTerm(schema.CONTENT, "w1")))
+    for n in (2, 3, 50, 399):
+        spent, _ = phrase_work(index, s, ["w1"] * n)
+        assert spent == candidates, n  # one word, one read: not n reads
+
+
+def test_the_rarest_word_is_read_first_and_later_words_only_where_a_phrase_can_start(layered):
+    _, index = layered
+    s = index.searcher()
+    both = engine.Evaluator(index.arrays(s), s).matches(
+        wq.And([ranking.RankedTerm(schema.CONTENT, w) for w in ("w1", "quagga")]))
+    spent, matched = phrase_work(index, s, ["w1", "quagga", "quagga"])
+    assert spent <= 2 * len(both)  # each word checked at most in the articles holding both
+    spent, _ = phrase_work(index, s, ["quagga", "quagga", "w1", "w2", "w3", "w4"])
+    assert spent <= len(both) + len(matched) * 5
+
+
+def test_past_the_budget_a_phrase_is_decided_by_the_words_checked(layered):
+    _, index = layered
+    s = index.searcher()
+    words = ["w1", "w2"]
+    exact = phrase_work(index, s, words)[1]
+    anywhere = set(engine_scores(index, s, wq.And([ranking.RankedTerm(schema.CONTENT, w) for w in words])))
+    spent, none_checked = phrase_work(index, s, words, budget=0)
+    assert spent == 0 and none_checked == anywhere > exact  # no positions read: its words anywhere
+    assert phrase_work(index, s, words, budget=0) == (0, none_checked)  # the same answer every time

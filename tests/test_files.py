@@ -22,9 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_settings, page, write
+from conftest import HANG_GUARD, make_settings, page, write
 from searchsvc.indexer import reindex
-from searchsvc.search import SearchIndex, SearchRequest, search
+from searchsvc import sources
+from searchsvc.search import SearchIndex, SearchRequest, get_article, search
+from searchsvc.web import create_app
 
 MB = 1024 * 1024
 GOOD = page("Ferry timetable changes", "The ferry company changed its winter timetable for the island route.")
@@ -51,7 +53,7 @@ def ids_in(index: Path) -> set[str]:
     return {h.id for h in result.hits}
 
 
-def run_measured(args: list[str], timeout: float = 120) -> tuple[subprocess.CompletedProcess, int]:
+def run_measured(args: list[str], timeout: float = HANG_GUARD) -> tuple[subprocess.CompletedProcess, int]:
     """``python -m searchsvc ARGS`` in a subprocess; (its result, its peak resident memory in bytes)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
@@ -195,7 +197,7 @@ def test_unreadable_file_and_folder_are_named_and_the_rest_go_in(tmp_path):
         env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}
         result = subprocess.run([*prefix, sys.executable, "-m", "searchsvc", "reindex", str(src),
                                  "--index", str(tmp_path / "index")],
-                                capture_output=True, text=True, env=env, timeout=120)
+                                capture_output=True, text=True, env=env, timeout=HANG_GUARD)
     finally:
         (src / "locked").chmod(0o755)
         (src / "secret.txt").chmod(0o644)
@@ -237,3 +239,139 @@ def test_file_deleted_between_scan_and_read_is_named_and_the_rest_go_in(tmp_path
     # the next reindex forgets it quietly: it is gone from the source
     again = reindex(settings, [src])
     assert (again.skipped, again.removed, again.documents) == (0, 0, 2)
+
+
+# --- symbolic links: only into the source folder they were found in -------------------------
+
+SECRET = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+
+
+@pytest.fixture()
+def linked(tmp_path) -> dict:
+    """A source folder with links out of it (a secret file, a folder beside it) and links within it."""
+    outside = tmp_path / "outside"
+    write(outside / "passwd.txt", SECRET)
+    write(outside / "story.html", page("Outside story", "The lighthouse outside the source was repainted."))
+    src = tmp_path / "src"
+    write(src / "good.html", GOOD)
+    write(src / "notes" / "tide.txt", "Tide tables\n\nThe spring tide reached the harbour wall.\n")
+    os.symlink(outside / "passwd.txt", src / "passwd.txt")                 # absolute, out
+    os.symlink("../../outside/story.html", src / "notes" / "story.html")   # relative, out
+    os.symlink("../good.html", src / "notes" / "same.html")                # relative, in
+    os.symlink(src / "notes" / "tide.txt", src / "tide-link.txt")           # absolute, in
+    os.symlink(outside, src / "elsewhere")                                  # a folder out: never walked
+    return {"src": src, "outside": outside, "tmp": tmp_path}
+
+
+@pytest.mark.parametrize("named_as", ["folder", "link to the folder"])
+def test_links_out_of_the_source_folder_are_skipped_with_a_reason(linked, named_as):
+    src = linked["src"]
+    if named_as != "folder":
+        os.symlink(src, linked["tmp"] / "src-link")  # the source named through a link: its own links still count
+        src = linked["tmp"] / "src-link"
+    settings = make_settings(linked["tmp"] / "index")
+    report = reindex(settings, [src])
+    reasons = {os.path.basename(p.name): p.reason for p in report.problems}
+    assert set(reasons) == {"passwd.txt", "story.html"}, reasons
+    assert reasons["passwd.txt"].startswith("symbolic link to a file outside the source folder")
+    assert str(linked["outside"] / "passwd.txt") in reasons["passwd.txt"]
+    assert ids_in(settings.index) == {"good.html", "notes/tide.txt", "notes/same.html", "tide-link.txt"}
+    ix = SearchIndex(settings)
+    assert search(ix, SearchRequest(q="nologin")).total == 0
+    assert search(ix, SearchRequest(q="lighthouse")).total == 0
+    app = create_app(settings)
+    assert app.test_client().get("/article/passwd.txt").status_code == 404
+
+
+def test_a_file_swapped_for_an_outside_link_after_the_scan_is_not_read(linked):
+    """The read checks the file it opened, not the name the scan saw."""
+    src = linked["src"]
+    victim = write(src / "z-last.txt", "Last one\n\nThe bridge repairs finished.\n")
+
+    class SwapWhenReadingStarts(DeleteWhenReadingStarts):
+        def update(self, n: int) -> None:
+            if not self.victim.is_symlink():
+                self.victim.unlink()
+                os.symlink(linked["outside"] / "passwd.txt", self.victim)
+
+    settings = make_settings(linked["tmp"] / "index")  # workers=1: files are read one by one, in order
+    report = reindex(settings, [src], progress=SwapWhenReadingStarts(victim))
+    swapped = [p for p in report.problems if p.name == str(victim)]
+    assert swapped and "outside the source folder" in swapped[0].reason, report.problems
+    assert "z-last.txt" not in ids_in(settings.index)
+    assert search(SearchIndex(settings), SearchRequest(q="nologin")).total == 0
+
+
+def test_a_deeply_nested_json_lines_record_skips_only_that_record(tmp_path):
+    nested = '{"id": "deep", "title": "Deep", "body": "x", "extra": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    records = [json.dumps({"id": "before", "title": "Before", "body": "The marina expands its moorings."}),
+               nested,
+               json.dumps({"id": "after", "title": "After", "body": "The marina dredging begins."})]
+    write(tmp_path / "src" / "feed.jsonl", "\n".join(records) + "\n")
+    settings = make_settings(tmp_path / "index")
+    report = reindex(settings, [tmp_path / "src"])
+    assert ids_in(settings.index) == {"before", "after"}
+    assert [(p.name, p.reason) for p in report.problems] == [("feed.jsonl:2", "record nested too deeply to read")]
+
+
+# --- metadata: capped where documents enter the index ----------------------------------------
+
+CAPS = {"title": sources.MAX_TITLE_CHARS, "author": sources.MAX_AUTHOR_CHARS, "source": sources.MAX_SOURCE_CHARS}
+
+
+@pytest.fixture(scope="module")
+def bloated(tmp_path_factory) -> Path:
+    """A page, a text file and JSON Lines records whose metadata runs to megabytes."""
+    root = tmp_path_factory.mktemp("bloated")
+    src = root / "src"
+    headline = "Storm " + "surge " * MB  # 6 MB
+    ld = json.dumps({"@type": "NewsArticle", "headline": headline, "author": {"name": "Ann " * (MB // 4)},
+                     "datePublished": "2024-05-01"})
+    write(src / "page.html", page("Storm", "The storm surge flooded the promenade overnight.",
+                                   source="Gazette " * 100_000, author="Bob " * 100_000,
+                                   extra_head=f'<script type="application/ld+json">{ld}</script>'
+                                              f'<link rel="canonical" href="https://example.org/{"a" * 10_000}">'))
+    write(src / "story.txt", "Tide " * MB + "\n\nThe tide gauge broke during the storm surge.\n")
+    records = [
+        {"id": "huge-meta", "title": "Gale " * MB, "author": "Cy " * MB, "source": "Wire " * MB,
+         "url": "https://example.org/" + "b" * MB, "topics": ["weather " * 100] * 1000,
+         "body": "The gale closed the harbour bridge."},
+        {"id": "x" * 5000, "title": "Long id", "body": "A record named by five thousand characters."},
+        {"id": "plain", "title": "Plain", "body": "The harbour bridge reopened.", "topics": ["weather", "roads"]},
+    ]
+    write(src / "feed.jsonl", "\n".join(map(json.dumps, records)) + "\n")
+    settings = make_settings(root / "index")
+    report = reindex(settings, [src])
+    return settings, report
+
+
+@pytest.mark.parametrize("doc_id, query", [("page.html", "promenade"), ("story.txt", "gauge"),
+                                           ("huge-meta", "gale"), ("plain", "reopened")])
+def test_every_stored_metadata_field_is_capped(bloated, doc_id, query):
+    settings, _ = bloated
+    ix = SearchIndex(settings)
+    article = get_article(ix, doc_id)
+    for name, cap in CAPS.items():
+        value = getattr(article, name) or ""
+        assert len(value) <= cap and "\n" not in value, (name, len(value))
+    assert article.url is None or len(article.url) <= sources.MAX_URL_CHARS
+    assert len(article.topics) <= sources.MAX_TOPICS
+    assert all(len(t) <= sources.MAX_TOPIC_CHARS for t in article.topics)
+    result = search(ix, SearchRequest(q=query))
+    assert [h.id for h in result.hits] == [doc_id]  # the article itself is kept whole
+    assert all(len(h.title) <= sources.MAX_TITLE_CHARS for h in result.hits)
+
+
+def test_capped_metadata_keeps_its_beginning_and_says_it_was_cut(bloated):
+    settings, _ = bloated
+    article = get_article(SearchIndex(settings), "huge-meta")
+    assert article.title.startswith("Gale Gale") and article.title.endswith("…")
+    assert article.source.startswith("Wire Wire") and article.url is None  # a cut address would lead nowhere
+    assert get_article(SearchIndex(settings), "plain").topics == ["weather", "roads"]
+
+
+def test_an_over_long_id_skips_its_record_with_a_reason(bloated):
+    settings, report = bloated
+    assert [(p.name, p.reason) for p in report.problems] == [
+        ("feed.jsonl:2", f"id longer than {sources.MAX_ID_CHARS} characters (5000)")]
+    assert report.added == 4

@@ -7,6 +7,7 @@ security headers; no stored or typed text reaches a page as markup.
 """
 from __future__ import annotations
 
+import base64
 import json
 import random
 import re
@@ -16,15 +17,18 @@ from urllib.parse import quote, urlsplit
 import pytest
 from bs4 import BeautifulSoup
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from itsdangerous.encoding import base64_encode
 
-from conftest import LiveServer, make_settings, write
+from conftest import HANG_GUARD, LiveServer, make_settings, write
 from searchsvc.indexer import reindex
+from searchsvc.paging import CursorCodec
 from searchsvc.query import WORD, parse
 from searchsvc.search import SearchIndex, SearchRequest, search
+from searchsvc.store import IndexHome
 from searchsvc.web import create_app
 
 # The HTTP client (and proxy) bounds every request; these are hang guards, not speed checks.
-REQUEST_TIMEOUT = 30
+REQUEST_TIMEOUT = HANG_GUARD
 
 FUZZ = hsettings(max_examples=75, deadline=None, database=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -251,8 +255,12 @@ def test_real_server_survives_raw_bytes(live_server, target):
         # waitress itself refuses a request line that is not ASCII, before the app sees it:
         # plain text naming the problem, nothing for a browser to render
         assert status == 400 and b"Content-Type: text/plain" in head
-    else:
-        assert b"X-Content-Type-Options: nosniff" in head and b"Content-Security-Policy: " in head
+    assert_security_headers(parsed_headers(head))  # the app's responses and waitress's own alike
+
+
+def parsed_headers(head: bytes) -> dict:
+    lines = head.decode("latin-1").split("\r\n")[1:]
+    return dict(line.split(": ", 1) for line in lines if ": " in line)
 
 
 @pytest.mark.parametrize("request_bytes", [
@@ -265,6 +273,52 @@ def test_real_server_answers_odd_requests_without_500(live_server, request_bytes
     status, head, body = raw_request(live_server, request_bytes)
     assert 200 <= status < 500, head
     assert_no_traceback(body)
+    assert_security_headers(parsed_headers(head))
+
+
+@pytest.mark.parametrize("header", [
+    b"Content-Length: x\r\n",
+    b"Transfer-Encoding: gzip\r\n",
+    b"Bad Header Name: x\r\n",
+], ids=["bad content-length", "unknown transfer-encoding", "bad header name"])
+def test_responses_waitress_writes_itself_carry_the_security_headers(live_server, header):
+    request_bytes = b"GET /api/search HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" + header + b"\r\n"
+    status, head, body = raw_request(live_server, request_bytes)
+    assert 400 <= status < 600 and not head.startswith(b"HTTP/1.1 200"), head
+    assert_no_traceback(body)
+    assert_security_headers(parsed_headers(head))
+
+
+BAD_HOSTS = {"label over 63": b"a" * 64 + b".example", "empty label": b"a..b", "broken punycode": b"xn--zz",
+             "port not a number": b"example.org:http", "host of 300": b"a." * 150 + b"org"}
+
+
+@pytest.mark.parametrize("host", BAD_HOSTS.values(), ids=BAD_HOSTS.keys())
+@pytest.mark.parametrize("path", [b"/", b"/search?q=strike", b"/article/nope", b"/nope", b"/api/search?q=x",
+                                  b"/api/nope"])
+def test_a_bad_host_header_gets_a_400_page_with_the_security_headers(live_server, host, path):
+    status, head, body = raw_request(live_server, b"GET " + path + b" HTTP/1.1\r\nHost: " + host +
+                                     b"\r\nConnection: close\r\n\r\n")
+    assert status == 400, head
+    headers = parsed_headers(head)
+    assert_security_headers(headers)
+    assert_no_traceback(body)
+    if path.startswith(b"/api/"):
+        assert json.loads(body)["error"]["code"] == "bad_request"
+    else:
+        assert headers["Content-Type"].startswith("text/html") and b"Host header" in body
+
+
+@pytest.mark.parametrize("path", [b"/article//harbor-gazette/2024-03-14-port-strike.html", b"/static//style.css",
+                                  b"/search//"])
+def test_redirects_are_relative_whatever_the_host_header_says(live_server, path):
+    status, head, _ = raw_request(live_server, b"GET " + path + b" HTTP/1.1\r\nHost: evil.example\r\n"
+                                  b"Connection: close\r\n\r\n")
+    headers = parsed_headers(head)
+    if 300 <= status < 400:
+        location = headers["Location"]
+        assert location.startswith("/") and not location.startswith("//") and "evil" not in location, location
+    assert b"evil.example" not in head
 
 
 # --- big index: wildcard expansion stays bounded -------------------------------------
@@ -478,3 +532,149 @@ def test_api_answers_any_parameters_with_200_or_400(hostile_app, pairs):
 def test_api_answers_any_percent_escaped_bytes(hostile_app, raw):
     r = hostile_app.test_client().get("/api/search?q=" + quote(raw, safe="") + "&source=" + quote(raw[::-1], safe=""))
     assert_api_answer(r.status_code, r.content_type, r.data)
+
+
+# --- cursors: signed, and checked like the request they continue ------------------------------
+
+def codec_of(settings) -> CursorCodec:
+    """The codec the server signs with: the key it keeps in the index home."""
+    return CursorCodec(IndexHome(settings.index).cursor_key())
+
+
+def signed_raw(settings, raw: bytes) -> str:
+    """``raw`` (any bytes, JSON or not) signed with the server's key, as a cursor token would be."""
+    serializer = codec_of(settings)._serializer
+    return serializer.make_signer().sign(base64_encode(raw)).decode("ascii")
+
+
+def a_cursor(client, query: str = "q=council&per_page=2") -> str:
+    token = client.get("/api/search?" + query).get_json()["next"]
+    assert token
+    return token
+
+
+@pytest.fixture(scope="module")
+def undated_app(tmp_path_factory):
+    """An index with an undated article among dated ones (a date cursor's key holds 2**62 for it)."""
+    root = tmp_path_factory.mktemp("undated")
+    records = [{"id": f"d{i}", "title": f"Harbour {i}", "body": "The harbour reopened.",
+                **({"published": f"202{i}-01-01"} if i else {})} for i in range(5)]
+    write(root / "src" / "feed.jsonl", "\n".join(map(json.dumps, records)) + "\n")
+    settings = make_settings(root / "index")
+    reindex(settings, [root / "src"])
+    return create_app(settings)
+
+
+VALID = {"v": 1, "q": "harbour", "s": "relevance", "src": [], "f": None, "t": None, "n": 2, "c": True,
+         "k": [-1.0, "d1"], "g": "none", "m": [], "o": 2}
+SHOULD_BE_400 = {
+    "nested 1,000 deep": b'{"v":1,"q":' + b"[" * 1000 + b"]" * 1000 + b"}",
+    "nested in the key": json.dumps({**VALID, "k": "@"}).encode().replace(b'"@"', b"[" * 1000 + b"]" * 1000),
+    "page size 0": json.dumps({**VALID, "n": 0}).encode(),
+    "page size negative": json.dumps({**VALID, "n": -5}).encode(),
+    "page size 10**9": json.dumps({**VALID, "n": 10**9}).encode(),
+    "page size Infinity": json.dumps({**VALID, "n": "@"}).encode().replace(b'"@"', b"Infinity"),
+    "page size 2.5": json.dumps({**VALID, "n": 2.5}).encode(),
+    "page size true": json.dumps({**VALID, "n": True}).encode(),
+    "query of 7,000 characters": json.dumps({**VALID, "q": "harbour " * 875}).encode(),
+    "date key on a relevance cursor": json.dumps({**VALID, "k": [2**62, -1.0, "x"]}).encode(),
+    "relevance key on a date cursor": json.dumps({**VALID, "s": "date", "k": [2**62, "x"]}).encode(),
+    "NaN in the key": json.dumps({**VALID, "k": [float("nan"), "x"]}).encode(),
+    "huge number in the key": json.dumps({**VALID, "k": [10**30, "x"]}).encode(),
+    "unknown sort": json.dumps({**VALID, "s": "best"}).encode(),
+    "bad date": json.dumps({**VALID, "f": "2024-13-01"}).encode(),
+    "date range backwards": json.dumps({**VALID, "f": "2025-01-01", "t": "2024-01-01"}).encode(),
+    "sources not strings": json.dumps({**VALID, "src": [1, 2]}).encode(),
+    "unknown missing bucket": json.dumps({**VALID, "m": ["author"]}).encode(),
+    "negative offset": json.dumps({**VALID, "o": -1}).encode(),
+    "version 2": json.dumps({**VALID, "v": 2}).encode(),
+    "not an object": b"[1, 2, 3]",
+    "not JSON": b"\xff\xfe{",
+}
+
+
+@pytest.mark.parametrize("raw", SHOULD_BE_400.values(), ids=SHOULD_BE_400.keys())
+def test_a_signed_cursor_is_still_checked_like_a_request(undated_app, raw):
+    token = signed_raw(undated_app.config["SETTINGS"], raw)
+    r = undated_app.test_client().get("/api/search", query_string={"after": token})
+    data = assert_api_answer(r.status_code, r.content_type, r.data)
+    assert r.status_code == 400, data
+    assert data["error"]["code"] in ("bad_after", "bad_per_page", "query_too_long", "bad_sort", "bad_from",
+                                     "bad_date_range", "bad_missing"), data
+
+
+def test_a_lone_surrogate_in_a_cursor_query_is_read_as_a_url_would_be(undated_app):
+    raw = json.dumps({**VALID, "q": "harbour \ud800", "n": 1}).encode()
+    token = signed_raw(undated_app.config["SETTINGS"], raw)
+    r = undated_app.test_client().get("/api/search", query_string={"after": token})
+    data = assert_api_answer(r.status_code, r.content_type, r.data)
+    assert r.status_code == 200 and data["next"]  # the query is "harbour \ufffd", and its cursor can be written
+
+
+def test_a_date_cursor_pages_past_an_undated_article(undated_app):
+    client = undated_app.test_client()
+    pages = [client.get("/api/search?q=harbour&sort=date&per_page=2").get_json()]
+    while pages[-1]["next"]:
+        pages.append(client.get("/api/search", query_string={"after": pages[-1]["next"]}).get_json())
+    ids = [h["id"] for p in pages for h in p["hits"]]
+    assert ids == ["d4", "d3", "d2", "d1", "d0"]  # the undated one last
+
+
+@pytest.mark.parametrize("forge", ["unsigned, as before", "another key", "signature cut", "payload changed"])
+def test_a_forged_cursor_is_a_400(hostile_app, forge):
+    client = hostile_app.test_client()
+    token = a_cursor(client)
+    payload, _, signature = token.rpartition(".")
+    forged = {
+        "unsigned, as before": base64.urlsafe_b64encode(json.dumps({**VALID, "n": 10**9}).encode()).decode(),
+        "another key": CursorCodec("not the key").encode(codec_of(hostile_app.config["SETTINGS"]).decode(token)),
+        "signature cut": payload,
+        "payload changed": base64_encode(json.dumps({**VALID, "n": 10**9}).encode()).decode() + "." + signature,
+    }[forge]
+    r = client.get("/api/search", query_string={"after": forged})
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "bad_after"
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=12)
+CURSOR_FIELDS = sorted(VALID)
+
+
+@FUZZ
+@given(st.binary(max_size=200))
+def test_fuzz_any_bytes_in_valid_base64_get_a_json_400(hostile_app, raw):
+    token = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    r = hostile_app.test_client().get("/api/search", query_string={"after": token})
+    assert_api_answer(r.status_code, r.content_type, r.data)
+    assert r.status_code == 400 or not token  # an empty after= is no cursor: a first page
+
+
+@FUZZ
+@given(st.one_of(JSON_VALUES, st.binary(max_size=200)))
+def test_fuzz_any_json_or_bytes_signed_with_the_key_gets_200_or_a_json_400(hostile_app, value):
+    raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+    token = signed_raw(hostile_app.config["SETTINGS"], raw)
+    r = hostile_app.test_client().get("/api/search", query_string={"after": token})
+    assert_api_answer(r.status_code, r.content_type, r.data)
+
+
+@FUZZ
+@given(field=st.sampled_from(CURSOR_FIELDS), value=st.one_of(JSON_VALUES, st.just("<deleted>")),
+       query=st.sampled_from(["q=council&per_page=2", "q=&sort=date&per_page=3", "q=strike&sort=recent&per_page=1",
+                              "q=council&per_page=1&collapse=false&from=2020&to=2025-06&source=Lakeside+Herald"]))
+def test_fuzz_a_valid_cursor_with_one_field_mutated_gets_200_or_a_json_400(hostile_app, field, value, query):
+    client = hostile_app.test_client()
+    settings = hostile_app.config["SETTINGS"]
+    data = codec_of(settings)._serializer.loads(a_cursor(client, query))
+    if value == "<deleted>":
+        del data[field]
+    else:
+        data[field] = value
+    signed = signed_raw(settings, json.dumps(data).encode())
+    r = client.get("/api/search", query_string={"after": signed})
+    assert_api_answer(r.status_code, r.content_type, r.data)
+    unsigned = base64_encode(json.dumps(data).encode()).decode()
+    r = client.get("/api/search", query_string={"after": unsigned})
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "bad_after"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_settings, page, search_ids, write
+from conftest import HANG_GUARD, make_settings, page, search_ids, write
 from searchsvc import schema
 from searchsvc.errors import IndexBusy, SourceError
 from searchsvc.indexer import index_stats, reindex
@@ -153,13 +153,13 @@ def test_second_reindex_waits_then_says_busy(corpus, tmp_settings):
     held, release = threading.Event(), threading.Event()
 
     def hold():
-        with home.reindex_lock(5):
+        with home.reindex_lock(HANG_GUARD):
             held.set()
-            release.wait(10)
+            release.wait(HANG_GUARD)  # until the test is done with the lock (set in its finally)
 
     t = threading.Thread(target=hold)
     t.start()
-    held.wait(5)
+    assert held.wait(HANG_GUARD)
     try:
         with pytest.raises(IndexBusy, match="another reindex"):
             reindex(tmp_settings.replace(writer_timeout=0.3))

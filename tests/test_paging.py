@@ -5,12 +5,19 @@ import json
 import random
 import threading
 from collections import Counter
+from dataclasses import replace
+from datetime import datetime, timezone
 
+import numpy as np
 import pytest
 
 from conftest import make_settings, page, run_cli, search_ids, write
+from searchsvc import schema
 from searchsvc.indexer import reindex
+from searchsvc.paging import CursorCodec, recent_factors
 from searchsvc.search import SearchIndex, SearchRequest, get_article, search
+from searchsvc.store import IndexHome
+from searchsvc.web import create_app
 
 SAMPLE_GROUPS = [
     ["harbor-gazette/2025-02-11-hospital-data-breach.html", "northfield-observer/2025-02-12-hospital-cyberattack.html"],
@@ -46,11 +53,11 @@ def test_cursor_reaches_every_hit_once_in_order(sample_index, q, sort, collapse)
     assert paged == everything and len(set(paged)) == len(paged) == first.total
 
 
-def test_a_cursor_of_another_kind_of_ordering_is_a_400(client):
+def test_a_cursor_of_another_kind_of_ordering_is_a_400(client, sample_settings):
     token = client.get("/api/search?q=council&per_page=2").get_json()["next"]
-    from searchsvc.paging import Cursor
-    cursor = Cursor.decode(token)
-    tiered = Cursor(**{**cursor.__dict__, "q": "school drivers pay"}).encode()  # a key without the tier
+    codec = CursorCodec(IndexHome(sample_settings.index).cursor_key())
+    cursor = codec.decode(token)
+    tiered = codec.encode(replace(cursor, q="school drivers pay"))  # a tiered query's cursor, its key without the tier
     response = client.get("/api/search", query_string={"after": tiered})
     assert response.status_code == 400 and response.get_json()["error"]["code"] == "bad_after"
 
@@ -76,6 +83,109 @@ def test_search_all_streams_every_hit(sample_settings, sample_index):
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert [h["id"] for h in lines] == search_ids(sample_index, "council", per_page=100)
     assert all({"id", "title", "snippet", "snippets", "duplicates"} <= set(h) for h in lines)
+
+
+# --- every hit exactly once: a generated corpus of stories with many copies -----------------
+
+STORY_WORDS = [f"w{i}" for i in range(3000)]
+
+
+@pytest.fixture(scope="module")
+def copies(tmp_path_factory):
+    """Stories with 1 to 60 verbatim copies each (other ids, sources, titles, dates; some undated, some on
+    the same day), the word ``officials`` in most; a copy's story is its group, known from the construction.
+
+    Story 0 has 60 copies, the best score for ``officials`` and the newest dates: the first page of
+    any order is all one story.
+    """
+    rnd = random.Random(16)
+    records, story_of = [], {}
+    for story in range(60):
+        body = " ".join(rnd.choices(STORY_WORDS, k=60)) + (" officials said" if story % 5 else "")
+        n = rnd.choice([1, 1, 2, 3, 8, 25])
+        if story == 0:
+            body, n = body + " officials officials officials", 60
+        for copy in range(n):
+            doc_id = f"s{story:02d}-c{copy:02d}"
+            year = 2024 if story == 0 else 2018 + (story + copy) % 6
+            published = None if copy % 7 == 3 else f"{year}-0{1 + copy % 9}-1{copy % 3}"
+            record = {"id": doc_id, "title": f"Story {story} copy {copy % 4}", "body": body,
+                      "source": ["Wire", "Herald", "Post"][copy % 3]}
+            records.append({**record, "published": published} if published else record)
+            story_of[doc_id] = story
+    rnd.shuffle(records)
+    root = tmp_path_factory.mktemp("copies")
+    write(root / "src/feed.jsonl", "\n".join(map(json.dumps, records)) + "\n")
+    settings = make_settings(root / "index")
+    assert reindex(settings, [root / "src"]).documents == len(records)
+    return SearchIndex(settings), records, story_of
+
+
+def api_follow(client, params: dict) -> tuple[list[dict], list[dict]]:
+    """(every hit, every response), page after page through ``next`` over the JSON API."""
+    data = client.get("/api/search", query_string=params).get_json()
+    pages = [data]
+    while data["next"]:
+        data = client.get("/api/search", query_string={"after": data["next"]}).get_json()
+        pages.append(data)
+    return [h for p in pages for h in p["hits"]], pages
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("q", ["officials", ""])
+@pytest.mark.parametrize("collapse", [True, False], ids=["collapse", "every-copy"])
+@pytest.mark.parametrize("sort", ["relevance", "date", "recent"])
+def test_following_next_reaches_every_hit_exactly_once(copies, q, collapse, sort):
+    ix, records, story_of = copies
+    matching = [r["id"] for r in records if not q or q in r["body"].split()]
+    order = "date" if not q and sort == "relevance" else sort  # the empty query lists the newest first
+    dated = [datetime.fromisoformat(r["published"]).replace(tzinfo=timezone.utc) for r in records if "published" in r]
+    newest = (max(dated), min(dated))  # what recent's decay is measured from
+    app = create_app(ix.settings)
+    client = app.test_client()
+    every_copy = {h["id"]: h for h in api_follow(client, {"q": q, "sort": sort, "collapse": "false"})[0]}
+    orders = []
+    for per_page in (1, 7, 100):
+        hits, pages = api_follow(client, {"q": q, "sort": sort, "per_page": per_page,
+                                          "collapse": str(collapse).lower()})
+        ids = [h["id"] for h in hits]
+        assert len(ids) == len(set(ids)), (per_page, "a hit came twice")
+        if collapse:  # each story once, as its best copy
+            assert sorted(story_of[i] for i in ids) == sorted({story_of[i] for i in matching}), per_page
+            for hit in hits:
+                rivals = [h for i, h in every_copy.items() if story_of[i] == story_of[hit["id"]]]
+                assert all(_in_order(hit, h, order, newest) for h in rivals), hit["id"]
+        else:
+            assert sorted(ids) == sorted(matching), per_page
+        assert all(p["total"] == len(ids) for p in pages), per_page
+        assert [len(p["hits"]) for p in pages[:-1]] == [per_page] * (len(pages) - 1)
+        assert pages[-1]["next"] is None and all(p["next"] for p in pages[:-1])
+        assert all(_in_order(a, b, order, newest) for a, b in zip(hits, hits[1:])), per_page
+        orders.append(ids)
+    assert orders[0] == orders[1] == orders[2]  # the same order whatever the page size
+    app.extensions["searchsvc"].close()
+
+
+def _in_order(a: dict, b: dict, sort: str, newest: tuple[datetime, datetime]) -> bool:
+    """Whether hit ``a`` may come before hit ``b`` (scores as the API rounds them, so within a rounding)."""
+    if sort == "date":
+        return (a["published"] is None, _negated(a["published"])) <= (b["published"] is None, _negated(b["published"]))
+    return _ranked(a, sort, newest) >= _ranked(b, sort, newest) - 1e-3
+
+
+def _ranked(hit: dict, sort: str, dates: tuple[datetime, datetime]) -> float:
+    """The score a hit is ordered by: relevance, or for ``recent`` relevance times the age decay
+    (``paging.recent_factors``: from the newest article, the undated as old as the oldest)."""
+    if sort != "recent":
+        return hit["score"]
+    newest, oldest = (int(d.timestamp()) for d in dates)
+    published = datetime.fromisoformat(hit["published"].replace("Z", "+00:00")) if hit["published"] else None
+    key = int(published.timestamp()) if published else schema.UNDATED
+    return hit["score"] * float(recent_factors(np.array([key]), newest, 30.0, oldest)[0])
+
+
+def _negated(iso: str | None) -> tuple:
+    return tuple(-ord(c) for c in iso or "")
 
 
 # --- a generated corpus of tens of thousands ------------------------------------------
@@ -122,7 +232,7 @@ def test_totals_and_facets_are_exact(big, word):
 @pytest.mark.parametrize("sort", ["relevance", "date"])
 def test_deep_cursor_has_no_duplicates_or_gaps_while_a_reindex_commits(big, sort):
     settings, records, root = big
-    ix = SearchIndex(settings)
+    ix = SearchIndex(settings.replace(max_per_page=200))  # the cursor is held to the limits of its request
     expected = [r["id"] for r in records if "common" in r["text"].split()]
     committed = threading.Event()
 

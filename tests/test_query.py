@@ -18,6 +18,7 @@ from searchsvc.query import Clause, parse, reads_as_question, relaxed
     "alpha* " * 50,                          # fifty words, one distinct
     "harbour ferry timetable changes spring",
     'title:"city council" author:okafor budget vote -parking -delay',   # seven words: field names do not count
+    '"a long passage, quoted whole, is the phrase the person asked for"',
 ])
 def test_explicit_operator_queries_read_strictly(q):
     assert not reads_as_question(q)

@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import re
 from datetime import date
 
 import pytest
+from hypothesis import given, settings as hsettings, strategies as st
 
 from conftest import make_settings, page, search_ids, write
 from searchsvc.errors import BadRequest, NotFound
 from searchsvc.indexer import reindex
+from searchsvc.openapi import ISO_DATE_PATTERN
 from searchsvc.query import parse
 from searchsvc.search import SearchIndex, SearchRequest, get_article, request_from_params, search
 
@@ -158,9 +162,67 @@ def test_bad_parameters(params, code):
     assert err.value.code == code
 
 
+@pytest.mark.parametrize("name, raw, expected", [
+    ("to", "2024-13", None), ("from", "2024-00", None), ("to", "2024-12", datetime.date(2024, 12, 31)),
+    ("to", "2024-02", datetime.date(2024, 2, 29)), ("to", "2023-02", datetime.date(2023, 2, 28)), ("from", "2023-02", datetime.date(2023, 2, 1)),
+    ("to", "2023-02-29", None), ("to", "2024-02-29", datetime.date(2024, 2, 29)), ("from", "2024-04-31", None),
+    ("from", "2024", datetime.date(2024, 1, 1)), ("to", "2024", datetime.date(2024, 12, 31)),
+    ("from", "0000", datetime.date.min), ("to", "0000", datetime.date.min), ("from", "0000-02-29", datetime.date.min), ("to", "0000-13", None),
+    ("from", "2024-01-01T10:00", None), ("from", "20240101", None), ("from", "2024-1-1", None),
+    ("from", " 2024", None), ("from", "2024-01-01x", None), ("to", "９９９９", None),
+])
+def test_dates_are_read_as_written_or_refused(name, raw, expected):
+    if expected is None:
+        with pytest.raises(BadRequest) as err:
+            request_from_params({name: [raw]}, make_settings("unused"))
+        assert err.value.code == f"bad_{name}"
+    else:
+        req = request_from_params({name: [raw]}, make_settings("unused"))
+        assert (req.date_from if name == "from" else req.date_to) == expected
+
+
+@given(st.one_of(st.from_regex(ISO_DATE_PATTERN, fullmatch=True), st.text(alphabet="0123456789-T ", max_size=12)),
+       st.sampled_from(["from", "to"]))
+@hsettings(max_examples=300, deadline=None, database=None)
+def test_dates_accepted_are_those_the_openapi_description_allows_that_the_calendar_has(raw, name):
+    described = re.fullmatch(ISO_DATE_PATTERN.strip("^$"), raw) is not None
+    exists = raw == "" or described and _calendar_has(raw)  # an empty field (a form's) is no filter
+    try:
+        request_from_params({name: [raw]}, make_settings("unused"))
+        accepted = True
+    except BadRequest:
+        accepted = False
+    assert accepted == exists, raw
+
+
+def _calendar_has(raw: str) -> bool:
+    """Whether the day (if any) is in its month; year 0000 is a leap year."""
+    parts = raw.split("-")
+    if len(parts) < 3:
+        return True
+    year = int(parts[0]) or 2000
+    try:
+        datetime.date(year, int(parts[1]), int(parts[2]))
+    except ValueError:
+        return False
+    return True
+
+
 def test_request_from_params_reads_repeated_sources_and_dates():
     req = request_from_params({"q": ["x"], "source": ["A", "B", "A"], "from": ["2024-01-02"], "to": ["2024"]}, make_settings("unused"))
     assert req.sources == ("A", "B") and str(req.date_from) == "2024-01-02" and str(req.date_to) == "2024-12-31"
+
+
+def test_a_phrase_longer_than_the_limit_matches_on_its_first_words(tmp_path):
+    words = [f"word{i}" for i in range(40)]
+    write(tmp_path / "src" / "a.txt", "Long sentence\n\n" + " ".join(words) + ".\n")
+    settings = make_settings(tmp_path / "index", max_phrase_words=32)
+    reindex(settings, [tmp_path / "src"])
+    quoted = '"' + " ".join(words[:32] + ["elsewhere"] * 8) + '"'  # the first 32 words, then others
+    first_words = search(SearchIndex(settings), SearchRequest(q=quoted))
+    assert first_words.total == 1 and not first_words.relaxed
+    # all forty words are a phrase no article has: its words answer instead, and the response says so
+    assert search(SearchIndex(settings.replace(max_phrase_words=40)), SearchRequest(q=quoted)).relaxed
 
 
 def test_get_article(ix):

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import REPO, LiveServer, free_port, page, processes, run_cli, wait_until_responds, write
+from conftest import HANG_GUARD, REPO, LiveServer, free_port, page, processes, run_cli, wait_until_responds, write
 
 
 def test_serve_answers_page_and_api(live_server):
@@ -62,17 +62,17 @@ def test_gunicorn_serves_wsgi_app(sample_settings):
     proc = subprocess.Popen([gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "1", "wsgi:app"],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_until_responds(f"http://127.0.0.1:{port}/api/health")
+        wait_until_responds(f"http://127.0.0.1:{port}/api/health", proc=proc)
         import json
         import urllib.request
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=5) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=HANG_GUARD) as r:
             assert json.loads(r.read())["status"] == "ok"
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.wait(timeout=60)
 
 
-def server_processes(parent: int, expected: int, timeout: float = 30) -> list[int]:
+def server_processes(parent: int, expected: int, timeout: float = HANG_GUARD) -> list[int]:
     """The pids of ``searchsvc serve``'s worker processes (children of ``parent``)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -80,6 +80,22 @@ def server_processes(parent: int, expected: int, timeout: float = 30) -> list[in
         if len(found) == expected or time.monotonic() > deadline:
             return sorted(found)
         time.sleep(0.1)
+
+
+def wait_until_serving(pids: list[int]) -> None:
+    """Until each process waits in its server's loop (its main thread blocked in select/poll, having counted its
+    connections): a process still warming its index accepts nothing yet, so its share would go to the others."""
+    def serving(pid: int) -> bool:
+        try:
+            waiting_in = Path(f"/proc/{pid}/wchan").read_text()
+        except OSError:
+            return False
+        return "poll" in waiting_in or "select" in waiting_in
+
+    deadline = time.monotonic() + HANG_GUARD
+    while not all(serving(pid) for pid in pids):
+        assert time.monotonic() < deadline, "a server process never started serving"
+        time.sleep(0.05)
 
 
 def connections_held(pids: list[int], port: int) -> list[int]:
@@ -109,9 +125,10 @@ def test_processes_share_keep_alive_connections_evenly(sample_settings):
     try:
         pids = server_processes(server.proc.pid, 2)
         assert len(pids) == 2
+        wait_until_serving(pids)
         for expected in ([4, 4], [8, 8]):
             for _ in range(8):
-                client = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+                client = http.client.HTTPConnection("127.0.0.1", server.port, timeout=HANG_GUARD)
                 client.request("GET", "/api/health")
                 response = client.getresponse()
                 response.read()
@@ -122,6 +139,74 @@ def test_processes_share_keep_alive_connections_evenly(sample_settings):
         for client in clients:
             client.close()
         server.stop()
+
+
+# --- cursors across processes and replicas ---------------------------------------------------
+
+def cursor_pages(start: LiveServer, then: LiveServer, query: str = "/api/search?q=&per_page=2") -> list[str]:
+    """Every id, the first page from ``start`` and every following page from ``then``."""
+    status, data = start.json(query)
+    ids = [h["id"] for h in data["hits"]]
+    while data["next"]:
+        status, data = then.json("/api/search?after=" + data["next"])
+        assert status == 200, data
+        ids += [h["id"] for h in data["hits"]]
+    return ids
+
+
+def test_servers_on_one_index_home_accept_each_others_cursors(sample_settings, live_server):
+    other = LiveServer(sample_settings.index)
+    try:
+        everything = [h["id"] for h in live_server.json("/api/search?q=&per_page=100")[1]["hits"]]
+        assert cursor_pages(live_server, other) == everything
+        assert cursor_pages(other, live_server) == everything
+    finally:
+        other.stop()
+    key = sample_settings.index / "cursor.key"
+    assert key.stat().st_mode & 0o777 == 0o600  # a secret: readable by the service's user only
+
+
+def test_a_cursor_from_the_command_line_continues_on_the_server(sample_settings, live_server):
+    out = run_cli("search", "", "--json", "--limit", "2", "--index", sample_settings.index)
+    first = __import__("json").loads(out.stdout)
+    status, data = live_server.json("/api/search?after=" + first["next"])
+    assert status == 200 and data["hits"] and data["hits"][0]["id"] not in {h["id"] for h in first["hits"]}
+
+
+def test_a_published_replica_accepts_the_primarys_cursors(tmp_path, sample_dir):
+    """``searchsvc publish`` carries the index home's cursor key with the index: no setting needed."""
+    primary, replica = tmp_path / "primary", tmp_path / "replica"
+    assert run_cli("reindex", sample_dir, "--index", primary).returncode == 0
+    assert run_cli("publish", replica, "--index", primary).returncode == 0
+    assert (replica / "cursor.key").read_bytes() == (primary / "cursor.key").read_bytes()
+    assert (replica / "cursor.key").stat().st_mode & 0o777 == 0o600
+    a, b = LiveServer(primary), LiveServer(replica)
+    try:
+        assert cursor_pages(a, b) == cursor_pages(b, a) == cursor_pages(a, a)
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_replicas_share_cursors_through_the_key_setting_and_only_through_it(tmp_path, sample_dir):
+    homes = [tmp_path / "a", tmp_path / "b"]
+    for home in homes:
+        assert run_cli("reindex", sample_dir, "--index", home).returncode == 0
+    assert (homes[0] / "cursor.key").read_text() != (homes[1] / "cursor.key").read_text()  # each made its own
+    shared = {"SEARCHSVC_CURSOR_KEY": "a secret the replicas share"}
+    a, b = LiveServer(homes[0], env=shared), LiveServer(homes[1], env=shared)
+    try:
+        assert cursor_pages(a, b) == cursor_pages(a, a)  # the setting's key, not the folders'
+    finally:
+        b.stop()
+    b = LiveServer(homes[1])  # its own key (made in its home): another replica's cursor is refused
+    try:
+        first = a.json("/api/search?q=&per_page=2")[1]
+        status, data = b.json("/api/search?after=" + first["next"])
+        assert status == 400 and data["error"]["code"] == "bad_after"
+    finally:
+        a.stop()
+        b.stop()
 
 
 def test_serve_without_flags_uses_one_process_per_core(sample_settings):

@@ -253,3 +253,17 @@ def test_commits_merge_only_small_segments_and_an_idle_watcher_tidies_up(tmp_pat
     stamp = IndexHome(settings.index).stamp()
     watcher.idle()  # nothing more to do: no commit, servers are not told of one
     assert IndexHome(settings.index).stamp() == stamp
+
+
+def test_a_link_out_of_the_watched_folder_is_named_and_never_read(watching, tmp_path):
+    """The watcher follows the link policy of reindex: links into the folder work, links out are skipped."""
+    src, index, server, watcher = watching
+    outside = write(tmp_path / "outside" / "passwd.txt", "root:x:0:0\n\nnologin daemon shell entries\n")
+    os.symlink(outside, src / "passwd.txt")
+    os.symlink(outside.parent, src / "elsewhere")  # a folder link: never walked
+    (src / "inner").mkdir()
+    os.symlink("../old/first.html", src / "inner" / "same.html")
+    wait_until(lambda: watcher.said(r"skipped .*passwd\.txt: symbolic link to a file outside the source folder",
+                                    "err"), "the outside link named")
+    wait_until(lambda: found(server, "harbour") == {"old/first.html", "inner/same.html"}, "the inside link found")
+    assert found(server, "nologin") == set()

@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
-from urllib.parse import parse_qs, urlencode, urlsplit
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
@@ -421,6 +422,66 @@ def test_past_the_last_numbered_page_the_cursor_leads_on(sample_settings):
     assert hits(get_soup(client, third.select_one("[data-facet=source] a")["href"]))
 
 
+# --- every id opens: ids as records give them ------------------------------------------------
+
+AWKWARD_IDS = ["/2024/05/leading-slash", "line\nbreak", "a/./dot", "a/../dotdot", "..", ".", "a//double",
+               "trailing/", "tab\tand\rreturn", "?q=1#frag%2F", "back\\slash", " spaced id ", "plain/path.html",
+               "ünïcode/ıd", "line\u2028separator"]
+
+
+def write_awkward_index(root: Path) -> Path:
+    records = [{"id": doc_id, "title": f"Lighthouse keeper {n}", "body": f"The lighthouse keeper number {n} retired.",
+                **({"url": f"https://example.org/{n}"} if n % 2 else {})}
+               for n, doc_id in enumerate(AWKWARD_IDS)]
+    write(root / "src" / "feed.jsonl", "\n".join(map(json.dumps, records)) + "\n")
+    settings = make_settings(root / "index")
+    report = reindex(settings, [root / "src"])
+    assert report.added == len(AWKWARD_IDS), report.problems
+    return settings.index
+
+
+@pytest.fixture(scope="module")
+def awkward_client(tmp_path_factory):
+    return create_app(make_settings(write_awkward_index(tmp_path_factory.mktemp("awkward")))).test_client()
+
+
+def open_as_a_browser_would(client, page_url: str, href: str):
+    """GET ``href`` as a browser resolves it from ``page_url`` (dot segments removed, RFC 3986), redirects followed."""
+    absolute = urljoin("http://localhost" + page_url, href)
+    parts = urlsplit(absolute)
+    return client.get(parts.path, query_string=parts.query, follow_redirects=True)
+
+
+def test_every_indexed_article_opens_from_the_results_page(awkward_client):
+    page_url = "/search?q=lighthouse+keeper&per_page=50"
+    soup = get_soup(awkward_client, page_url)
+    assert len(hits(soup)) == len(AWKWARD_IDS)
+    opened = set()
+    for hit in hits(soup):
+        link = hit.select_one("a.cached") or hit.select_one(".hit-title a")  # our page, not the original site
+        title = hit.select_one(".hit-title a").get_text()
+        response = open_as_a_browser_would(awkward_client, page_url, link["href"])
+        assert response.status_code == 200, (title, link["href"])
+        assert soup_of(response).select_one("h1").get_text() == title
+        assert "<mark>" in response.get_data(as_text=True)  # the query came along
+        opened.add(title)
+    assert len(opened) == len(AWKWARD_IDS)
+
+
+@pytest.mark.parametrize("doc_id", AWKWARD_IDS)
+def test_any_id_opens_by_query_parameter(awkward_client, doc_id):
+    response = awkward_client.get("/article", query_string={"id": doc_id.strip()})  # records' ids are trimmed
+    assert response.status_code == 200
+    assert soup_of(response).select_one("h1").get_text().startswith("Lighthouse keeper")
+
+
+def test_plain_ids_keep_their_path_links(awkward_client):
+    soup = get_soup(awkward_client, "/search?q=lighthouse+keeper&per_page=50")
+    hrefs = {a["href"] for a in soup.select("a.cached, .hit-title a")}
+    assert "/article/plain/path.html?q=lighthouse+keeper" in hrefs, hrefs
+    assert "/article/%C3%BCn%C3%AFcode/%C4%B1d?q=lighthouse+keeper" in hrefs, hrefs
+
+
 # --- counts that add up, where you are, errors that keep the form ---------------------------
 
 def facet_sum(soup, facet: str) -> int:
@@ -511,3 +572,11 @@ def test_titles_are_highlighted_on_the_results_and_article_pages(client):
     assert "Ferris" not in [m.get_text() for m in soup.select(".snippet mark")]
     article = get_soup(client, "/article/harbor-gazette/2022-06-09-archipelago-ferry-cuts.html?q=ferry")
     assert article.select_one("h1 mark").get_text() == "Ferry"
+
+
+@pytest.mark.parametrize("doc_id", AWKWARD_IDS)
+def test_any_id_opens_in_the_api_by_query_parameter(awkward_client, doc_id):
+    response = awkward_client.get("/api/article", query_string={"id": doc_id.strip(), "q": "lighthouse"})
+    assert response.status_code == 200
+    data = response.get_json()
+    assert data["id"] == doc_id.strip() and "<mark>" in data["body_html"]

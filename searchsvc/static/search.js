@@ -121,8 +121,17 @@
     var s = clean.toString();
     return SEARCH_PATH + (s ? "?" + s : "");
   }
+  // web.article_url: a path while the id reads as one, else ?id= (a browser drops "." and ".." segments,
+  // a doubled slash is merged, a path never holds a newline)
+  var UNSAFE_IN_PATH = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/;
+  function pathSafe(id) {
+    return id !== "" && !UNSAFE_IN_PATH.test(id) &&
+      id.split("/").every(function (seg) { return seg !== "" && seg !== "." && seg !== ".."; });
+  }
   function articleUrl(id, q) {
-    return ARTICLE_BASE + id.split("/").map(encodeURIComponent).join("/") + (q ? "?q=" + encodeURIComponent(q) : "");
+    var query = q ? "q=" + encodeURIComponent(q) : "";
+    if (pathSafe(id)) return ARTICLE_BASE + id.split("/").map(encodeURIComponent).join("/") + (query ? "?" + query : "");
+    return ARTICLE_BASE.replace(/\/$/, "") + "?id=" + encodeURIComponent(id) + (query ? "&" + query : "");
   }
   function apiUrl(params, extra) {
     var p = new URLSearchParams(params.toString());
