@@ -10,6 +10,7 @@ from datetime import datetime
 import pytest
 
 from searchsvc.clean import CleanedArticle, decode_html, extract_article, extract_plain_text, parse_date
+from searchsvc.clean.parsing import needs_repair
 
 PARAS = [
     "The city council voted on Tuesday to rebuild the old harbour bridge, ending a debate that "
@@ -469,6 +470,21 @@ UNCLOSED_TITLES = {
 def test_unclosed_title_does_not_swallow_the_article(page):
     result = extract_article(page)
     assert (result.title, result.text) == (TITLE, BODY)
+
+
+@pytest.mark.parametrize("page", UNCLOSED_TITLES.values(), ids=UNCLOSED_TITLES.keys())
+def test_unclosed_title_takes_the_repair_parse(page):
+    assert needs_repair(page)
+
+
+@pytest.mark.parametrize("escaped, read", [("&lt;CPML&gt;", "<CPML>"), ("&#60;CPML&#62;", "<CPML>"),
+                                           ("&lt;/title&gt;&lt;p&gt;", "</title><p>")])
+def test_escaped_markup_in_a_title_is_text_not_an_unclosed_title(escaped, read):
+    """A Reuters ticker written &lt;CPML&gt; in the title is text: libxml2's tree is kept, not re-parsed slowly."""
+    page = article_page(title=f"COMPUTER TERMINAL SYSTEMS {escaped} COMPLETES SALE")
+    assert not needs_repair(page)
+    result = extract_article(page)
+    assert (result.title, result.text) == (f"COMPUTER TERMINAL SYSTEMS {read} COMPLETES SALE", BODY)
 
 
 @pytest.mark.parametrize("tag", ["nav", "aside", "footer"])
