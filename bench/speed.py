@@ -5,13 +5,18 @@
     python bench/speed.py --quick         # 1k and 5k only (a few minutes)
     python bench/speed.py --sizes 21k --json-out figures.json
     python bench/speed.py --table-from small.json large.json   # one table from separate runs
+    python bench/speed.py --sizes 2m --skip-freshness   # ~2M pages, searchsvc alone (hours; ~25 GB of disk)
 
 Corpus: the Reuters-21578 stories as one HTML page each
 (``../shared/tools/reuters_to_html.py``, 21,577 pages); the first 1,000 and
 5,000 of them (in file-name order); and a large corpus made from the same
 stories: every story under 10 ids (``v0``..``v9``), each variant with its body
-paragraphs shuffled (seeded), 215,770 pages in 216 folders. Everything is
+paragraphs shuffled (seeded), 215,770 pages in 216 folders; and the capacity
+corpus made the same way with 93 variants per story, 2,006,661 pages. Everything is
 generated into a temporary folder (``--workdir`` to choose), never the repo.
+The peer runs at the sizes of ``--peer-sizes`` (default: all but 2m, where its
+build alone takes about half an hour); the 2m size also leaves out the
+near-duplicate grouping figure (it holds every body in memory at once).
 
 The peer, built by this script (``--peer-index``) in its own process: the same
 pages cleaned with BeautifulSoup + lxml (the <title>, the <article>'s
@@ -25,6 +30,9 @@ with other queries); throughput of 8 concurrent clients on queries not asked
 before and on a Zipf (s=1) stream drawn from 3,000 queries (measured after an
 unmeasured stream of the same distribution: a server that has been up a while); peak RSS
 (PSS summed over the process tree) of the server and of the reindex; size on disk.
+Then the capacity rows: each size's figures side by side and a power law
+fitted to p95 against pages (least squares on the logarithms), with the size
+at which it reaches 100 ms (extrapolated past the largest size measured).
 Queries are words from the stories' titles (1-4 words of one title, in order)
 and two-word title phrases in quotes. Ours is asked ``/api/search?q=`` (10
 hits with snippets, exact total, facets); the peer its canned query.
@@ -59,8 +67,11 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 CONVERTER = SHARED / "tools" / "reuters_to_html.py"
 REUTERS = SHARED / "data" / "reuters21578"
-SIZES = {"1k": 1_000, "5k": 5_000, "21k": None, "200k": "x10"}
-VARIANTS = 10
+SIZES = {"1k": 1_000, "5k": 5_000, "21k": None, "200k": "x10", "2m": "x93"}
+DEFAULT_SIZES = ["1k", "5k", "21k", "200k"]  # 2m on its own: --sizes 2m
+PEER_SIZES = "1k,5k,21k,200k"
+GROUPING_MAX_PAGES = 300_000  # grouping_seconds holds every body in memory
+P95_LINE_MS = 100.0  # the capacity question: up to what size is p95 under this
 CHANGED = 100
 CLIENTS = 8
 MARKER = "zqxbenchmarker"
@@ -162,8 +173,8 @@ def make_corpora(work: Path, names: list[str]) -> dict[str, Path]:
         n = SIZES[name]
         if n is None:
             out[name] = full
-        elif n == "x10":
-            out[name] = make_large(full, pages, work / "corpus-200k")
+        elif isinstance(n, str):
+            out[name] = make_large(full, pages, work / f"corpus-{name}", int(n[1:]))
         else:
             sub = work / f"corpus-{name}"
             sub.mkdir()
@@ -176,8 +187,8 @@ def make_corpora(work: Path, names: list[str]) -> dict[str, Path]:
 PARA = re.compile(r"<p>.*?</p>\n", re.S)
 
 
-def make_large(full: Path, pages: list[str], out: Path) -> Path:
-    """Every story under VARIANTS ids, each with its body paragraphs shuffled (seeded)."""
+def make_large(full: Path, pages: list[str], out: Path, variants: int) -> Path:
+    """Every story under ``variants`` ids, each with its body paragraphs shuffled (seeded)."""
     t = time.perf_counter()
     rng = random.Random(200)
     out.mkdir()
@@ -186,7 +197,7 @@ def make_large(full: Path, pages: list[str], out: Path) -> Path:
         text = (full / name).read_text("utf-8")
         paras = PARA.findall(text)
         head = text.find(paras[0]) if paras else -1
-        for v in range(VARIANTS):
+        for v in range(variants):
             folder = folders.setdefault((i // 100), out / f"d{i // 100:03d}")
             folder.mkdir(exist_ok=True)
             if paras and v:
@@ -198,7 +209,7 @@ def make_large(full: Path, pages: list[str], out: Path) -> Path:
                 body = text
             (folder / name.replace(".html", f"-v{v}.html")).write_text(body, "utf-8")
     count = sum(len(os.listdir(f)) for f in folders.values())
-    print(f"corpus: {count} pages ({VARIANTS} shuffled variants per story) in {time.perf_counter() - t:.1f}s",
+    print(f"corpus: {count} pages ({variants} shuffled variants per story) in {time.perf_counter() - t:.1f}s",
           flush=True)
     return out
 
@@ -421,7 +432,7 @@ class Server:
                                      stderr=subprocess.DEVNULL, env=clean_env())
         self.sampler = RssSampler(self.proc.pid, every=0.1)
         self.sampler.start()
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 900  # a 2M-page index loads its most frequent words first
         while True:
             try:
                 self.get(engine.path("reuters"))
@@ -695,9 +706,12 @@ def query_sets(titles, args, rng) -> QuerySets:
 
 
 def run_size(name: str, src: Path, work: Path, args, titles) -> dict:
-    print(f"\n== {name}: {len(all_pages(src))} pages ==", flush=True)
-    engines = [Ours("searchsvc", work, processes=args.processes), Peer("datasette+fts5", work)]
-    figures = {e.name: {} for e in engines}
+    pages = len(all_pages(src))
+    print(f"\n== {name}: {pages} pages ==", flush=True)
+    engines = [Ours("searchsvc", work, processes=args.processes)]
+    if name in args.peer_sizes.split(","):
+        engines.append(Peer("datasette+fts5", work))
+    figures = {e.name: {"pages": pages} for e in engines}
     for e in engines:
         s, rss, cpu = e.build(src)
         figures[e.name].update({"full build s": s, "full build CPU s": cpu, "reindex peak MiB": rss / 2**20,
@@ -737,10 +751,11 @@ def run_size(name: str, src: Path, work: Path, args, titles) -> dict:
         })
         print(f"{e.name}: p50 {statistics.median(lat):.1f} ms, p95 {percentile(lat, 95):.1f} ms, "
               f"{unseen:.0f} q/s unseen, {zipf:.0f} q/s zipf, server {peak / 2**20:.0f} MiB", flush=True)
-    grouping = grouping_seconds(engines[0].index)
-    figures["searchsvc"]["grouping CPU s"] = grouping
-    print(f"searchsvc: near-duplicate grouping {grouping:.1f} CPU s "
-          f"({100 * grouping / figures['searchsvc']['full build CPU s']:.1f}% of the build's CPU)", flush=True)
+    if pages <= GROUPING_MAX_PAGES:
+        grouping = grouping_seconds(engines[0].index)
+        figures["searchsvc"]["grouping CPU s"] = grouping
+        print(f"searchsvc: near-duplicate grouping {grouping:.1f} CPU s "
+              f"({100 * grouping / figures['searchsvc']['full build CPU s']:.1f}% of the build's CPU)", flush=True)
     if not args.skip_freshness:
         fresh = freshness(engines[0], src, sets.latency)
         figures["searchsvc"].update(fresh)
@@ -784,7 +799,10 @@ def print_table(results: dict) -> None:
         ours, peer = fig["searchsvc"], fig.get("datasette+fts5", {})
         print_freshness(size, ours)
         for m in METRICS:
-            if m not in ours or m not in peer:
+            if m not in ours:
+                continue
+            if m not in peer:
+                print(f"| {size} | {m} | {ours[m]:.2f} | | | (peer not run) |")
                 continue
             ratio = ours[m] / peer[m] if peer[m] else float("nan")
             target = TARGETS.get(m)
@@ -804,16 +822,61 @@ def print_table(results: dict) -> None:
                 f"{100 * ours[m] / ours['full build CPU s']:.1f}% of the build's CPU")
             print(f"| {size} | {m} | {ours[m]:.2f} | | | {note} |")
     sizes = list(results)
-    if len(sizes) > 1 and all("datasette+fts5" in results[s] for s in sizes):
+    if len(sizes) > 1:
         first = sizes[0]
         print(f"\nGrowth from {first} (x):")
         print("| engine | figure | " + " | ".join(sizes) + " |")
         print("|---|---|" + "---:|" * len(sizes))
         for engine in ("searchsvc", "datasette+fts5"):
+            if engine not in results[first]:
+                continue
             for m in ("full build s", "p50 ms", "p95 ms", "unseen qps", "server peak MiB", "index MiB"):
-                base = results[first][engine][m]
-                cells = " | ".join(f"{results[s][engine][m] / base:.2f}" for s in sizes)
+                base = results[first][engine].get(m)
+                if not base:
+                    continue
+                cells = " | ".join(f"{results[s][engine][m] / base:.2f}" if m in results[s].get(engine, {}) else ""
+                                   for s in sizes)
                 print(f"| {engine} | {m} | {cells} |")
+    print_capacity(results)
+
+
+CAPACITY = [("full build s", "full build", "{:.0f} s"), ("index MiB", "index on disk", "{:.0f} MiB"),
+            ("reindex peak MiB", "reindex memory", "{:.0f} MiB"), ("server peak MiB", "server PSS", "{:.0f} MiB"),
+            ("p50 ms", "p50", "{:.1f} ms"), ("p95 ms", "p95", "{:.1f} ms"), ("unseen qps", "unseen q/s", "{:.0f}"),
+            ("zipf qps", "Zipf q/s", "{:.0f}")]
+
+
+def power_fit(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """(a, b) of y = a * x**b, least squares on the logarithms."""
+    import math
+    xs, ys = [math.log(x) for x, _ in points], [math.log(y) for _, y in points]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    return math.exp(my - b * mx), b
+
+
+def print_capacity(results: dict) -> None:
+    """searchsvc's figures by size, and where a power law fitted to p95 reaches P95_LINE_MS."""
+    rows = {size: fig["searchsvc"] for size, fig in results.items() if "pages" in fig.get("searchsvc", {})}
+    if not rows:
+        return
+    print(f"\nCapacity (searchsvc, {os.cpu_count()} cores, serve --processes as above):")
+    print("| pages | " + " | ".join(label for _, label, _ in CAPACITY) + " |")
+    print("|---:|" + "---:|" * len(CAPACITY))
+    for fig in rows.values():
+        cells = " | ".join(form.format(fig[m]) if m in fig else "" for m, _, form in CAPACITY)
+        print(f"| {fig['pages']:,} | {cells} |")
+    points = [(fig["pages"], fig["p95 ms"]) for fig in rows.values() if fig.get("p95 ms")]
+    if len({x for x, _ in points}) < 2:
+        return
+    a, b = power_fit(points)
+    if b <= 0:
+        print(f"p95 fit: {a:.3g} * pages^{b:.3f} does not grow; no size where it reaches {P95_LINE_MS:.0f} ms")
+        return
+    limit = (P95_LINE_MS / a) ** (1 / b)
+    beyond = "extrapolated" if limit > max(x for x, _ in points) else "interpolated"
+    print(f"p95 fit over {len(points)} sizes: p95 ms = {a:.3g} * pages^{b:.3f}; "
+          f"p95 reaches {P95_LINE_MS:.0f} ms at about {limit:,.0f} pages ({beyond})")
 
 
 def print_freshness(size: str, ours: dict) -> None:
@@ -860,6 +923,8 @@ def main(argv=None) -> int:
     ap.add_argument("--table-from", nargs="+", type=Path, metavar="JSON",
                     help="print the tables from --json-out files of earlier runs (sizes in file order) and exit")
     ap.add_argument("--skip-freshness", action="store_true", help="leave out the reindex --watch freshness run")
+    ap.add_argument("--peer-sizes", default=PEER_SIZES,
+                    help=f"sizes at which the peer is built and served too (default {PEER_SIZES})")
     ap.add_argument("--freshness-only", action="store_true",
                     help="build searchsvc only and measure freshness and latency (no peer)")
     ap.add_argument("--peer-index", nargs=2, metavar=("SRC", "DB"), help=argparse.SUPPRESS)
@@ -878,7 +943,7 @@ def main(argv=None) -> int:
         print(f"bench/speed.py skipped: {why}")
         return 0
     names = (args.sizes.split(",") if args.sizes else
-             ["1k", "5k"] if args.quick else ["1k", "5k", "21k"] if args.skip_200k else list(SIZES))
+             ["1k", "5k"] if args.quick else ["1k", "5k", "21k"] if args.skip_200k else DEFAULT_SIZES)
     unknown = [n for n in names if n not in SIZES]
     if unknown:
         ap.error(f"unknown size {unknown[0]!r}; choose from {', '.join(SIZES)}")
