@@ -1,0 +1,77 @@
+"""Exact forms first: a word an article has only in a form the stemmer joins to it counts less.
+
+The index holds stems, so ``ferry`` matches ``Ferris`` as fully as
+``ferries``. Re-scoring happens among the best ``DEPTH`` candidates only,
+from their stored text: a query word whose matches in an article are none
+of them its own forms (highlight.Forms: the word, or one sharing a lemma
+with it) keeps ``STEM_ONLY_SHARE`` of its score there. The words are looked
+up in the index's vocabulary first: a word whose stem no other word of the
+index shares (most of them) costs nothing more, so neither does a query of
+such words. No layout change: an unstemmed field would post every word of
+every article a second time for what a few dozen stored texts answer.
+"""
+from __future__ import annotations
+
+import numpy as np
+from whoosh import query as wq
+
+from searchsvc import engine, highlight, schema
+from searchsvc.highlight import Forms
+
+DEPTH = 50              # candidates re-scored: the best of the query, whatever page is asked (pages stay consistent)
+STEM_ONLY_SHARE = 0.25  # of a word's score where the article has only other forms of it (a filler word's share)
+
+
+def exact_first(ev: engine.Evaluator, forms: Forms | None, word_scores: dict[str, wq.Query],
+                found: engine.Matches) -> engine.Matches:
+    """``found`` with its best ``DEPTH`` candidates re-scored: a word they have only in another word's form
+    (``Ferris`` for ``ferry``) keeps ``STEM_ONLY_SHARE`` of its score."""
+    if forms is None or not len(found):
+        return found
+    checked = {t: q for t, q in word_scores.items() if t in forms.words and _has_other_words(ev, t, forms)}
+    if not checked:
+        return found
+    best = _best(found, DEPTH)
+    scores = found.scores.copy()
+    texts: dict[int, str] = {}
+    for term, clause in checked.items():
+        part = ev.matches(clause)
+        if not len(part):
+            continue
+        docnums = found.docnums[best]
+        at = np.minimum(np.searchsorted(part.docnums, docnums), len(part) - 1)
+        for position, i in zip(best[part.docnums[at] == docnums], at[part.docnums[at] == docnums]):
+            docnum = int(found.docnums[position])
+            text = texts.get(docnum)
+            if text is None:
+                text = texts[docnum] = _text(ev, docnum)
+            if _only_other_forms(text, term, forms):
+                scores[position] -= (1 - STEM_ONLY_SHARE) * part.scores[i]
+    return engine.Matches(found.docnums, scores, found.missing)
+
+
+def _has_other_words(ev: engine.Evaluator, term: str, forms: Forms) -> bool:
+    """Whether the index has a word with this index term that is not a form of the typed word (``ferris``)."""
+    head = highlight.stem_head(term)
+    return any(schema.word_stem(w) == term and not forms.is_form(w) for w in ev.gen.vocabulary(ev.searcher, head))
+
+
+def _best(found: engine.Matches, n: int) -> np.ndarray:
+    """Positions of the best ``n`` hits by tier, then score (some of equal ones, in position order)."""
+    if len(found) <= n:
+        return np.arange(len(found))
+    key = -found.scores
+    if found.missing is not None:
+        key = found.missing * (found.scores.max() - found.scores.min() + 1.0) + (found.scores.max() - found.scores)
+    return np.sort(np.argpartition(key, n - 1)[:n])
+
+
+def _text(ev: engine.Evaluator, docnum: int) -> str:
+    stored = ev.stored_fields(docnum)
+    return f"{stored.get(schema.TITLE) or ''}\n\n{(stored.get(schema.BODY) or '')[:highlight.SCAN_CHARS]}"
+
+
+def _only_other_forms(text: str, term: str, forms: Forms) -> bool:
+    """Whether ``text`` has ``term`` only in words that are not the typed word's forms (found, none of them)."""
+    spans = highlight.matches(text, {term})
+    return bool(spans) and not any(forms.is_form(text[a:b]) for a, b in spans)
