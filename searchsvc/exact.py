@@ -26,7 +26,7 @@ def exact_first(ev: engine.Evaluator, forms: Forms | None, word_scores: dict[str
                 found: engine.Matches) -> engine.Matches:
     """``found`` with its best ``DEPTH`` candidates re-scored: a word they have only in another word's form
     (``Ferris`` for ``ferry``) keeps ``STEM_ONLY_SHARE`` of its score."""
-    if forms is None or not len(found):
+    if forms is None or not len(found) or DEPTH <= 0:
         return found
     checked = {t: q for t, q in word_scores.items() if t in forms.words and _has_other_words(ev, t, forms)}
     if not checked:

@@ -92,7 +92,8 @@ def plan(ev: engine.Evaluator, parsed: ParsedQuery, settings: Settings) -> Plan:
     for t in (t for w in filler for t in terms_of[w]):
         if t not in counts:
             counts[t] = FILLER_WEIGHT
-    other_forms = _other_forms(ev, words, terms_of)
+    short = len(parsed.words) <= LONG_QUERY_WORDS  # a few typed words: the person means those words
+    other_forms = _other_forms(ev, words, terms_of) if short else {}
     # a word's postings are read once here: the query scores them next
     unknown = [w for w in words for t in terms_of[w]
                if not len(ev.gen.term(ev.searcher, schema.CONTENT, t))
@@ -101,7 +102,7 @@ def plan(ev: engine.Evaluator, parsed: ParsedQuery, settings: Settings) -> Plan:
     stems.update(term for alternatives in other_forms.values() for term, _ in alternatives)
     word_scores = {t: word_clause(t, n) for t, n in counts.items()}
     clauses = {t: _with_other_forms(q, [alt for _, alt in other_forms.get(t, ())]) for t, q in word_scores.items()}
-    forms = Forms.of(words)
+    forms = Forms.of(words) if short else None
     hints = [h for h in (_hint(text, settings) for text in _distinct(parsed.hints)) if h is not None]
     groups = _distinct(parsed.groups)
     settings = _prefix_budget(settings, groups, parsed.excluded)
