@@ -287,8 +287,7 @@ def _print_results(result, explain: bool = False) -> None:
 def _summary_line(result) -> str:
     """Where this page is and what is counted, as on the page: "11–20 of 35 stories (38 articles)"."""
     stories = result.total != result.articles
-    noun = ("story" if stories else "article") if result.total == 1 else ("stories" if stories else "articles")
-    counted = f"{result.total:,} {noun}" + (f" ({result.articles:,} articles)" if stories else "")
+    counted = f"{result.total:,} {result.counted_noun()}" + (f" ({result.articles:,} articles)" if stories else "")
     shown = f"{result.offset + 1:,}–{result.offset + len(result.hits):,} of " if result.hits else ""
     return f"{shown}{counted} (page {result.page} of {max(result.pages, 1)}, {result.took_ms:.0f} ms)"
 

@@ -35,7 +35,7 @@ INDEX_STOP_WORDS = frozenset(
 
 @lru_cache(maxsize=1)
 def query_stop_words() -> frozenset[str]:
-    """The SMART list: dropped from long questions, where filler words would count."""
+    """The SMART list: filler words of long questions (counted once, lightly), never added by feedback."""
     text = Path(__file__).with_name("stopwords.txt").read_text("utf-8")
     words = (w for line in text.splitlines() if not line.startswith("#") for w in line.split())
     return frozenset(words)

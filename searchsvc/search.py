@@ -157,6 +157,13 @@ class ResultPage:
     relaxed: bool = False          # no article matched the query's operators: these hits answer its words
     total_all_words: int | None = None  # of ``total``, how many have every word (they come first); None: no tiers
 
+    def counted_noun(self) -> str:
+        """What ``total`` counts, in words: stories when near-duplicates are grouped, else articles."""
+        stories = self.total != self.articles
+        if self.total == 1:
+            return "story" if stories else "article"
+        return "stories" if stories else "articles"
+
     def tiers_note(self) -> str | None:
         """Where the results with every word end, when others follow them (the page, the CLI; search.js too)."""
         n = self.total_all_words

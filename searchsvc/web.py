@@ -292,11 +292,9 @@ def results_view(req, result, sources, errors=None, params=None) -> dict:
 
 def _summary(req, result) -> dict:
     """Where this page is and what is counted: "11–20 of 35 stories (38 articles)"."""
-    stories = result.total != result.articles
-    noun = ("story" if stories else "article") if result.total == 1 else ("stories" if stories else "articles")
     first = result.offset + 1 if result.hits else 0
     return {"first": first, "last": result.offset + len(result.hits), "total": result.total,
-            "articles": result.articles if stories else None, "noun": noun}
+            "articles": result.articles if result.total != result.articles else None, "noun": result.counted_noun()}
 
 
 def _past_end(req, result) -> dict | None:
