@@ -24,10 +24,11 @@ the engine's query trees (engine.py) and makes every decision about them:
   also matches two indexed words it splits into, as a phrase
   (``cyberattack``: ``cyber attack``); an article with the other form has
   the word (for tiers, too). Only words the index has are tried, so a word
-  they cover is not unknown: did-you-mean comes after them.
-- **Exact forms** (exact.py): the best candidates are re-scored from their
-  text, a word they have only in a form the stemmer joins to it counting
-  less (``Ferris`` for ``ferry``).
+  they cover is not unknown: did-you-mean comes after them. A written
+  question tries them only for its words the index lacks.
+- **Exact forms** (exact.py), in keyword queries (not written questions):
+  the best candidates are re-scored from their text, a word they have only
+  in a form the stemmer joins to it counting less (``Ferris`` for ``ferry``).
 - **Fallbacks** (``fallbacks``), in order, when nothing matched: the query
   without its operators (``relaxed``), then the spelling correction
   (``corrected``), itself relaxed if need be.
@@ -56,10 +57,10 @@ PHRASE_HINT = 1.0         # a hinted phrase adds its words' scores once more whe
 SUGGEST_WORDS = 8         # did-you-mean corrects at most this many unknown words per query...
 SUGGEST_MAX_CHARS = 40    # ...each at most this long (edit-distance automata grow with length)
 SPLIT_PART = 3            # a word splits into two indexed words of at least this many letters each...
-SPLIT_WEIGHT = 0.5        # ...matched as a phrase, which sums two words' scores: half of it weighs as one word
+SPLIT_WEIGHT = 0.25       # ...matched as a phrase, which sums two words' scores: a quarter weighs half a word
 SPLITS = 4                # at most this many split phrases per query (each reads positions)
 JOINS = 4                 # at most this many joined words per query...
-JOIN_WEIGHT = 0.5         # ...each standing for both of its words, at half a word's weight for each: one word in all
+JOIN_WEIGHT = 0.25        # ...standing for both of its words at a quarter of a word's weight each: half a word in all
 
 
 @dataclass
@@ -92,17 +93,17 @@ def plan(ev: engine.Evaluator, parsed: ParsedQuery, settings: Settings) -> Plan:
     for t in (t for w in filler for t in terms_of[w]):
         if t not in counts:
             counts[t] = FILLER_WEIGHT
-    short = len(parsed.words) <= LONG_QUERY_WORDS  # a few typed words: the person means those words
-    other_forms = _other_forms(ev, words, terms_of) if short else {}
     # a word's postings are read once here: the query scores them next
+    absent = {t for w in words for t in terms_of[w] if not len(ev.gen.term(ev.searcher, schema.CONTENT, t))}
+    keywords = not parsed.question  # typed words, not a written question: the person means those words
+    other_forms = _other_forms(ev, words, terms_of, None if keywords else absent)
     unknown = [w for w in words for t in terms_of[w]
-               if not len(ev.gen.term(ev.searcher, schema.CONTENT, t))
-               and not any(len(ev.matches(q)) for _, q in other_forms.get(t, ()))]
+               if t in absent and not any(len(ev.matches(q)) for _, q in other_forms.get(t, ()))]
     stems = {t for t, n in counts.items() if n >= 1}  # to highlight: filler words are not
     stems.update(term for alternatives in other_forms.values() for term, _ in alternatives)
     word_scores = {t: word_clause(t, n) for t, n in counts.items()}
     clauses = {t: _with_other_forms(q, [alt for _, alt in other_forms.get(t, ())]) for t, q in word_scores.items()}
-    forms = Forms.of(words) if short else None
+    forms = Forms.of(words) if keywords else None
     hints = [h for h in (_hint(text, settings) for text in _distinct(parsed.hints)) if h is not None]
     groups = _distinct(parsed.groups)
     settings = _prefix_budget(settings, groups, parsed.excluded)
@@ -132,23 +133,29 @@ def plan(ev: engine.Evaluator, parsed: ParsedQuery, settings: Settings) -> Plan:
                 forms=forms, word_scores=word_scores)
 
 
-def _other_forms(ev: engine.Evaluator, words: list[str], terms_of: dict[str, list[str]]
-                 ) -> dict[str, list[tuple[str, wq.Query]]]:
+def _other_forms(ev: engine.Evaluator, words: list[str], terms_of: dict[str, list[str]],
+                 only: set[str] | None = None) -> dict[str, list[tuple[str, wq.Query]]]:
     """Index term -> (term to highlight, clause) of the forms the word may also be written in.
 
     Two adjacent words (each one index term) also match the index's word they
-    make together, weighing one word in all (``JOIN_WEIGHT`` for each of the
-    two it stands for); a word also matches two
-    indexed words it splits into, of ``SPLIT_PART`` letters or more, as a
-    phrase weighing one word (``SPLIT_WEIGHT``). Only words the index has
-    (its did-you-mean vocabulary) are tried, at most ``JOINS`` and
-    ``SPLITS`` per query.
+    make together (``JOIN_WEIGHT`` for each of the two it stands for); a word
+    also matches two indexed words it splits into, of ``SPLIT_PART`` letters
+    or more, as a phrase (``SPLIT_WEIGHT``). Either weighs half a word: the
+    form typed ranks above the other, other things equal (``heat wave``,
+    ``heatwave``), as exact forms do above stem-mates (exact.py). Only words
+    the index has (its did-you-mean vocabulary) are tried, at most ``JOINS``
+    and ``SPLITS`` per query. With ``only`` (a written question), just for
+    those terms (its words the index lacks): elsewhere a question keeps its
+    words (bench/relevance.py: joining and splitting its known words cost
+    nDCG@10 on NPL and MED).
     """
     found: dict[str, list[tuple[str, wq.Query]]] = {}
     single = [(w, terms_of[w][0]) if len(terms_of[w]) == 1 else (w, None) for w in words]
     joins = 0
     for (a, ta), (b, tb) in zip(single, single[1:]):
         if joins >= JOINS or ta is None or tb is None or ta == tb:
+            continue
+        if only is not None and ta not in only and tb not in only:
             continue
         joined = _written(a + b)
         term = schema.word_stem(joined) if joined else None
@@ -159,7 +166,7 @@ def _other_forms(ev: engine.Evaluator, words: list[str], terms_of: dict[str, lis
             joins += 1
     splits = 0
     for w, t in dict.fromkeys(single):
-        if t is None or splits >= SPLITS:
+        if t is None or splits >= SPLITS or (only is not None and t not in only):
             continue
         for first, second in _splits(ev, _written(w)):
             found.setdefault(t, []).append((first, wq.Phrase(schema.CONTENT, [first, second], boost=SPLIT_WEIGHT)))
