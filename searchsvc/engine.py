@@ -828,6 +828,7 @@ class Evaluator:
         self._phrases: dict[tuple, Matches] = {}  # by field and words, before any boost
         self._leaves: list | None = None
         self._offsets: list[int] = []
+        self._stored: dict[int, dict] = {}  # read once per request: exact.py reads the best hits, the page again
 
     def stored_fields(self, docnum: int) -> dict:
         """A document's stored fields, from its segment's reader directly.
@@ -836,11 +837,13 @@ class Evaluator:
         schema still has into a new dict: this schema never drops one, and a
         page reads ten of these.
         """
-        offset, reader = self._leaf(docnum)
-        perdoc = getattr(reader, "_perdoc", None)
-        if perdoc is None:
-            return reader.stored_fields(docnum - offset)
-        return perdoc.stored_fields(docnum - offset)
+        found = self._stored.get(docnum)
+        if found is None:
+            offset, reader = self._leaf(docnum)
+            perdoc = getattr(reader, "_perdoc", None)
+            found = (reader if perdoc is None else perdoc).stored_fields(docnum - offset)
+            self._stored[docnum] = found
+        return found
 
     def title(self, docnum: int) -> str:
         """A document's title from the title column (a stored document would be decompressed whole)."""

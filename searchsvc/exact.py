@@ -18,13 +18,15 @@ and CISI 0.430 -> 0.428 nDCG@10).
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from whoosh import query as wq
 
 from searchsvc import engine, highlight, schema
 from searchsvc.highlight import Forms
 
-DEPTH = 50              # candidates re-scored: the best of the query, whatever page is asked (pages stay consistent)
+DEPTH = 30              # candidates re-scored: the first three pages, whatever page is asked (pages stay consistent)
 STEM_ONLY_SHARE = 0.25  # of a word's score where the article has only other forms of it (a filler word's share)
 
 
@@ -34,13 +36,17 @@ def exact_first(ev: engine.Evaluator, forms: Forms | None, word_scores: dict[str
     (``Ferris`` for ``ferry``) keeps ``STEM_ONLY_SHARE`` of its score."""
     if forms is None or not len(found) or DEPTH <= 0:
         return found
-    checked = {t: q for t, q in word_scores.items() if t in forms.words and _has_other_words(ev, t, forms)}
+    checked = {}
+    for term, clause in word_scores.items():
+        own = _own_words(ev, term, forms) if term in forms.words else None
+        if own is not None:
+            checked[term] = (clause, own)
     if not checked:
         return found
     best = _best(found, DEPTH)
     scores = found.scores.copy()
     texts: dict[int, str] = {}
-    for term, clause in checked.items():
+    for term, (clause, own) in checked.items():
         part = ev.matches(clause)
         if not len(part):
             continue
@@ -51,15 +57,19 @@ def exact_first(ev: engine.Evaluator, forms: Forms | None, word_scores: dict[str
             text = texts.get(docnum)
             if text is None:
                 text = texts[docnum] = _text(ev, docnum)
-            if _only_other_forms(text, term, forms):
+            if not _has_own_form(text, term, forms, own):
                 scores[position] -= (1 - STEM_ONLY_SHARE) * part.scores[i]
     return engine.Matches(found.docnums, scores, found.missing)
 
 
-def _has_other_words(ev: engine.Evaluator, term: str, forms: Forms) -> bool:
-    """Whether the index has a word with this index term that is not a form of the typed word (``ferris``)."""
-    head = highlight.stem_head(term)
-    return any(schema.word_stem(w) == term and not forms.is_form(w) for w in ev.gen.vocabulary(ev.searcher, head))
+def _own_words(ev: engine.Evaluator, term: str, forms: Forms) -> re.Pattern | None:
+    """The index's words with this term that are forms of the typed word, as a pattern of whole words; None
+    when no other word of the index has the term (nothing to re-score: ``ferris`` makes ``ferry`` checked)."""
+    words = [w for w in ev.gen.vocabulary(ev.searcher, highlight.stem_head(term)) if schema.word_stem(w) == term]
+    own = [w for w in words if forms.is_form(w)]
+    if len(own) == len(words):
+        return None
+    return re.compile(r"(?<!\w)(?:%s)(?!\w)" % "|".join(map(re.escape, own)) if own else r"(?!)")
 
 
 def _best(found: engine.Matches, n: int) -> np.ndarray:
@@ -77,7 +87,14 @@ def _text(ev: engine.Evaluator, docnum: int) -> str:
     return f"{stored.get(schema.TITLE) or ''}\n\n{(stored.get(schema.BODY) or '')[:highlight.SCAN_CHARS]}"
 
 
-def _only_other_forms(text: str, term: str, forms: Forms) -> bool:
-    """Whether ``text`` has ``term`` only in words that are not the typed word's forms (found, none of them)."""
+def _has_own_form(text: str, term: str, forms: Forms, own: re.Pattern) -> bool:
+    """Whether ``text`` has one of the typed word's own forms (or no word with ``term`` at all: nothing to say).
+
+    ASCII text is searched for the index's own forms of the word as they are
+    written in its vocabulary (lower-case), stopping at the first; other text
+    word by word, as highlighting does (accents fold).
+    """
+    if text.isascii():
+        return own.search(text.lower()) is not None or not highlight.matches(text, {term})
     spans = highlight.matches(text, {term})
-    return bool(spans) and not any(forms.is_form(text[a:b]) for a, b in spans)
+    return not spans or any(forms.is_form(text[a:b]) for a, b in spans)

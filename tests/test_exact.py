@@ -79,7 +79,8 @@ def test_only_the_best_candidates_are_re_scored_and_only_where_another_word_shar
     assert rescored.scores[rescored.scores < found.scores] == pytest.approx(
         found.scores[rescored.scores < found.scores] * exact.STEM_ONLY_SHARE)
     harbour = plans.plan(ev, parse("harbour"), forms_index.settings)  # no other word stems to "harbour"
-    assert not exact._has_other_words(ev, "harbour", harbour.forms)
+    assert exact._own_words(ev, "harbour", harbour.forms) is None
+    assert exact._own_words(ev, "ferri", p.forms).pattern == r"(?<!\w)(?:ferries|ferry)(?!\w)"
     plain = ev.matches(harbour.query)
     assert exact.exact_first(ev, harbour.forms, harbour.word_scores, plain) is plain  # no text read
 
