@@ -1,14 +1,15 @@
 """Exact forms first: a word an article has only in a form the stemmer joins to it counts less.
 
 The index holds stems, so ``ferry`` matches ``Ferris`` as fully as
-``ferries``. Re-scoring happens among the best ``DEPTH`` candidates only,
-from their stored text: a query word whose matches in an article are none
-of them its own forms (highlight.Forms: the word, or one sharing a lemma
-with it) keeps ``STEM_ONLY_SHARE`` of its score there. The words are looked
-up in the index's vocabulary first: a word whose stem no other word of the
-index shares (most of them) costs nothing more, so neither does a query of
-such words. No layout change: an unstemmed field would post every word of
-every article a second time for what a few dozen stored texts answer.
+``ferries``. Re-scoring happens among the best candidates only (the first
+page's, ``exact_first``), from their stored text: a query word whose
+matches in an article are none of them its own forms (highlight.Forms: the
+word, or one sharing a lemma with it) keeps ``STEM_ONLY_SHARE`` of its
+score there. The words are looked up in the index's vocabulary first: a
+word whose stem no other word of the index shares costs nothing more. No
+layout change: an unstemmed field would post every word of every article a
+second time (and need a rebuild) for what the first page's stored texts,
+read for its passages anyway, answer.
 
 Keyword queries only (plan.py gives a written question no ``forms``): a
 question describes a topic, and there the stemmer's reach is worth more than
@@ -26,40 +27,61 @@ from whoosh import query as wq
 from searchsvc import engine, highlight, schema
 from searchsvc.highlight import Forms
 
-DEPTH = 30              # candidates re-scored: the first three pages, whatever page is asked (pages stay consistent)
+DEPTH = 10              # the best this many are re-scored until all of them were (a first page)...
+ROUNDS = 4              # ...in at most this many rounds (each reads the newcomers' text)
 STEM_ONLY_SHARE = 0.25  # of a word's score where the article has only other forms of it (a filler word's share)
 
 
 def exact_first(ev: engine.Evaluator, forms: Forms | None, word_scores: dict[str, wq.Query],
                 found: engine.Matches) -> engine.Matches:
-    """``found`` with its best ``DEPTH`` candidates re-scored: a word they have only in another word's form
-    (``Ferris`` for ``ferry``) keeps ``STEM_ONLY_SHARE`` of its score."""
+    """``found`` with its best candidates re-scored: a word they have only in another word's form
+    (``Ferris`` for ``ferry``) keeps ``STEM_ONLY_SHARE`` of its score.
+
+    The best ``DEPTH`` are re-scored; those that rise into the best
+    ``DEPTH`` in their place are re-scored in turn, until the best ``DEPTH``
+    have all been (or ``ROUNDS`` are spent). The first page's hits are read
+    for their passages anyway (the evaluator keeps them), so a page costs
+    little more than its own text. The same query re-scores the same
+    articles whatever page is asked: pages stay consistent.
+    """
     if forms is None or not len(found) or DEPTH <= 0:
         return found
     checked = {}
     for term, clause in word_scores.items():
         own = _own_words(ev, term, forms) if term in forms.words else None
         if own is not None:
-            checked[term] = (clause, own)
+            checked[term] = (ev.matches(clause), own)
     if not checked:
         return found
-    best = _best(found, DEPTH)
     scores = found.scores.copy()
+    done = np.zeros(len(found), bool)
+    for _ in range(ROUNDS):
+        best = _best(scores, found.missing, DEPTH)
+        new = best[~done[best]]
+        if not len(new):
+            break
+        done[new] = True
+        _rescore(ev, found.docnums, new, scores, checked, forms)
+    return engine.Matches(found.docnums, scores, found.missing)
+
+
+def _rescore(ev: engine.Evaluator, docnums: np.ndarray, positions: np.ndarray, scores: np.ndarray,
+             checked: dict, forms: Forms) -> None:
+    """Lower ``scores`` at ``positions`` by the share of each checked word the article has only in other forms."""
     texts: dict[int, str] = {}
-    for term, (clause, own) in checked.items():
-        part = ev.matches(clause)
+    for term, (part, own) in checked.items():
         if not len(part):
             continue
-        docnums = found.docnums[best]
-        at = np.minimum(np.searchsorted(part.docnums, docnums), len(part) - 1)
-        for position, i in zip(best[part.docnums[at] == docnums], at[part.docnums[at] == docnums]):
-            docnum = int(found.docnums[position])
+        wanted = docnums[positions]
+        at = np.minimum(np.searchsorted(part.docnums, wanted), len(part) - 1)
+        has = part.docnums[at] == wanted
+        for position, i in zip(positions[has], at[has]):
+            docnum = int(docnums[position])
             text = texts.get(docnum)
             if text is None:
                 text = texts[docnum] = _text(ev, docnum)
             if not _has_own_form(text, term, forms, own):
                 scores[position] -= (1 - STEM_ONLY_SHARE) * part.scores[i]
-    return engine.Matches(found.docnums, scores, found.missing)
 
 
 def _own_words(ev: engine.Evaluator, term: str, forms: Forms) -> re.Pattern | None:
@@ -72,13 +94,13 @@ def _own_words(ev: engine.Evaluator, term: str, forms: Forms) -> re.Pattern | No
     return re.compile(r"(?<!\w)(?:%s)(?!\w)" % "|".join(map(re.escape, own)) if own else r"(?!)")
 
 
-def _best(found: engine.Matches, n: int) -> np.ndarray:
+def _best(scores: np.ndarray, missing: np.ndarray | None, n: int) -> np.ndarray:
     """Positions of the best ``n`` hits by tier, then score (some of equal ones, in position order)."""
-    if len(found) <= n:
-        return np.arange(len(found))
-    key = -found.scores
-    if found.missing is not None:
-        key = found.missing * (found.scores.max() - found.scores.min() + 1.0) + (found.scores.max() - found.scores)
+    if len(scores) <= n:
+        return np.arange(len(scores))
+    key = -scores
+    if missing is not None:
+        key = missing * (scores.max() - scores.min() + 1.0) + (scores.max() - scores)
     return np.sort(np.argpartition(key, n - 1)[:n])
 
 
