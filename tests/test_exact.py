@@ -109,6 +109,7 @@ def test_the_words_as_typed_rank_above_their_joined_form(forms_index):
 
 @pytest.mark.parametrize("q, expected", [
     ("cyber attack", None),        # joined: no "cover attack"
+    ("cyber attack?", None),       # a question joins the words the index lacks
     ("cybr attack", "cyber attack"),
     ("feryy", "ferry"),
 ])
