@@ -14,8 +14,9 @@ read for its passages anyway, answer.
 Keyword queries only (plan.py gives a written question no ``forms``): a
 question describes a topic, and there the stemmer's reach is worth more than
 the form (bench/relevance.py: ``neoplasm immunology.`` wants the articles
-saying ``immunological``; re-scoring questions too cost MED 0.715 -> 0.710
-and CISI 0.430 -> 0.428 nDCG@10).
+saying ``immunological``; re-scoring questions too, at a quarter, cost MED
+0.715 -> 0.710 and CISI 0.430 -> 0.428 nDCG@10). Half, not a quarter: see
+``bench/exact_forms.py --keywords`` and the README's Relevance section.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from searchsvc.highlight import Forms
 
 DEPTH = 10              # the best this many are re-scored until all of them were (a first page)...
 ROUNDS = 4              # ...in at most this many rounds (each reads the newcomers' text)
-STEM_ONLY_SHARE = 0.25  # of a word's score where the article has only other forms of it (a filler word's share)
+STEM_ONLY_SHARE = 0.5   # of a word's score where the article has only other forms of it (measured: bench/exact_forms.py)
 
 
 def exact_first(ev: engine.Evaluator, forms: Forms | None, word_scores: dict[str, wq.Query],

@@ -184,15 +184,24 @@ def _written(word: str) -> str:
 
 
 def _splits(ev: engine.Evaluator, word: str) -> list[tuple[str, str]]:
-    """(term, term) of each way ``word`` splits into two indexed, non-stop words of ``SPLIT_PART`` letters or more."""
+    """(term, term) of each way ``word`` splits into two indexed, non-stop words of ``SPLIT_PART`` letters or more,
+    each in at least as many articles as ``word`` itself.
+
+    A compound splits into commoner words (``cyberattack``: ``cyber``,
+    ``attack``), not into fragments rarer than itself (``tis sue``,
+    ``develop ment``: line-break hyphenation in old abstracts), whose rare
+    words' scores would lift the few articles with them above the word's own.
+    """
     if len(word) < 2 * SPLIT_PART or not word.isalpha():
         return []
+    frequency = ev.searcher.reader().doc_frequency
+    own = frequency(schema.CONTENT, schema.word_stem(word) or "")
     found = []
     for i in range(SPLIT_PART, len(word) - SPLIT_PART + 1):
         first, second = word[:i], word[i:]
         if ev.gen.has_word(ev.searcher, first) and ev.gen.has_word(ev.searcher, second):
             terms = (schema.word_stem(first), schema.word_stem(second))
-            if all(terms):
+            if all(terms) and min(frequency(schema.CONTENT, t) for t in terms) >= own:
                 found.append(terms)
     return found
 
