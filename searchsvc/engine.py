@@ -24,7 +24,7 @@ import pickle
 import threading
 import time
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -558,14 +558,16 @@ class Generation:
     # --- did-you-mean ------------------------------------------------------------
 
     def suggestion(self, searcher, word: str, maxdist: int = 2) -> str | None:
-        """The index's spelling word for ``word``, or None: what Whoosh's
-        ``searcher.corrector(CONTENT).suggest(word, limit=1, maxdist=maxdist, prefix=1)`` answers.
+        """The index's spelling word for ``word``, or None: the nearest of the words Whoosh's
+        ``searcher.corrector(CONTENT).suggest(word, maxdist=maxdist, prefix=1)`` lists, then the most frequent.
 
-        The same candidates (spelling words with the same first letter, within
+        Whoosh ranks its candidates by frequency alone (``harbr``: ``harbour``,
+        two edits, over ``harbor``, one); here the fewest edits come first, then
+        Whoosh's order. The same candidates (spelling words with the same first letter, within
         ``maxdist`` edits counting an adjacent transposition as one, as
         Whoosh's ``damerau_levenshtein`` on an index of several segments; on
-        one segment Whoosh's automaton does not count transpositions) ranked
-        the same way, but the words of a letter are read once per commit and
+        one segment Whoosh's automaton does not count transpositions), but the
+        words of a letter are read once per commit and
         the distances run in C (rapidfuzz): Whoosh compares the word with
         each of them in Python, 20 to 50 ms a word at 21,000 articles.
         """
@@ -576,8 +578,26 @@ class Generation:
         if not near:
             return None
         frequency = searcher.reader().frequency
-        # Whoosh's score (higher wins, then the greater word): the more frequent as a term of the field
-        return max((0 - (maxdist + 1.0 / (frequency(schema.CONTENT, w) or 1) * 0.5), w) for w, _, _ in near)[1]
+        # the fewest edits, then Whoosh's score (higher wins, then the greater word): the more frequent as a term
+        return max((-distance, 0 - (maxdist + 1.0 / (frequency(schema.CONTENT, w) or 1) * 0.5), w)
+                   for w, distance, _ in near)[2]
+
+    def vocabulary(self, searcher, prefix: str) -> list[str]:
+        """The index's words (unstemmed, lower-case, accent-folded: did-you-mean's) beginning with ``prefix``."""
+        if not prefix:
+            return []
+        words = self._spelling_words(searcher, prefix[0])
+        start = bisect_left(words, prefix)
+        stop = bisect_left(words, prefix + "\U0010ffff", start)
+        return words[start:stop]
+
+    def has_word(self, searcher, word: str) -> bool:
+        """Whether ``word`` (lower-case, accent-folded) is one of the index's words as written."""
+        if not word:
+            return False
+        words = self._spelling_words(searcher, word[0])
+        at = bisect_left(words, word)
+        return at < len(words) and words[at] == word
 
     def _spelling_words(self, searcher, first: str) -> list[str]:
         """The spelling words that begin with ``first``: each segment's read on first use, or by ``warm``."""
@@ -808,6 +828,7 @@ class Evaluator:
         self._phrases: dict[tuple, Matches] = {}  # by field and words, before any boost
         self._leaves: list | None = None
         self._offsets: list[int] = []
+        self._stored: dict[int, dict] = {}  # read once per request: exact.py reads the best hits, the page again
 
     def stored_fields(self, docnum: int) -> dict:
         """A document's stored fields, from its segment's reader directly.
@@ -816,11 +837,13 @@ class Evaluator:
         schema still has into a new dict: this schema never drops one, and a
         page reads ten of these.
         """
-        offset, reader = self._leaf(docnum)
-        perdoc = getattr(reader, "_perdoc", None)
-        if perdoc is None:
-            return reader.stored_fields(docnum - offset)
-        return perdoc.stored_fields(docnum - offset)
+        found = self._stored.get(docnum)
+        if found is None:
+            offset, reader = self._leaf(docnum)
+            perdoc = getattr(reader, "_perdoc", None)
+            found = (reader if perdoc is None else perdoc).stored_fields(docnum - offset)
+            self._stored[docnum] = found
+        return found
 
     def title(self, docnum: int) -> str:
         """A document's title from the title column (a stored document would be decompressed whole)."""

@@ -28,7 +28,12 @@ def _heads(stems: frozenset[str]) -> tuple[str, ...]:
     Snowball mostly keeps a word's beginning (city -> citi); a short stem
     is its own head. Each candidate word is then stemmed to confirm it.
     """
-    return tuple(sorted({t[:-1] if len(t) > 3 else t for t in stems if t}))
+    return tuple(sorted({stem_head(t) for t in stems if t}))
+
+
+def stem_head(stem: str) -> str:
+    """What a word must begin with to stem to ``stem`` (see ``_heads``)."""
+    return stem[:-1] if len(stem) > 3 else stem
 
 
 @lru_cache(maxsize=256)

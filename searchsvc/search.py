@@ -26,7 +26,7 @@ import numpy as np
 from whoosh import query as wq
 from whoosh.searching import Searcher
 
-from searchsvc import engine, highlight, paging, plan as plans, schema
+from searchsvc import engine, exact, highlight, paging, plan as plans, schema
 from searchsvc.highlight import Forms, mark, matches, passages
 from searchsvc.cache import ResultCache
 from searchsvc.config import Settings
@@ -668,6 +668,10 @@ def _matching(ev: engine.Evaluator, plan: plans.Plan, mask, page: int) -> engine
     """
     if plan.query is None:
         return _filtered(ev, wq.Every(), plan.excluded, mask)
+    return exact.exact_first(ev, plan.forms, plan.word_scores, _scored(ev, plan, mask, page))
+
+
+def _scored(ev: engine.Evaluator, plan: plans.Plan, mask, page: int) -> engine.Matches:
     found = _filtered(ev, plan.query, plan.excluded, mask)
     if plan.before_feedback is not None:
         return plans.keep_best_first(found, _filtered(ev, plan.before_feedback, plan.excluded, mask), ev.gen)

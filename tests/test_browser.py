@@ -741,3 +741,18 @@ def test_passages_read_in_article_order_and_titles_are_highlighted(tab, live_ser
     assert "Ferris" not in tab.page.locator(".snippet mark").all_inner_texts()
     assert any("Ferris" in s for s in tab.page.locator(".snippet").all_inner_texts())  # found, not marked
     tab.shot("titles-marked")
+
+
+def test_ferry_ranks_the_ferry_stories_above_ferris_and_cyber_attack_finds_the_cyberattack(tab):
+    tab.goto("/")
+    type_query(tab, "ferry")
+    titles = tab.hit_titles()
+    football = titles.index("Northfield Rovers win county cup final on penalties")
+    assert titles.index("Earthquake shakes southern archipelago, no casualties reported") < football
+    assert football == len(titles) - 1  # every story with the word itself (or ferries) first
+    type_query(tab, "cyber attack")
+    assert "cyberattack" in tab.hit_titles()[0]
+    assert tab.page.locator(".hit").first.locator(".snippet mark", has_text="cyberattack").count() >= 1
+    assert "cover attack" not in tab.page.locator("main").inner_text()
+    assert tab.page.locator("p.suggestion").count() == 0
+    tab.shot("exact-forms-and-joined-words")

@@ -125,6 +125,18 @@ def test_search_piped_into_head(sample_settings):
     assert out.returncode == 0 and out.stderr == "" and len(out.stdout.splitlines()) == 2
 
 
+def test_search_puts_the_ferry_stories_above_ferris_and_joins_cyber_attack(sample_settings):
+    ferry = run_cli("search", "ferry", "--index", sample_settings.index)
+    assert ferry.returncode == 0, ferry.stderr
+    titles = re.findall(r"^\d+\. (.+)$", ferry.stdout, re.MULTILINE)
+    earthquake = titles.index("Earthquake shakes southern archipelago, no casualties reported")
+    assert titles.index("Northfield Rovers win county cup final on penalties") == len(titles) - 1 > earthquake
+    cyber = run_cli("search", "cyber attack", "--index", sample_settings.index)
+    assert cyber.returncode == 0, cyber.stderr
+    first = re.search(r"^1\. (.+)$", cyber.stdout, re.MULTILINE).group(1)
+    assert "cyberattack" in first and "Did you mean" not in cyber.stdout and "cover" not in cyber.stdout
+
+
 def test_search_says_where_it_is_what_it_counts_and_why(sample_settings):
     out = run_cli("search", "", "--page", "2", "--index", sample_settings.index).stdout
     assert re.match(r"11–20 of 35 stories \(38 articles\) \(page 2 of 4, \d+ ms\)", out)

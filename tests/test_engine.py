@@ -11,8 +11,9 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from whoosh import query as wq
+from whoosh.support.levenshtein import damerau_levenshtein
 
-from conftest import make_settings, write
+from conftest import make_settings, page, write
 from searchsvc import engine, paging, ranking, schema
 from searchsvc.indexer import reindex
 from searchsvc.query import parse
@@ -253,12 +254,33 @@ def typos(draw) -> str:
 
 @hypothesis_settings(max_examples=300, deadline=None)
 @given(typos() | st.text(alphabet="abfhmoprstw", min_size=1, max_size=8))
-def test_did_you_mean_answers_as_whooshs_corrector(spelled, word):
+def test_did_you_mean_answers_the_nearest_of_whooshs_candidates(spelled, word):
+    """Whoosh's corrector lists the candidates; the fewest edits win, then Whoosh's own order (its score,
+    the greater word)."""
     for index in spelled:  # words read a letter at a time, or all at once by warm()
         s = index.searcher()
         assert len(s.leaf_searchers()) == 2  # Whoosh's multi-segment corrector: damerau_levenshtein over the terms
-        expected = s.corrector(schema.CONTENT).suggest(word, limit=1, maxdist=2, prefix=1)
-        assert index.arrays(s).suggestion(s, word) == (expected[0] if expected else None)
+        candidates = s.corrector(schema.CONTENT).suggest(word, limit=10**6, maxdist=2, prefix=1)
+        frequency = s.reader().frequency
+        expected = max(candidates, default=None,
+                       key=lambda w: (-damerau_levenshtein(word, w), frequency(schema.CONTENT, w) or 1, w))
+        assert index.arrays(s).suggestion(s, word) == expected
+
+
+def test_did_you_mean_prefers_one_edit_to_a_more_frequent_word_two_edits_away(tmp_path):
+    settings = make_settings(tmp_path / "index")
+    write(tmp_path / "src/a.html", page("Harbour works", "The harbour harbour harbour wall was rebuilt."))
+    write(tmp_path / "src/b.html", page("Harbor dredging", "Dredging of the harbor begins."))
+    reindex(settings, [tmp_path / "src"])
+    index = SearchIndex(settings)
+    try:
+        s = index.searcher()
+        whoosh_first = s.corrector(schema.CONTENT).suggest("harbr", limit=1, maxdist=2, prefix=1)
+        assert whoosh_first == ["harbour"]  # Whoosh's own choice: the more frequent, two edits away
+        assert index.arrays(s).suggestion(s, "harbr") == "harbor"
+        assert search(index, SearchRequest(q="harbr")).suggestion == "harbor"
+    finally:
+        index.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,123 @@
+"""Exact forms first: a word an article has only in a form the stemmer joins to it counts less.
+
+The index holds stems, so ``ferry`` matches ``Ferris`` as fully as
+``ferries``. Re-scoring happens among the best candidates only (the first
+page's, ``exact_first``), from their stored text: a query word whose
+matches in an article are none of them its own forms (highlight.Forms: the
+word, or one sharing a lemma with it) keeps ``STEM_ONLY_SHARE`` of its
+score there. The words are looked up in the index's vocabulary first: a
+word whose stem no other word of the index shares costs nothing more. No
+layout change: an unstemmed field would post every word of every article a
+second time (and need a rebuild) for what the first page's stored texts,
+read for its passages anyway, answer.
+
+Keyword queries only (plan.py gives a written question no ``forms``): a
+question describes a topic, and there the stemmer's reach is worth more than
+the form (bench/relevance.py: ``neoplasm immunology.`` wants the articles
+saying ``immunological``; re-scoring questions too, at a quarter, cost MED
+0.715 -> 0.710 and CISI 0.430 -> 0.428 nDCG@10). Half, not a quarter: see
+``bench/exact_forms.py --keywords`` and the README's Relevance section.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from whoosh import query as wq
+
+from searchsvc import engine, highlight, schema
+from searchsvc.highlight import Forms
+
+DEPTH = 10              # the best this many are re-scored until all of them were (a first page)...
+ROUNDS = 4              # ...in at most this many rounds (each reads the newcomers' text)
+STEM_ONLY_SHARE = 0.5   # of a word's score where the article has only other forms of it (measured: bench/exact_forms.py)
+
+
+def exact_first(ev: engine.Evaluator, forms: Forms | None, word_scores: dict[str, wq.Query],
+                found: engine.Matches) -> engine.Matches:
+    """``found`` with its best candidates re-scored: a word they have only in another word's form
+    (``Ferris`` for ``ferry``) keeps ``STEM_ONLY_SHARE`` of its score.
+
+    The best ``DEPTH`` are re-scored; those that rise into the best
+    ``DEPTH`` in their place are re-scored in turn, until the best ``DEPTH``
+    have all been (or ``ROUNDS`` are spent). The first page's hits are read
+    for their passages anyway (the evaluator keeps them), so a page costs
+    little more than its own text. The same query re-scores the same
+    articles whatever page is asked: pages stay consistent.
+    """
+    if forms is None or not len(found) or DEPTH <= 0:
+        return found
+    checked = {}
+    for term, clause in word_scores.items():
+        own = _own_words(ev, term, forms) if term in forms.words else None
+        if own is not None:
+            checked[term] = (ev.matches(clause), own)
+    if not checked:
+        return found
+    scores = found.scores.copy()
+    done = np.zeros(len(found), bool)
+    for _ in range(ROUNDS):
+        best = _best(scores, found.missing, DEPTH)
+        new = best[~done[best]]
+        if not len(new):
+            break
+        done[new] = True
+        _rescore(ev, found.docnums, new, scores, checked, forms)
+    return engine.Matches(found.docnums, scores, found.missing)
+
+
+def _rescore(ev: engine.Evaluator, docnums: np.ndarray, positions: np.ndarray, scores: np.ndarray,
+             checked: dict, forms: Forms) -> None:
+    """Lower ``scores`` at ``positions`` by the share of each checked word the article has only in other forms."""
+    texts: dict[int, str] = {}
+    for term, (part, own) in checked.items():
+        if not len(part):
+            continue
+        wanted = docnums[positions]
+        at = np.minimum(np.searchsorted(part.docnums, wanted), len(part) - 1)
+        has = part.docnums[at] == wanted
+        for position, i in zip(positions[has], at[has]):
+            docnum = int(docnums[position])
+            text = texts.get(docnum)
+            if text is None:
+                text = texts[docnum] = _text(ev, docnum)
+            if not _has_own_form(text, term, forms, own):
+                scores[position] -= (1 - STEM_ONLY_SHARE) * part.scores[i]
+
+
+def _own_words(ev: engine.Evaluator, term: str, forms: Forms) -> re.Pattern | None:
+    """The index's words with this term that are forms of the typed word, as a pattern of whole words; None
+    when no other word of the index has the term (nothing to re-score: ``ferris`` makes ``ferry`` checked)."""
+    words = [w for w in ev.gen.vocabulary(ev.searcher, highlight.stem_head(term)) if schema.word_stem(w) == term]
+    own = [w for w in words if forms.is_form(w)]
+    if len(own) == len(words):
+        return None
+    return re.compile(r"(?<!\w)(?:%s)(?!\w)" % "|".join(map(re.escape, own)) if own else r"(?!)")
+
+
+def _best(scores: np.ndarray, missing: np.ndarray | None, n: int) -> np.ndarray:
+    """Positions of the best ``n`` hits by tier, then score (some of equal ones, in position order)."""
+    if len(scores) <= n:
+        return np.arange(len(scores))
+    key = -scores
+    if missing is not None:
+        key = missing * (scores.max() - scores.min() + 1.0) + (scores.max() - scores)
+    return np.sort(np.argpartition(key, n - 1)[:n])
+
+
+def _text(ev: engine.Evaluator, docnum: int) -> str:
+    stored = ev.stored_fields(docnum)
+    return f"{stored.get(schema.TITLE) or ''}\n\n{(stored.get(schema.BODY) or '')[:highlight.SCAN_CHARS]}"
+
+
+def _has_own_form(text: str, term: str, forms: Forms, own: re.Pattern) -> bool:
+    """Whether ``text`` has one of the typed word's own forms (or no word with ``term`` at all: nothing to say).
+
+    ASCII text is searched for the index's own forms of the word as they are
+    written in its vocabulary (lower-case), stopping at the first; other text
+    word by word, as highlighting does (accents fold).
+    """
+    if text.isascii():
+        return own.search(text.lower()) is not None or not highlight.matches(text, {term})
+    spans = highlight.matches(text, {term})
+    return not spans or any(forms.is_form(text[a:b]) for a, b in spans)
