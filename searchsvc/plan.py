@@ -100,7 +100,10 @@ def plan(ev: engine.Evaluator, parsed: ParsedQuery, settings: Settings) -> Plan:
     unknown = [w for w in words for t in terms_of[w]
                if t in absent and not any(len(ev.matches(q)) for _, q in other_forms.get(t, ()))]
     stems = {t for t, n in counts.items() if n >= 1}  # to highlight: filler words are not
-    stems.update(term for alternatives in other_forms.values() for term, _ in alternatives)
+    # a joined word is marked; a split's parts only for a word the index lacks (they are marked
+    # one by one, so ``season``'s ``sea son`` would mark every ``sea``)
+    stems.update(term for t, alternatives in other_forms.items() for term, clause in alternatives
+                 if t in absent or not isinstance(clause, wq.Phrase))
     word_scores = {t: word_clause(t, n) for t, n in counts.items()}
     clauses = {t: _with_other_forms(q, [alt for _, alt in other_forms.get(t, ())]) for t, q in word_scores.items()}
     forms = Forms.of(words) if keywords else None

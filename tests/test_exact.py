@@ -131,3 +131,11 @@ def test_splits_and_joins_use_only_indexed_non_stop_words(forms_index):
     assert plans._splits(ev, "theheat") == []    # "the" is a stop word: never indexed
     assert plans._splits(ev, "cyberx") == []     # parts of fewer than three letters are not tried
     assert plans._splits(ev, "cyberattacks") == []  # "attacks" is not a word of the index
+
+
+@pytest.mark.parametrize("q, word", [("season", "season"), ("weekend", "weekend")])
+def test_a_word_the_index_has_is_marked_itself_not_the_parts_it_splits_into(sample_index, q, word):
+    """``season`` also matches ``sea son`` as a phrase; a lone ``sea`` in the story is not the word asked for."""
+    hit = search(sample_index, SearchRequest(q=q)).hits[0]
+    marked = {m.lower() for m in re.findall(r"<mark>(.*?)</mark>", hit.snippet)}
+    assert marked == {word}
