@@ -181,36 +181,55 @@ class BulkSegmentWriter(SegmentWriter):
         self.docnum += 1
 
     def _add_text(self, name: str, docnum: int, value: str) -> tuple[int, bytes, list[str]]:
-        """Post a title or body analysed in one pass: its length, the last new term's encoded positions, its words."""
+        """Post a title or body analysed in one pass: its length, the last new term's encoded positions, its words.
+
+        A term's postings do not depend on the order the document's terms are
+        posted in, so they go in term order: one C sort of the positions by
+        term groups each term's positions, and no Python loop runs per word.
+        """
         first, words = schema.index_words(value)
         terms_in_doc = schema.stems_of(words)
-        counts = Counter(terms_in_doc)  # in first-seen order, as Whoosh posts them
-        where = {term: pos for pos, term in enumerate(terms_in_doc, first)}  # the only (or last) position
-        repeated = {term: [] for term, n in counts.items() if n > 1}
-        if repeated:
-            for pos, term in enumerate(terms_in_doc, first):
-                found = repeated.get(term)
-                if found is not None:
-                    found.append(pos)
+        counts = Counter(terms_in_doc)  # in first-seen order: the last is the term whose value Whoosh returns
         terms = self._field_terms(name)
-        single = _single_position
-        encoded = b""
-        for term, n in counts.items():
+        pickled, ONE, cached = _PICKLED_POSITIONS, _ONE, len(_PICKLED_POSITIONS)
+        length = len(terms_in_doc)
+        if len(counts) == length:  # every term once
+            encoded = b""
+            for pos, term in enumerate(terms_in_doc, first):
+                postings = terms.get(term)
+                if postings is None:
+                    terms[term] = postings = (array("I"), [], [], array("I"))
+                encoded = ONE + pickled[pos] if pos < cached else ONE + dumps([pos], 2)  # a new bytes object each
+                postings[0].append(docnum)
+                postings[1].append(1)
+                postings[2].append(encoded)
+                postings[3].append(pos)
+            self.postings_held += length
+            return len(words), encoded, words
+        by_term = sorted(range(first, first + length),
+                         key=(([""] * first + terms_in_doc) if first else terms_in_doc).__getitem__)
+        last, last_encoded = next(reversed(counts)), b""
+        start = 0
+        for term, n in sorted(counts.items()):
             postings = terms.get(term)
             if postings is None:
                 terms[term] = postings = (array("I"), [], [], array("I"))
             if n == 1:
-                pos = where[term]
-                encoded = single(pos)
+                pos = by_term[start]
+                encoded = ONE + pickled[pos] if pos < cached else ONE + dumps([pos], 2)
                 postings[3].append(pos)
             else:
-                encoded = _encode_positions(repeated[term])
-                postings[3].extend(repeated[term])
+                poses = by_term[start:start + n]
+                encoded = pack_uint(n) + dumps([poses[0], *map(sub, poses[1:], poses)], 2)
+                postings[3].extend(poses)
+            start += n
             postings[0].append(docnum)
             postings[1].append(n)  # the weight: an int here (cached, no allocation), a float on disk
             postings[2].append(encoded)
+            if term is last:
+                last_encoded = encoded
         self.postings_held += len(counts)
-        return len(words), encoded, words
+        return len(words), last_encoded, words
 
     def _add_items(self, name: str, docnum: int, items, scorable=False) -> tuple[int, bytes]:
         """Post (term, frequency, weight, value) items as Whoosh's field writer would; length and last value."""
@@ -503,26 +522,11 @@ def _values_joiner(fmt):
     return b"".join
 
 
-def _single_position(pos: int) -> bytes:
-    """The encoding of a term found once, at ``pos`` (most terms of a document).
-
-    A new bytes object each time: a block pickles its values, and pickle
-    would write a shared object once and refer back to it, so the block
-    would no longer be the one Whoosh writes.
-    """
-    if pos < len(_PICKLED_POSITIONS):
-        return _ONE + _PICKLED_POSITIONS[pos]
-    return _ONE + dumps([pos], 2)
-
-
+# The encoding of a term found once at a position (most terms of a document): a count of one, then the
+# pickled list. A new bytes object is made from these each time: a block pickles its values, and pickle
+# would write a shared object once and refer back to it, so the block would no longer be Whoosh's.
 _ONE = pack_uint(1)
 _PICKLED_POSITIONS = [dumps([pos], 2) for pos in range(4096)]
-
-
-def _encode_positions(poses: list[int]) -> bytes:
-    """``formats.Positions.encode``: a count, then the pickled gaps."""
-    gaps = [poses[0]] + [b - a for a, b in zip(poses, poses[1:])]
-    return pack_uint(len(gaps)) + dumps(gaps, 2)
 
 
 def _deltas(ids) -> tuple[int, ...]:
