@@ -746,3 +746,21 @@ def test_random_tag_soup_never_raises(caplog):
         result = extract_article(page.encode("utf-8") if rng.random() < 0.5 else page)
         assert isinstance(result.text, str)
     assert not [r for r in caplog.records if r.name == "searchsvc.clean"]
+
+
+@pytest.mark.parametrize("text", [
+    "Reuter", "Sign up for our newsletter", "Get the NEWSLETTER today", "— Share this story —",
+    "Please share it with friends", "We accept all cookies here", "This site requires JavaScript to run.",
+    "Read more: Oil prices fall", "Oil prices fell on Monday, traders said.", "newsletter\nsignup",
+    "The story was good. © 2024 Example Media", "Jane Doe contributed to this report.",
+    "Mail us (opens in a new tab)", "Reporting by Jane Doe; Editing by John Roe", "Reuters", "",
+    "contributed", "xnewsletter", "Like this article? Share it", "Photo: AP", "| Advertisement |",
+])
+def test_whole_text_vocabulary_answers_as_its_regex(text):
+    """The fast matchers skip the '.*' alternatives only where they cannot match: same answers as the regex."""
+    from searchsvc.clean.vocabulary import (BOILERPLATE_TEXT, PLAIN_TEXT_PROMPTS, is_boilerplate_text,
+                                            is_plain_text_prompt)
+
+    assert is_boilerplate_text(text) == bool(BOILERPLATE_TEXT.match(text))
+    assert is_plain_text_prompt(text) == bool(PLAIN_TEXT_PROMPTS.match(text))
+    assert is_boilerplate_text.anchored.pattern != BOILERPLATE_TEXT.pattern  # the split did find '.*' alternatives

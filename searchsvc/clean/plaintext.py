@@ -28,7 +28,7 @@ from .dates import is_dateline
 from .decoding import decode_html
 from .record import CleanedArticle
 from .tree import norm
-from .vocabulary import BOILERPLATE_TEXT, CALL_TO_ACTION, FURNITURE_WORDS, PLAIN_TEXT_PROMPTS, SITE_TALK
+from .vocabulary import CALL_TO_ACTION, FURNITURE_WORDS, SITE_TALK, is_boilerplate_text, is_plain_text_prompt
 
 MAX_PROMPT_CHARS = 200  # a longer line is a paragraph of the story, whatever its words
 MAX_FURNITURE_WORDS = 12
@@ -124,7 +124,7 @@ def _kind(line: _Line, site_words: bool = True) -> str:
     text = norm(line.text)
     if len(text) > MAX_PROMPT_CHARS or _ATTRIBUTED.search(text):
         return "story"  # a paragraph, or someone's words
-    if BOILERPLATE_TEXT.match(text) or PLAIN_TEXT_PROMPTS.match(text) or _BYLINE.match(text) or is_dateline(text):
+    if is_boilerplate_text(text) or is_plain_text_prompt(text) or _BYLINE.match(text) or is_dateline(text):
         return "site"
     unquoted = _QUOTED.sub(" ", text)
     short = len(text.split()) <= MAX_FURNITURE_WORDS and len(text) <= MAX_FURNITURE_CHARS

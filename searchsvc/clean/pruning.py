@@ -6,7 +6,8 @@ from functools import lru_cache
 
 from .dates import is_dateline
 from .tree import BLOCK_TAGS, class_and_id, remove_keeping_tail, same_text, text_of
-from .vocabulary import BOILERPLATE_TEXT, MAX_BOILERPLATE_TEXT, STRONG_CONTENT, names_boilerplate, names_picture
+from .vocabulary import (MAX_BOILERPLATE_TEXT, STRONG_CONTENT, is_boilerplate_text, names_boilerplate,
+                         names_picture)
 
 MAX_CAPTION_TEXT = 400  # a longer block named for a picture holds more than its caption
 
@@ -56,7 +57,7 @@ def prune(container, stats: dict, title: str) -> None:
                 continue
         if el.tag in BLOCK_TAGS and st.text < MAX_BOILERPLATE_TEXT:
             text = text_of(el)
-            if BOILERPLATE_TEXT.match(text) or is_dateline(text):
+            if is_boilerplate_text(text) or is_dateline(text):
                 doomed.append(el)
                 continue
         if el.tag == "p" and st.text and st.links >= 0.9 * st.text and st.text < 200 \

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .plaintext import story_end
 from .tree import BLOCK_TAGS, norm, same_text
-from .vocabulary import BOILERPLATE_TEXT, MAX_BOILERPLATE_TEXT
+from .vocabulary import MAX_BOILERPLATE_TEXT, is_boilerplate_text
 
 
 def render(container) -> list[str]:
@@ -48,6 +48,6 @@ def drop_title_repeat(paragraphs: list[str], title: str) -> list[str]:
 def trim_trailing_boilerplate(paragraphs: list[str]) -> list[str]:
     """Prompts and furniture at the ends: at the end, read by the plain-text rules."""
     paragraphs = paragraphs[:story_end(paragraphs)]
-    while paragraphs and len(paragraphs[0]) < MAX_BOILERPLATE_TEXT and BOILERPLATE_TEXT.match(paragraphs[0]):
+    while paragraphs and len(paragraphs[0]) < MAX_BOILERPLATE_TEXT and is_boilerplate_text(paragraphs[0]):
         paragraphs = paragraphs[1:]
     return paragraphs

@@ -11,8 +11,9 @@ from functools import lru_cache
 
 from .dates import is_dateline
 from .tree import BLOCK_TAGS, PARAGRAPH_TAGS, ancestors, class_and_id, norm, same_text, text_of
-from .vocabulary import (BOILERPLATE_CLASS, BOILERPLATE_TEXT, CONTENT_CLASS, MAX_BOILERPLATE_TEXT, STRONG_CONTENT,
-                         names_boilerplate, names_lead, names_off_topic_area, names_picture)
+from .vocabulary import (BOILERPLATE_CLASS, CONTENT_CLASS, MAX_BOILERPLATE_TEXT, STRONG_CONTENT,
+                         is_boilerplate_text, names_boilerplate, names_lead, names_off_topic_area,
+                         names_picture)
 
 
 @dataclass
@@ -339,7 +340,7 @@ def _is_lead_run(run: _Run, around_story: set) -> bool:
         return False  # a heading or a label, not a sentence
     if (words < 15 and _STAMP.search(run.text)) or is_dateline(run.text):
         return False
-    if BOILERPLATE_TEXT.match(run.text) and run.chars < MAX_BOILERPLATE_TEXT:
+    if is_boilerplate_text(run.text) and run.chars < MAX_BOILERPLATE_TEXT:
         return False
     node, level = run.owner, 0
     while node is not None and node not in around_story:  # up to the block shared with the story

@@ -10,6 +10,57 @@ from functools import lru_cache
 
 from .tree import split_words
 
+
+def _alternatives(pattern: str) -> list[str]:
+    """The top-level alternatives of a regular expression (``|`` outside groups and character classes)."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":  # a class: its | is a character; a ] first in it is one too
+            i += 2 if pattern.startswith("[^", i) else 1
+            i += 1 if pattern.startswith("]", i) else 0
+            while pattern[i] != "]":
+                i += 2 if pattern[i] == "\\" else 1
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and not depth:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    return parts + [pattern[start:]]
+
+
+class WholeText:
+    """``re.compile(head + "(?:" + "|".join(alternatives) + ")" + tail, flags).match(text)`` as a bool, faster.
+
+    An alternative opening with ``.*`` (".*\\bnewsletter\\b.*") is tried at every
+    character of every text; it can only match a text its rest is found in, so
+    texts without any such rest are matched against the other alternatives
+    alone (the same answer: the missing ones could not have matched).  Short
+    blocks of every page are asked.
+    """
+
+    def __init__(self, head: str, alternatives: list[str], tail: str, flags: int = 0):
+        alts = [alt for group in alternatives for alt in _alternatives(group)]
+        floating = [alt[2:] for alt in alts if alt.startswith(".*")]
+        self.regex = re.compile(f"{head}(?:{'|'.join(alts)}){tail}", flags)
+        self.anchored = re.compile(f"{head}(?:{'|'.join(a for a in alts if not a.startswith('.*'))}){tail}", flags)
+        self.floating = re.compile("|".join(f"(?:{rest})" for rest in floating), flags) if floating else None
+        self._answers = lru_cache(maxsize=16384)(self._answer)  # "Reuter", "Advertisement": the same lines recur
+
+    def __call__(self, text: str) -> bool:
+        return self._answers(text)
+
+    def _answer(self, text: str) -> bool:
+        whole = self.regex if self.floating is not None and self.floating.search(text) else self.anchored
+        return whole.match(text) is not None
+
+
 BOILERPLATE_WORDS = (
     "nav", "navbar", "navigation", "menu", "footer", "share", "sharing", "social", "related",
     "recommend", "recommended", "recommendations", "promo", "newsletter", "subscribe", "subscription",
@@ -79,14 +130,15 @@ SITE_PROMPTS = (
     r"\[\w+(?:\s[^\]]*)?\]",  # an unrendered [shortcode ...]
 )
 _PROMPTS, _LEAD_INS = "|".join(SITE_PROMPTS), "|".join(TEASER_LEAD_INS)
-BOILERPLATE_TEXT = re.compile(  # dashes, bars and bullets around a label are decoration
-    rf"^[\s\-–—|•·»>:]*(?:{_PROMPTS}|(?:{_LEAD_INS})\b.*?)[\s\-–—|•·«<:.]*$", re.I)
+# dashes, bars and bullets around a label are decoration
+is_boilerplate_text = WholeText(r"^[\s\-–—|•·»>:]*", [_PROMPTS, rf"(?:{_LEAD_INS})\b.*?"], r"[\s\-–—|•·«<:.]*$", re.I)
+BOILERPLATE_TEXT = is_boilerplate_text.regex
 MAX_BOILERPLATE_TEXT = 160  # longer blocks are prose even if they use the vocabulary
 
 # Plain text has no markup to name its parts; these say a line is the site's, not the story's.
 # Whole short lines: the wire's credits and the site's standing lines.
 _WIRES = r"associated press|ap|reuters|afp|agence france-presse|dpa|upi|bloomberg|xinhua|ansa|efe|pa|aap|cnn"
-PLAIN_TEXT_PROMPTS = re.compile(r"^(?:%s)$" % "|".join((
+is_plain_text_prompt = WholeText(r"^", [
     r"\(?\s*(?:additional )?(?:reporting|writing|editing|compiled|research|graphics?) by\b.*",
     r".*\bcontributed (?:to )?(?:this |the )?(?:report|reporting|story|article)\b.*",
     rf"[-—–(\s]*(?:the )?(?:{_WIRES})[)\s.]*",
@@ -107,7 +159,8 @@ PLAIN_TEXT_PROMPTS = re.compile(r"^(?:%s)$" % "|".join((
     r"more:.*|(?:posted|filed) (?:in|under)\b.*|(?:the )?(?:story|article) continues (?:below|after|on)\b.*",
     r"[\w .'-]{3,40} (?:is|was) an? (?:[\w-]+ ){0,3}(?:reporter|correspondent|writer|editor|columnist|journalist|"
     r"contributor|producer)\b.*",  # the writer's line about themselves
-)), re.I)
+], r"$", re.I)
+PLAIN_TEXT_PROMPTS = is_plain_text_prompt.regex
 # The reader addressed: "you", or an imperative opening the line or a sentence or clause in it.
 CALL_TO_ACTION = re.compile(
     r"\b(?:you|your|you're|you've|you'll|yours|yourself)\b|(?:^|[.!?,:;]\s+)(?:please|let us|click|tap|follow|"
