@@ -32,7 +32,7 @@ from typing import Iterator
 
 import numpy as np
 from whoosh import fields, formats
-from whoosh.analysis import IDTokenizer
+from whoosh.analysis import IDTokenizer, RegexTokenizer
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3TermsReader, W3TermInfo
 from whoosh.filedb.filetables import OrderedHashWriter, md5_hash
 from whoosh.reading import TermNotFound
@@ -73,6 +73,16 @@ class BulkSegmentWriter(SegmentWriter):
         self._whole_value_fields = {name for name, field in self.schema.items()
                                     if type(field) is fields.ID and type(field.analyzer) is IDTokenizer
                                     and type(field.format) is formats.Existence}
+        # KEYWORD fields split on a regex alone (near-duplicate keys): their words counted here
+        self._split_fields = {name: field.analyzer.expression for name, field in self.schema.items()
+                              if type(field) is fields.KEYWORD and type(field.analyzer) is RegexTokenizer
+                              and not field.analyzer.gaps and field.analyzer.expression.groups == 0
+                              and type(field.format) is formats.Frequency and field.format.field_boost == 1.0}
+        # fields whose analyzer starts with a regex tokenizer: no words, nothing posted, in an empty value
+        self._tokenized_fields = {name for name, field in self.schema.items()
+                                  if type(field) in (fields.TEXT, fields.KEYWORD)
+                                  and isinstance(_first_tokenizer(field.analyzer), RegexTokenizer)
+                                  and not _first_tokenizer(field.analyzer).gaps}
         # per field: term -> ([docnum], [weight], [encoded value]); a length byte per document
         self._terms: dict[str, dict] = {}
         self._length_bytes: dict[str, list[int]] = {}
@@ -164,6 +174,14 @@ class BulkSegmentWriter(SegmentWriter):
             elif name in self._whole_value_fields and type(value) is str:
                 last_value = b""
                 self._add_items(name, docnum, ((value.encode("utf-8"), 1, field.format.field_boost, b""),))
+            elif value == "" and name in self._tokenized_fields:
+                pass  # no author, no topics: Whoosh's analyzer finds no word to post
+            elif name in self._split_fields and type(value) is str:
+                # as Frequency.word_values counts them: first-seen order, weight the count as a float
+                counted = Counter(self._split_fields[name].findall(value))
+                length, last_value = self._add_items(
+                    name, docnum, ((word.encode("utf-8"), n, float(n), pack_uint(n)) for word, n in counted.items()),
+                    field.scorable)
             elif field.indexed:
                 length, last_value = self._add_items(name, docnum, field.index(value), field.scorable)
             if field.separate_spelling():
@@ -502,6 +520,12 @@ def decode_positions(values: list[bytes], per_doc: np.ndarray) -> np.ndarray:
     total = np.cumsum(np.array(gaps, np.int64))
     before = np.concatenate(([0], total))[np.cumsum(per_doc) - per_doc]  # the running sum where each document starts
     return total - np.repeat(before, per_doc)
+
+
+def _first_tokenizer(analyzer):
+    """The tokenizer an analyzer starts with (itself, or a composite's first item), or None."""
+    items = getattr(analyzer, "items", None)
+    return items[0] if items else analyzer
 
 
 def _length_range(lengths: list[int]) -> int:
