@@ -342,6 +342,8 @@ class Generation:
         self._reading: dict[tuple[str, str], threading.Event] = {}  # words whose positions a thread is reading
         self._spelling: dict[str, list[str]] = {}  # first letter -> the spelling words that begin with it
         self._lock = threading.Lock()
+        # what other modules work out once per commit (``memo``): exact.py's words by stem, plan.py's frequencies
+        self._memo: dict[str, dict] = {}
 
     # --- columns, read once per segment -----------------------------------------
 
@@ -508,6 +510,22 @@ class Generation:
             self.segments.spelling(key, reader, field, None)
         self._read_spelling_words(searcher)
         return loaded
+
+    def memo(self, name: str, limit: int = 100_000) -> dict:
+        """A dictionary named ``name`` kept with this commit (its values cannot change until the next one),
+        emptied when it holds ``limit`` entries."""
+        found = self._memo.get(name)
+        if found is None or len(found) >= limit:
+            found = self._memo[name] = {}
+        return found
+
+    def doc_frequency(self, searcher, fieldname: str, text: str) -> int:
+        """``searcher.reader().doc_frequency``, once per commit and term (a lookup in every segment)."""
+        held = self.memo("doc_frequency")
+        found = held.get((fieldname, text))
+        if found is None:
+            found = held[(fieldname, text)] = searcher.reader().doc_frequency(fieldname, text)
+        return found
 
     # --- filters, facets, groups --------------------------------------------------
 
@@ -853,6 +871,20 @@ class Evaluator:
         if column is None:  # not this codec: from the stored fields
             return reader.stored_fields(docnum - offset).get(schema.TITLE) or ""
         return _text(column[docnum - offset])
+
+    def titles(self, docnums: list[int]) -> list[str]:
+        """``title`` of each of ``docnums``: each segment's title column looked up once, not once a document."""
+        out = []
+        columns: dict[int, object] = {}
+        for docnum in docnums:
+            offset, reader = self._leaf(docnum)
+            column = columns.get(offset, False)
+            if column is False:
+                perdoc = getattr(reader, "_perdoc", None)
+                column = columns[offset] = (perdoc._cached_reader(schema.TITLE, reader.schema[schema.TITLE].column_type)
+                                            if perdoc else None)
+            out.append(_text(column[docnum - offset]) if column is not None else self.title(docnum))
+        return out
 
     def _leaf(self, docnum: int) -> tuple[int, object]:
         """(offset, segment reader) of the segment holding ``docnum``."""

@@ -88,11 +88,21 @@ def _rescore(ev: engine.Evaluator, docnums: np.ndarray, positions: np.ndarray, s
 def _own_words(ev: engine.Evaluator, term: str, forms: Forms) -> re.Pattern | None:
     """The index's words with this term that are forms of the typed word, as a pattern of whole words; None
     when no other word of the index has the term (nothing to re-score: ``ferris`` makes ``ferry`` checked)."""
-    words = [w for w in ev.gen.vocabulary(ev.searcher, highlight.stem_head(term)) if schema.word_stem(w) == term]
+    words = _words_of_term(ev, term)
     own = [w for w in words if forms.is_form(w)]
     if len(own) == len(words):
         return None
     return re.compile(r"(?<!\w)(?:%s)(?!\w)" % "|".join(map(re.escape, own)) if own else r"(?!)")
+
+
+def _words_of_term(ev: engine.Evaluator, term: str) -> list[str]:
+    """The index's words whose term is ``term``: the vocabulary under its head stemmed once per commit."""
+    held = ev.gen.memo("exact.words")
+    found = held.get(term)
+    if found is None:
+        found = held[term] = [w for w in ev.gen.vocabulary(ev.searcher, highlight.stem_head(term))
+                              if schema.word_stem(w) == term]
+    return found
 
 
 def _best(scores: np.ndarray, missing: np.ndarray | None, n: int) -> np.ndarray:

@@ -95,11 +95,7 @@ class Forms:
 
     @classmethod
     def of(cls, typed) -> "Forms":
-        words: dict[str, set[str]] = {}
-        for w in typed:
-            for term in schema.stems(w):
-                words.setdefault(term, set()).add(w.lower())
-        return cls({t: frozenset(ws) for t, ws in words.items()})
+        return _forms_of(tuple(typed))
 
     def marked(self, text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """The spans (from ``matches``) that are a typed word's own forms."""
@@ -111,6 +107,16 @@ class Forms:
             return True
         lowered = found.lower()
         return lowered in typed or any(lemmas(lowered) & lemmas(w) for w in typed)
+
+
+@lru_cache(maxsize=4096)
+def _forms_of(typed: tuple[str, ...]) -> Forms:
+    """``Forms.of``, once per query's words (a request asks for them twice: its plan, its hits; never changed)."""
+    words: dict[str, set[str]] = {}
+    for w in typed:
+        for term in schema.stems(w):
+            words.setdefault(term, set()).add(w.lower())
+    return Forms({t: frozenset(ws) for t, ws in words.items()})
 
 
 @lru_cache(maxsize=65536)

@@ -595,7 +595,7 @@ def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: Sea
                 break
     corrected = plan.corrected is not None
     stems = plan.stems if req.with_snippets else None
-    forms = Forms.of(words_of(parse(suggestion if corrected else req.q, settings.max_query_terms)))
+    forms = Forms.of(words_of(parse(suggestion, settings.max_query_terms) if corrected else parsed))
     words = _explained_words(req.q, suggestion if corrected else None, settings) if req.explain else None
     hits = [_hit(ev, r, stems, settings, req, words, forms) for r in found.ranked]
     offset = cursor.offset if cursor else (req.page - 1) * req.per_page
@@ -758,12 +758,16 @@ def _versions(ev: engine.Evaluator, docnum: int) -> list[Version]:
     if not ev.gen.in_group(docnum):
         return []
     gen = ev.gen
-    others = [int(d) for d in gen.group_members(docnum) if d != docnum]
-    others.sort(key=lambda d: (gen.datekey[d] == schema.UNDATED, gen.datekey[d], gen.ids[d]))
+    others = gen.group_members(docnum)
+    others = others[others != docnum]
+    dates = gen.datekey[others]
+    others = others[np.lexsort((gen.id_rank[others], dates, dates == schema.UNDATED))]  # undated last, then by id
     sources = gen.codes[schema.SOURCE]
-    return [Version(gen.ids[d], ev.title(d) or gen.ids[d],
-                    sources.values[sources.codes[d]] if sources.codes[d] >= 0 else None, _iso_seconds(gen.datekey[d]))
-            for d in others]
+    docs = others.tolist()
+    ids = [gen.ids[d] for d in docs]
+    return [Version(i, title or i, sources.values[code] if code >= 0 else None, _iso_seconds(key))
+            for i, title, code, key in zip(ids, ev.titles(docs), sources.codes[others].tolist(),
+                                            gen.datekey[others].tolist())]
 
 
 def _iso_seconds(datekey: int) -> str | None:
