@@ -271,6 +271,12 @@ def _read_columns(reader) -> SegmentColumns:
     )
 
 
+def _named_counts(values: list[str], counts: np.ndarray) -> list[tuple[str, int]]:
+    """(value, count) where ``counts`` (0: no value, then one per value) is not zero."""
+    at = np.flatnonzero(counts)
+    return [(values[i - 1] if i else "", n) for i, n in zip(at.tolist(), counts[at].tolist())]
+
+
 def _merged_codes(parts: list[Codes], dtype=np.int32) -> Codes:
     """Segments' codes as one column: values numbered in order of first appearance, as one pass would."""
     values: dict[str, int] = {}
@@ -324,6 +330,7 @@ class Generation:
         self._grouped = np.argsort(self.group, kind="stable")  # documents by group, for group_members
         self._grouped_codes = self.group[self._grouped]
         self._shared = np.bincount(self.group)[self.group] > 1  # in a group of two or more
+        self._shared_group = np.where(self._shared, self.group, -1)  # the group of those, -1 for the others
         self.lengths = {name: _concatenate([part.lengths[name] for part in parts], np.float64)
                         for name in (schema.CONTENT, schema.TITLE)}
         self._avg_length = {name: (searcher.avg_field_length(name) or 1) for name in self.lengths}
@@ -559,12 +566,12 @@ class Generation:
         codes = self.codes[name]
         picked = codes.codes[docnums]
         counts = np.bincount(picked + 1, minlength=len(codes.values) + 1)  # 0: no value
-        return [(codes.values[i - 1] if i else "", int(counts[i])) for i in np.nonzero(counts)[0]]
+        return _named_counts(codes.values, counts)
 
     def distinct_groups(self, docnums: np.ndarray) -> int:
         """How many near-duplicate groups ``docnums`` fall into (most articles are a group of their own)."""
-        shared = self._shared[docnums]
-        codes = self.group[docnums[shared]]  # codes of named groups: below self._named
+        codes = self._shared_group[docnums]
+        codes = codes[codes >= 0]  # codes of named groups: below self._named
         if len(codes) * 16 < self._named:
             distinct = np.unique(codes).size
         else:  # one pass over a flag per group instead of a sort (every article has copies in some archives)
