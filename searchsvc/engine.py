@@ -39,7 +39,8 @@ from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
 from whoosh.util.numeric import byte_to_length
 
 from searchsvc import ranking, schema
-from searchsvc.segment import term_postings
+from searchsvc.postings import SegmentArrays
+from searchsvc.segment import TEXT_FIELDS, decode_positions, term_offset, term_postings
 
 DOCNUM = np.int64
 LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
@@ -117,6 +118,7 @@ class SegmentCache:
     def __init__(self, budget: int = POSTINGS_BUDGET):
         self.budget = budget
         self._columns: dict[object, SegmentColumns] = {}
+        self._arrays: dict[object, SegmentArrays | None] = {}  # a segment's title and body postings, mapped
         self._postings: OrderedDict[tuple, tuple[np.ndarray, np.ndarray, int]] = OrderedDict()
         self._held = 0
         self._spelling: dict[object, dict[str, list[str]]] = {}  # segment -> first letter -> words
@@ -148,8 +150,22 @@ class SegmentCache:
             found = self._columns[key] = _read_columns(reader)
         return found
 
+    def arrays(self, key, reader) -> SegmentArrays | None:
+        """The segment's postings arrays (postings.py), None where it has none."""
+        if key not in self._arrays:
+            found = SegmentArrays.of(reader)
+            with self._lock:
+                self._arrays.setdefault(key, found)
+        return self._arrays[key]
+
     def postings(self, key, reader, fieldname: str, tbytes: bytes) -> tuple[np.ndarray, np.ndarray, int]:
-        """(local document numbers, frequencies, document frequency) of a term in one segment."""
+        """(local document numbers, frequencies, document frequency) of a term in one segment: a slice of
+        the segment's arrays where it has them, else decoded from Whoosh's blocks (and kept, a bounded LRU)."""
+        arrays = self.arrays(key, reader) if fieldname in TEXT_FIELDS else None
+        if arrays is not None:
+            offset = term_offset(reader, fieldname, tbytes)
+            found = arrays.term_docs(offset) if offset is not None else None
+            return (found[0], found[1], len(found[0])) if found is not None else _NO_POSTINGS
         entry = (key, fieldname, tbytes)
         with self._lock:
             found = self._postings.get(entry)
@@ -229,6 +245,8 @@ class SegmentCache:
                 del self._columns[key]
             for key in [k for k in self._spelling if k not in keys]:
                 del self._spelling[key]
+            for key in [k for k in self._arrays if k not in keys]:
+                del self._arrays[key]  # its mapping closes once no view of it is left
             self.warmed &= keys
             for key in [k for k in self._shared_columns if k[1] not in keys]:
                 del self._shared_columns[key]  # its file closes once no reader uses it
@@ -315,6 +333,8 @@ class Generation:
         self.keys = [segment_key(r) for r in readers]
         self.sizes = [r.doc_count_all() for r in readers]
         parts = [self.segments.columns(k, r) for k, r in zip(self.keys, readers)]
+        # every segment's postings mapped as arrays: nothing to decode, so nothing worth keeping or warming
+        self.mapped = all(self.segments.arrays(k, r) is not None for k, r in zip(self.keys, readers))
         self.live = _concatenate([_segment_live(r) for r in readers], bool)
         self.ids = [i for part in parts for i in part.ids]
         order = sorted(range(self.doc_count), key=self.ids.__getitem__)
@@ -416,6 +436,8 @@ class Generation:
         decoding 150,000 posting values again (200,000 articles).
         """
         key = (fieldname, text)
+        if self.mapped and fieldname in TEXT_FIELDS:
+            return self._read_positions(searcher, fieldname, text, docnums)
         held = self._held_positions(key)
         if held is None:
             every = self.term(searcher, fieldname, text).docnums
@@ -460,14 +482,18 @@ class Generation:
     def _read_positions(self, searcher, fieldname: str, text: str, docnums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         counts: list[np.ndarray] = []
         flat: list[np.ndarray] = []
-        for sub, offset in searcher.leaf_searchers():
+        for (sub, offset), key in zip(searcher.leaf_searchers(), self.keys):
             reader = sub.reader()
             n = reader.doc_count_all()
             lo, hi = np.searchsorted(docnums, [offset, offset + n])
             if lo == hi:
                 continue
             tbytes = reader.schema[fieldname].to_bytes(text)
-            c, f = _read_positions(reader, fieldname, tbytes, docnums[lo:hi] - offset)
+            arrays = self.segments.arrays(key, reader) if fieldname in TEXT_FIELDS else None
+            if arrays is not None:
+                c, f = _mapped_positions(arrays, reader, fieldname, tbytes, docnums[lo:hi] - offset)
+            else:
+                c, f = _read_positions(reader, fieldname, tbytes, docnums[lo:hi] - offset)
             counts.append(c)
             flat.append(f)
         if not counts:
@@ -496,7 +522,9 @@ class Generation:
         leaves = [(key, sub.reader()) for (sub, _), key in zip(searcher.leaf_searchers(), self.keys)]
         cold = [(key, reader) for key, reader in leaves if key not in self.segments.warmed]
         frequency: dict[tuple[str, str], int] = {}
-        for _, reader in cold:
+        for key, reader in cold:
+            if self.segments.arrays(key, reader) is not None:
+                continue  # mapped: its lists cost a slice on first use, nothing to load ahead
             for fieldname in self.lengths:
                 for tbytes, info in reader.iter_field(fieldname):
                     key = (fieldname, tbytes.decode("utf-8"))
@@ -768,13 +796,6 @@ def _read_postings(m) -> tuple[np.ndarray, np.ndarray]:
     return np.array(ids, np.int32), np.array(weights, np.float32)  # a segment's numbers; frequencies (whole)
 
 
-# What formats.Positions writes after a posting's count: a protocol-2 pickle of the gap list. Bodies of
-# such pickles (their items, then APPEND or MARK...APPENDS) joined after one header unpickle as one flat
-# list: a block's positions in one C call instead of one per document.
-_POSITIONS_HEADER = b"\x80\x02]q\x00"
-_LIST_START = b"\x80\x02]"
-
-
 def _read_positions(reader, fieldname: str, tbytes: bytes, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The term's positions in each ``wanted`` document (ascending, segment-relative): how many each has (0
     where it is absent) and all of them, document after document; only the posting blocks that hold them."""
@@ -810,21 +831,17 @@ def _read_positions(reader, fieldname: str, tbytes: bytes, wanted: np.ndarray) -
     picked = np.concatenate(picked_at)
     per_doc = np.frombuffer(b"".join([v[:4] for v in values]), ">u4").astype(np.int64)
     counts[picked] = per_doc
-    return counts, _positions_of(values, per_doc)
+    return counts, decode_positions(values, per_doc)
 
 
-def _positions_of(values: list[bytes], per_doc: np.ndarray) -> np.ndarray:
-    """Postings' encoded positions (a count, then a pickled list of gaps), decoded into one array."""
-    n = len(values)
-    if b"".join([v[4:9] for v in values]) == _POSITIONS_HEADER * n and b"".join([v[-1:] for v in values]) == b"." * n:
-        gaps = pickle.loads(_LIST_START + b"".join([v[9:-1] for v in values]) + b".")  # 4 + len(header)
-    else:  # written some other way: one list at a time
-        gaps = [g for v in values for g in pickle.loads(v[4:])]
-    if len(gaps) != int(per_doc.sum()):
-        raise ValueError("positions do not match their counts")
-    total = np.cumsum(np.array(gaps, np.int64))
-    before = np.concatenate(([0], total))[np.cumsum(per_doc) - per_doc]  # the running sum where each document starts
-    return total - np.repeat(before, per_doc)
+def _mapped_positions(arrays: SegmentArrays, reader, fieldname: str, tbytes: bytes,
+                      wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``_read_positions`` from the segment's arrays: a slice and a gather."""
+    offset = term_offset(reader, fieldname, tbytes)
+    found = arrays.term(offset) if offset is not None else None
+    if found is None:
+        return np.zeros(len(wanted), np.int64), np.empty(0, np.int64)
+    return found.positions_of(wanted)
 
 
 def _positions_by_matcher(m, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

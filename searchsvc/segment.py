@@ -30,6 +30,7 @@ from operator import sub
 from pickle import dumps
 from typing import Iterator
 
+import numpy as np
 from whoosh import fields, formats
 from whoosh.analysis import IDTokenizer
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3TermsReader, W3TermInfo
@@ -40,6 +41,8 @@ from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter
 
 from searchsvc import schema
+from searchsvc.postings import EXTENSION as ARRAYS_EXTENSION
+from searchsvc.postings import ArraysWriter, SegmentArrays
 
 TEXT_FIELDS = (schema.CONTENT, schema.TITLE)  # analysed here in one pass
 _ROW = struct.Struct("!BfIBBfIIqi")  # W3TermInfo: flags, weight, df, min/max length, max weight, first/last id, extent
@@ -110,10 +113,12 @@ class BulkSegmentWriter(SegmentWriter):
         only when the segment has deletions; else they follow ``startdoc``.
         """
         texts, schema_ = TEXT_FIELDS, self.schema
-        for name, text, docnums, weights, values in _segment_postings(reader):
+        arrays = SegmentArrays.of(reader)
+        for name, text, offset, docnums, weights, values in _segment_postings(reader):
             if name not in schema_:
                 continue
-            if docmap is None:
+            whole = docmap is None
+            if whole:
                 kept = range(len(docnums))
                 docnums = [startdoc + d for d in docnums]
             else:
@@ -122,10 +127,19 @@ class BulkSegmentWriter(SegmentWriter):
                     continue
                 docnums = [docmap[docnums[i]] for i in kept]
             terms = self._field_terms(name)
-            term = text.decode("utf-8") if name in texts else text
-            postings = terms.get(term)
-            if postings is None:
-                terms[term] = postings = (array("I"), [], [])
+            if name in texts:
+                term = text.decode("utf-8")
+                postings = terms.get(term)
+                if postings is None:
+                    terms[term] = postings = (array("I"), [], [], array("I"))
+                counts = [int(w) for w in weights]  # unboosted positions: the weight counts them
+                postings[3].extend(_kept_positions(arrays, offset, values, counts, None if whole else kept))
+                weights = counts
+            else:
+                term = text
+                postings = terms.get(term)
+                if postings is None:
+                    terms[term] = postings = (array("I"), [], [])
             postings[0].extend(docnums)
             postings[1].extend(weights[i] for i in kept)
             postings[2].extend(values[i] for i in kept)
@@ -182,10 +196,16 @@ class BulkSegmentWriter(SegmentWriter):
         single = _single_position
         encoded = b""
         for term, n in counts.items():
-            encoded = single(where[term]) if n == 1 else _encode_positions(repeated[term])
             postings = terms.get(term)
             if postings is None:
-                terms[term] = postings = (array("I"), [], [])
+                terms[term] = postings = (array("I"), [], [], array("I"))
+            if n == 1:
+                pos = where[term]
+                encoded = single(pos)
+                postings[3].append(pos)
+            else:
+                encoded = _encode_positions(repeated[term])
+                postings[3].extend(repeated[term])
             postings[0].append(docnum)
             postings[1].append(n)  # the weight: an int here (cached, no allocation), a float on disk
             postings[2].append(encoded)
@@ -209,14 +229,27 @@ class BulkSegmentWriter(SegmentWriter):
         return (length if scorable else 0), value
 
     def _flush_segment(self):
-        """Write every field's terms, fields in name order and terms in byte order."""
+        """Write every field's terms, fields in name order and terms in byte order; then the titles' and
+        bodies' postings again as arrays (postings.py)."""
         self.perdocwriter.close()
+        arrays = ArraysWriter()
         for name in sorted(self._terms):
             if self._terms[name]:
-                self._write_field(name)
+                self._write_field(name, arrays)
         self.fieldwriter.close()
+        self._arrays = arrays.to_bytes()
 
-    def _write_field(self, name: str) -> None:
+    def _assemble_segment(self):
+        """A compound segment packs Whoosh's files; the arrays stay a file of their own (to be mapped)."""
+        super()._assemble_segment()
+        f = self.newsegment.create_file(self.storage, ARRAYS_EXTENSION)
+        try:
+            f.write(self._arrays)
+        finally:
+            f.close()
+        self._arrays = b""
+
+    def _write_field(self, name: str, arrays: ArraysWriter) -> None:
         """One field's posting lists, in blocks as ``W3PostingsWriter`` writes them, and its rows in the term table."""
         writer = self.fieldwriter
         field = self.schema[name]
@@ -230,7 +263,7 @@ class BulkSegmentWriter(SegmentWriter):
         join_values = _values_joiner(field.format)
         text_keys = name in TEXT_FIELDS  # str keys: their order is their UTF-8 bytes' order
         for term in sorted(terms):
-            docnums, weights, values = terms[term]
+            docnums, weights, values = terms[term][:3]
             key = prefix + (term.encode("utf-8") if text_keys else term)
             count = len(docnums)
             if count == 1:  # most terms: one posting, one block
@@ -240,7 +273,10 @@ class BulkSegmentWriter(SegmentWriter):
                 data = dumps(((docnum,), None if weight == 1 else float(weight), join_values(values)), 2)
                 info = dumps((1, docnum, heaviest, 0, low, low), 2)
                 block = _HEAD.pack(WHOOSH3_HEADER_MAGIC, -len(info) - len(data)) + info + data
-                add_row(key, _ROW.pack(False, weight, 1, low, low, heaviest, docnum, docnum, add_block(block), len(block)))
+                start = add_block(block)
+                add_row(key, _ROW.pack(False, weight, 1, low, low, heaviest, docnum, docnum, start, len(block)))
+                if text_keys:
+                    arrays.add(start, docnums, weights, terms[term][3])
                 continue
             start = add_block(WHOOSH3_HEADER_MAGIC)
             total_weight, max_weight, min_length, max_length = 0, 0, 0, 0
@@ -261,6 +297,8 @@ class BulkSegmentWriter(SegmentWriter):
                 max_length = max(max_length, high)
             add_row(key, _ROW.pack(False, total_weight, count, min_length, max_length, max_weight,
                                    docnums[0], docnums[-1], start, postings.offset - start))
+            if text_keys:
+                arrays.add(start, docnums, weights, terms[term][3])
         postings.close()
         table.close()
         writer.finish_field()
@@ -344,8 +382,24 @@ def term_postings(reader, fieldname: str, tbytes: bytes):
     return m, info.doc_frequency()
 
 
-def _segment_postings(reader) -> Iterator[tuple[str, bytes, list[int], list, list]]:
-    """(field, term, document numbers, weights, values) of every term of a segment, deleted documents included.
+def term_offset(reader, fieldname: str, tbytes: bytes) -> int | None:
+    """Where the term's posting list starts in the segment's posting file (its key into the segment's
+    arrays, postings.py), or None: not in the segment, or its postings are inline in the term table."""
+    terms = getattr(reader, "_terms", None)
+    if not isinstance(terms, W3TermsReader):
+        return None
+    fnum = terms._fieldmap.get(fieldname)
+    if fnum is None:
+        return None
+    row = terms._tindex.get(pack_ushort(fnum) + tbytes)
+    if row is None or row[0]:
+        return None
+    return _ROW.unpack(row)[-2]
+
+
+def _segment_postings(reader) -> Iterator[tuple[str, bytes, int | None, list[int], list, list]]:
+    """(field, term, posting list offset, document numbers, weights, values) of every term of a segment,
+    deleted documents included (the offset is None for postings inline in the term table).
 
     As Whoosh's posting reader decodes them (weights and values exactly as
     its matcher answers them), but a term's blocks straight from the
@@ -360,7 +414,7 @@ def _segment_postings(reader) -> Iterator[tuple[str, bytes, list[int], list, lis
         name, text = names[unpack_ushort(key[:2])[0]], key[2:]
         if row[0]:  # the postings are inline in the row
             ids, weights, values = W3TermInfo.from_bytes(row).inlined_postings()
-            yield name, text, list(ids), list(weights), list(values)
+            yield name, text, None, list(ids), list(weights), list(values)
             continue
         fixed = fields_[name].format.fixed_value_size() if name in fields_ else None
         offset, length = _ROW.unpack(row)[-2:]  # (W3TermInfo.from_bytes reads the length as a tuple)
@@ -389,7 +443,46 @@ def _segment_postings(reader) -> Iterator[tuple[str, bytes, list[int], list, lis
                 values.extend([None] * count)
             else:
                 values.extend(block_values[i:i + fixed] for i in range(0, len(block_values), fixed))
-        yield name, text, docnums, weights, values
+        yield name, text, offset, docnums, weights, values
+
+
+def _kept_positions(arrays: SegmentArrays | None, offset: int | None, values: list, counts: list[int],
+                    kept: list[int] | None) -> array:
+    """A merged term's positions, flat, for the ``kept`` postings (None: all): from the segment's arrays
+    where it has them, else decoded from Whoosh's posting values."""
+    found = arrays.term(offset) if arrays is not None and offset is not None else None
+    if found is not None and len(found.docs) == len(counts):
+        flat = found.positions
+    else:
+        flat = decode_positions(values, np.array(counts, np.int64)).astype(np.uint32)
+    if kept is not None:
+        keep = np.zeros(len(counts), bool)
+        keep[kept] = True
+        flat = flat[np.repeat(keep, counts)]
+    return array("I", flat.astype(np.uint32, copy=False).tobytes())
+
+
+# What formats.Positions writes after a posting's count: a protocol-2 pickle of the gap list. Bodies of
+# such pickles (their items, then APPEND or MARK...APPENDS) joined after one header unpickle as one flat
+# list: a block's positions in one C call instead of one per document.
+_POSITIONS_HEADER = b"\x80\x02]q\x00"
+_LIST_START = b"\x80\x02]"
+
+
+def decode_positions(values: list[bytes], per_doc: np.ndarray) -> np.ndarray:
+    """Postings' encoded positions (a count, then a pickled list of gaps), decoded into one int64 array."""
+    n = len(values)
+    if not n:
+        return np.empty(0, np.int64)
+    if b"".join([v[4:9] for v in values]) == _POSITIONS_HEADER * n and b"".join([v[-1:] for v in values]) == b"." * n:
+        gaps = pickle.loads(_LIST_START + b"".join([v[9:-1] for v in values]) + b".")  # 4 + len(header)
+    else:  # written some other way: one list at a time
+        gaps = [g for v in values for g in pickle.loads(v[4:])]
+    if len(gaps) != int(per_doc.sum()):
+        raise ValueError("positions do not match their counts")
+    total = np.cumsum(np.array(gaps, np.int64))
+    before = np.concatenate(([0], total))[np.cumsum(per_doc) - per_doc]  # the running sum where each document starts
+    return total - np.repeat(before, per_doc)
 
 
 def _length_range(lengths: list[int]) -> int:

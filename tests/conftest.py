@@ -41,6 +41,15 @@ def make_settings(index: Path, **kw) -> Settings:
     return Settings.from_env({}, index=index, **kw)
 
 
+def drop_postings_arrays(index: Path) -> int:
+    """Make ``index`` like one written before postings.py: its segments' posting lists are then decoded
+    from Whoosh's blocks. How many files were removed."""
+    found = list(Path(index).rglob("*.arr"))
+    for path in found:
+        path.unlink()
+    return len(found)
+
+
 def write(path: Path, text: str | bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(text, bytes):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from whoosh import query as wq
 from whoosh.support.levenshtein import damerau_levenshtein
 
-from conftest import make_settings, page, write
+from conftest import drop_postings_arrays, make_settings, page, write
 from searchsvc import engine, paging, ranking, schema
 from searchsvc.indexer import reindex
 from searchsvc.query import parse
@@ -40,9 +40,12 @@ def dump(path, recs):
     write(path, "".join(json.dumps(r) + "\n" for r in recs))
 
 
-@pytest.fixture(scope="module")
-def layered(tmp_path_factory):
-    """Three commits: two files, a third (a new segment), then the first file shrunk (deletions)."""
+@pytest.fixture(scope="module", params=["mapped", "decoded"])
+def layered(tmp_path_factory, request):
+    """Three commits: two files, a third (a new segment), then the first file shrunk (deletions).
+
+    ``decoded``: the segments' postings arrays removed, as in an index written before them: every
+    posting list is then decoded from Whoosh's blocks (postings.py)."""
     root = tmp_path_factory.mktemp("layered")
     settings = make_settings(root / "index")
     dump(root / "src/a.jsonl", records(0, 300, 1))
@@ -52,7 +55,11 @@ def layered(tmp_path_factory):
     reindex(settings, [root / "src"])
     dump(root / "src/a.jsonl", records(0, 150, 1))
     reindex(settings, [root / "src"])
+    assert len(list((root / "index").rglob("*.arr"))) >= 2
+    if request.param == "decoded":
+        drop_postings_arrays(root / "index")
     index = SearchIndex(settings)
+    assert index.arrays(index.searcher()).mapped == (request.param == "mapped")
     yield settings, index
     index.close()
 
@@ -179,14 +186,38 @@ def test_warming_loads_the_frequent_words_and_changes_no_answer(layered):
     try:
         s = warm.searcher()
         gen = warm.arrays(s)
-        assert gen.warm(s, 1_000_000, threading.Event()) > 1000
-        assert ("content", "w1") in gen._postings
+        if gen.mapped:  # nothing to decode ahead
+            assert gen.warm(s, 1_000_000, threading.Event()) == 0
+            assert ("content", "w1") not in gen._postings
+        else:
+            assert gen.warm(s, 1_000_000, threading.Event()) > 1000
+            assert ("content", "w1") in gen._postings
         for q in QUERIES:
             assert search(warm, SearchRequest(q=q)).to_dict() | {"took_ms": 0} == \
                 search(cold, SearchRequest(q=q)).to_dict() | {"took_ms": 0}
     finally:
         cold.close()
         warm.close()
+
+
+@pytest.mark.parametrize("damage", ["cut short", "empty", "not arrays"])
+def test_a_damaged_postings_arrays_file_is_read_past(tmp_path, damage):
+    """Whoosh's files hold every posting: a segment whose arrays file is damaged answers from them."""
+    settings = make_settings(tmp_path / "ix", cache_entries=0)
+    dump(tmp_path / "src/a.jsonl", records(0, 200, 1))
+    reindex(settings, [tmp_path / "src"])
+    index = SearchIndex(settings)
+    expected = [search(index, SearchRequest(q=q)).to_dict() | {"took_ms": 0} for q in QUERIES]
+    index.close()
+    [arrays] = list((tmp_path / "ix").rglob("*.arr"))
+    data = arrays.read_bytes()
+    arrays.write_bytes({"cut short": data[:len(data) // 2], "empty": b"", "not arrays": b"x" * len(data)}[damage])
+    index = SearchIndex(settings)
+    try:
+        assert not index.arrays(index.searcher()).mapped
+        assert [search(index, SearchRequest(q=q)).to_dict() | {"took_ms": 0} for q in QUERIES] == expected
+    finally:
+        index.close()
 
 
 def test_arrays_follow_the_commit_a_searcher_reads(layered, tmp_path):

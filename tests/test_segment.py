@@ -15,14 +15,19 @@ from pathlib import Path
 import pytest
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
+from whoosh.reading import SegmentReader
 from whoosh.writing import SegmentWriter
 
 from conftest import make_settings, search_ids
 from searchsvc import dedup, indexer, schema
 from searchsvc.indexer import bundled_sample, reindex
 from searchsvc.search import SearchIndex
-from searchsvc.segment import BulkSegmentWriter
+from searchsvc.postings import SegmentArrays
+from searchsvc.segment import BulkSegmentWriter, term_offset
 from searchsvc.sources import Document, read_documents, scan
+
+
+ARRAYS = ".arr"
 
 
 def sample_documents() -> list[Document]:
@@ -63,7 +68,8 @@ def segment_files(directory: Path, writer_class, documents: list[Document]) -> d
     return {p.name[len(prefix):]: p.read_bytes() for p in directory.iterdir() if p.name.startswith(prefix)}
 
 
-def merged_segment_files(directory: Path, writer_class, documents: list[Document], compression: int) -> dict[str, bytes]:
+def merged_segment_files(directory: Path, writer_class, documents: list[Document], compression: int,
+                         part_writer=SegmentWriter) -> dict[str, bytes]:
     """Three committed segments (the second with deletions) and new documents, merged into one segment."""
     directory.mkdir()
     ix = whoosh_index.create_in(str(directory), schema.build_schema())
@@ -74,8 +80,8 @@ def merged_segment_files(directory: Path, writer_class, documents: list[Document
         fields.append(indexer._fields(doc, grouper.assign(doc.id, doc.signature)))
     parts = [fields[:40], fields[40:80], fields[80:120]]
     for part in parts:  # compressed blocks: what incremental reindexes wrote before the bulk writer
-        writer = SegmentWriter(ix, codec=W3Codec(compression=compression), compound=False)
-        with spelling_once(writer):
+        writer = part_writer(ix, codec=W3Codec(compression=compression), compound=False)
+        with whoosh_spelling(writer):
             for f in part:
                 writer.add_document(**f)
         writer.commit(merge=False)
@@ -129,7 +135,7 @@ def test_bulk_segment_is_byte_for_byte_whooshs(tmp_path, documents):
     whoosh_files = segment_files(tmp_path / "whoosh", SegmentWriter, docs)
     bulk_files = segment_files(tmp_path / "bulk", BulkSegmentWriter, docs)
     assert ".pst" in whoosh_files and ".trm" in whoosh_files and "._stored.col" in whoosh_files
-    assert sorted(bulk_files) == sorted(whoosh_files)
+    assert sorted(bulk_files) == sorted([*whoosh_files, ARRAYS])  # and its postings as arrays
     different = [name for name in whoosh_files if bulk_files[name] != whoosh_files[name]]
     assert different == []
 
@@ -139,8 +145,59 @@ def test_merging_segments_is_byte_for_byte_whooshs(tmp_path, compression):
     docs = generated_documents()[:130]
     whoosh_files = merged_segment_files(tmp_path / "whoosh", SegmentWriter, docs, compression)
     bulk_files = merged_segment_files(tmp_path / "bulk", BulkSegmentWriter, docs, compression)
-    assert ".pst" in whoosh_files and sorted(bulk_files) == sorted(whoosh_files)
+    assert ".pst" in whoosh_files and sorted(bulk_files) == sorted([*whoosh_files, ARRAYS])
     assert [name for name in whoosh_files if bulk_files[name] != whoosh_files[name]] == []
+
+
+def whooshs_postings(reader, fieldname: str) -> dict[bytes, tuple[list, list, list]]:
+    """Every term's (documents, frequencies, positions) as Whoosh's own matcher reads them."""
+    out = {}
+    for tbytes in reader.lexicon(fieldname):
+        m = reader.postings(fieldname, tbytes)
+        docs, freqs, positions = [], [], []
+        while m.is_active():
+            docs.append(m.id())
+            found = list(m.value_as("positions"))
+            freqs.append(len(found))
+            positions.extend(found)
+            m.next()
+        out[tbytes] = (docs, freqs, positions)
+    return out
+
+
+def mapped_postings(reader, fieldname: str) -> dict[bytes, tuple[list, list, list]]:
+    arrays = SegmentArrays.of(reader)
+    out = {}
+    for tbytes in reader.lexicon(fieldname):
+        found = arrays.term(term_offset(reader, fieldname, tbytes))
+        out[tbytes] = (found.docs.tolist(), found.freqs.tolist(), found.positions.tolist())
+    return out
+
+
+@pytest.mark.parametrize("merged_from", [None, SegmentWriter, BulkSegmentWriter])
+def test_a_segments_arrays_hold_its_title_and_body_postings(tmp_path, merged_from):
+    """Fresh, merged from segments without arrays (decoded), and from segments with them (deletions dropped)."""
+    if merged_from is None:
+        (tmp_path / "ix").mkdir()
+        writer = BulkSegmentWriter(whoosh_index.create_in(str(tmp_path / "ix"), schema.build_schema()),
+                                   codec=W3Codec(compression=0), compound=False)
+        grouper = dedup.Grouper()
+        for doc in generated_documents():
+            writer.add_document(**indexer._fields(doc, grouper.assign(doc.id, dedup.signature(doc.body))))
+        writer.commit(merge=False)
+    else:
+        merged_segment_files(tmp_path / "ix", BulkSegmentWriter, generated_documents()[:130], 0, merged_from)
+    ix = whoosh_index.open_dir(str(tmp_path / "ix"))
+    segment = ix._segments()[-1]
+    reader = SegmentReader(ix.storage, ix.schema, segment)
+    try:
+        for fieldname in (schema.CONTENT, schema.TITLE):
+            expected = whooshs_postings(reader, fieldname)
+            assert len(expected) >= 4
+            assert fieldname == schema.TITLE or any(len(docs) > 100 for docs, _, _ in expected.values())
+            assert mapped_postings(reader, fieldname) == expected
+    finally:
+        reader.close()
 
 
 def test_a_build_past_the_postings_budget_writes_more_segments_and_finds_the_same(tmp_path, monkeypatch):
