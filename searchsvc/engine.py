@@ -1067,11 +1067,25 @@ def _adding(kept: Matches, maybe: Matches) -> Matches:
 
 
 def _positions_in(big: np.ndarray, small: np.ndarray) -> np.ndarray | None:
-    """Where each of ``small`` sits in ``big`` (both ascending), or None unless every one is there."""
+    """Where each of ``small`` sits in ``big`` (both ascending), or None unless every one is there.
+
+    A few of ``small`` are looked up first: two different words' lists (a tiered query's ``wider``) are
+    told apart without a search for each document.
+    """
+    if len(small) > len(big):
+        return None
+    if len(small) > _PROBES:
+        probe = small[:: len(small) // _PROBES]
+        at = np.searchsorted(big, probe)
+        if at[-1] >= len(big) or not (big[at] == probe).all():
+            return None
     at = np.searchsorted(big, small)
-    if len(at) and (at[-1] >= len(big) or not np.array_equal(big[np.minimum(at, len(big) - 1)], small)):
+    if len(at) and (at[-1] >= len(big) or not (big[at] == small).all()):  # ascending: at[-1] bounds them all
         return None
     return at
+
+
+_PROBES = 16
 
 
 def _sorted_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
