@@ -158,12 +158,13 @@ def passages(body: str, stems: set[str], size: int = 240, limit: int = 3,
     candidates = []
     ends = [b for _, b in around]  # ascending: matches never overlap
     starts = [a for a, _ in around]
-    for i, (start, _) in enumerate(around):
-        lo = max(0, min(start - size // 4, len(text) - size))
-        hi = _reach(starts, ends, lo + size, size // 4, len(text))
-        inside = around[i:bisect_right(ends, hi, lo=i)]
-        distinct = len({text[a:b].lower() for a, b in inside})
-        candidates.append((distinct * 10 + len(inside), -lo, lo, hi))
+    words = [text[a:b].lower() for a, b in around]
+    quarter, last = size // 4, len(text) - size
+    for i, start in enumerate(starts):
+        lo = max(0, min(start - quarter, last))
+        hi = _reach(starts, ends, lo + size, quarter, len(text))
+        j = bisect_right(ends, hi, lo=i)
+        candidates.append((len(set(words[i:j])) * 10 + j - i, -lo, lo, hi))
     for _, _, lo, hi in sorted(candidates, reverse=True):
         if any(lo < u_hi and hi > u_lo for u_lo, u_hi in chosen):
             continue
