@@ -49,6 +49,7 @@ POSTINGS_BUDGET = 8_000_000  # postings kept per generation (about 16 bytes each
 POSITIONS_BYTES = 32 * 1024 * 1024  # positions of frequent words kept per generation (4 bytes each, 20 a document)
 ALL_POSITIONS_FROM = 1000  # a word in this many articles: a phrase reads (and keeps) all its positions at once
 WARM_MIN_DF = 100  # shorter lists cost little more than their lookup: read on first use, not warmed
+TITLE_PLACES = 20_000  # words whose title postings' places in their merged-field postings are kept per commit
 WARM_MIN_DOCS = 1000  # smaller segments (a watcher's) are left to the first queries after a server's first warm-up
 
 
@@ -944,9 +945,28 @@ class Evaluator:
             if len(q.subqueries) == 1:  # Whoosh ignores a one-part compound's boost
                 return self.matches(q.subqueries[0])
             parts = [self.matches(sub) for sub in q.subqueries]
-            found = _intersection(parts) if type(q) is wq.And else _union(parts)
+            found = _intersection(parts) if type(q) is wq.And else self._union(q.subqueries, parts)
             return Matches(found.docnums, found.scores * q.boost) if q.boost != 1.0 else found
         return self._by_whoosh(q)
+
+    def _union(self, subqueries: list[wq.Query], parts: list[Matches]) -> Matches:
+        """``_union`` of ``parts``; a word's title list (a subset of its merged-field list, ``plan.word_clause``)
+        added in at places found once per commit and word: most queries ask for words asked before."""
+        if len(parts) == 2 and all(type(s) is ranking.RankedTerm for s in subqueries):
+            (merged, title), (big, small) = subqueries, parts
+            if ((merged.fieldname, title.fieldname) == (schema.CONTENT, schema.TITLE) and merged.text == title.text
+                    and len(big) > len(small) > 0):
+                held = self.gen.memo("engine.title_places", TITLE_PLACES)
+                at = held.get(merged.text)
+                if at is None or len(at) != len(small):
+                    at = _positions_in(big.docnums, small.docnums)
+                    if at is None:
+                        return _union(parts)
+                    at = held[merged.text] = at.astype(np.int32) if self.gen.doc_count < 2**31 else at
+                scores = big.scores.copy()
+                scores[at] += small.scores
+                return Matches(big.docnums, scores)
+        return _union(parts)
 
     def _phrase(self, q: wq.Phrase) -> Matches:
         """Documents with the words next to each other, scored as the words' BM25 sum (times the boost).
