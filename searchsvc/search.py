@@ -783,18 +783,30 @@ def _versions(ev: engine.Evaluator, docnum: int) -> list[Version]:
     if not ev.gen.in_group(docnum):
         return []
     gen = ev.gen
-    others = gen.group_members(docnum)
-    others = others[others != docnum]
-    dates = gen.datekey[others]
-    others = others[np.lexsort((gen.id_rank[others], dates, dates == schema.UNDATED))]  # undated last, then by id
+    held = gen.memo("search.versions", VERSIONS_KEPT)  # a story's versions are the same in every query that finds it
+    group = int(gen.group[docnum])
+    members = held.get(group)
+    if members is None:
+        members = held[group] = _group_versions(ev, docnum)
+    return [Version(*v) for d, v in members if d != docnum]
+
+
+VERSIONS_KEPT = 10_000  # near-duplicate groups whose versions are kept per commit
+
+
+def _group_versions(ev: engine.Evaluator, docnum: int) -> list[tuple[int, tuple]]:
+    """(document, Version fields) of every live member of ``docnum``'s group, oldest first (undated last), then
+    by id."""
+    gen = ev.gen
+    members = gen.group_members(docnum)
+    dates = gen.datekey[members]
+    members = members[np.lexsort((gen.id_rank[members], dates, dates == schema.UNDATED))]
     sources = gen.codes[schema.SOURCE]
-    docs = others.tolist()
+    docs = members.tolist()
     ids = [gen.ids[d] for d in docs]
-    dates = gen.memo("search.iso_dates")  # the same articles come back in query after query
-    return [Version(i, title or i, sources.values[code] if code >= 0 else None,
-                    dates[key] if key in dates else dates.setdefault(key, _iso_seconds(key)))
-            for i, title, code, key in zip(ids, ev.titles(docs), sources.codes[others].tolist(),
-                                            gen.datekey[others].tolist())]
+    return [(d, (i, title or i, sources.values[code] if code >= 0 else None, _iso_seconds(key)))
+            for d, i, title, code, key in zip(docs, ids, ev.titles(docs), sources.codes[members].tolist(),
+                                               gen.datekey[members].tolist())]
 
 
 def _iso_seconds(datekey: int) -> str | None:
