@@ -91,11 +91,13 @@ def _own_words(ev: engine.Evaluator, term: str, forms: Forms) -> tuple[str, ...]
     Not a regular expression of them: a query's is new more often than not, and compiling one cost more
     than the search it made faster.
     """
-    words = _words_of_term(ev, term)
-    own = tuple(w for w in words if forms.is_form(w))
-    if len(own) == len(words):
-        return None
-    return own
+    held = ev.gen.memo("exact.own")  # the same typed word asks the same question in any query
+    key = (term, forms.words.get(term))
+    if key not in held:
+        words = _words_of_term(ev, term)
+        own = tuple(w for w in words if forms.is_form(w))
+        held[key] = None if len(own) == len(words) else own
+    return held[key]
 
 
 def _words_of_term(ev: engine.Evaluator, term: str) -> list[str]:
