@@ -224,9 +224,9 @@ def _best_metadata(gen) -> np.ndarray:
     held = gen.memo("paging.best_metadata")
     best = held.get("best")
     if best is None:
-        live = np.flatnonzero(gen.live)
         best = np.zeros(int(gen.group.max()) + 1 if len(gen.group) else 0, np.int8)
-        np.maximum.at(best, gen.group[live], gen.metadata[live])
+        for level in range(1, int(gen.metadata.max()) + 1 if len(gen.metadata) else 1):  # 1 to 3, each a
+            best[gen.group[gen.live & (gen.metadata >= level)]] = level  # pass: np.maximum.at is slower
         held["best"] = best
     return best
 
