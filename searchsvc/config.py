@@ -62,8 +62,9 @@ class Settings:
         "", "Secret that signs cursors (`next` tokens); empty: one made once and kept in the index home as "
         "`cursor.key`, shared by every process and replica that reads that folder.", repr=False)
     warm_postings: int = _setting(
-        4_000_000, "Postings of the most frequent words a server loads into memory before it answers, and in "
-        "the background after each new commit (about 16 bytes each; 0 turns warming off).")
+        4_000_000, "Postings of the most frequent words a server decodes before it answers, and in the background "
+        "after each new commit, for index segments without postings arrays (written before them; about 16 bytes "
+        "each; 0 turns warming off).")
     access_log: bool = _setting(True, "`serve` writes one line per request on stderr: method, path, status, time "
                                 "(`serve --quiet` turns it off).")
 

@@ -162,8 +162,8 @@ class SegmentCache:
     def postings(self, key, reader, fieldname: str, tbytes: bytes) -> tuple[np.ndarray, np.ndarray, int]:
         """(local document numbers, frequencies, document frequency) of a term in one segment: a slice of
         the segment's arrays where it has them, else decoded from Whoosh's blocks (and kept, a bounded LRU)."""
-        arrays = self.arrays(key, reader) if fieldname in TEXT_FIELDS else None
-        if arrays is not None:
+        arrays = self._arrays.get(key) if key in self._arrays else self.arrays(key, reader)
+        if arrays is not None and fieldname in TEXT_FIELDS:
             offset = term_offset(reader, fieldname, tbytes)
             found = arrays.term_docs(offset) if offset is not None else None
             return (found[0], found[1], len(found[0])) if found is not None else _NO_POSTINGS
@@ -337,6 +337,7 @@ class Generation:
         # every segment's postings mapped as arrays: nothing to decode, so nothing worth keeping or warming
         self.mapped = all(self.segments.arrays(k, r) is not None for k, r in zip(self.keys, readers))
         self.live = _concatenate([_segment_live(r) for r in readers], bool)
+        self.all_live = bool(self.live.all())
         self.ids = [i for part in parts for i in part.ids]
         order = sorted(range(self.doc_count), key=self.ids.__getitem__)
         self.id_rank = np.empty(self.doc_count, np.int64)
@@ -355,6 +356,10 @@ class Generation:
         self.lengths = {name: _concatenate([part.lengths[name] for part in parts], np.float64)
                         for name in (schema.CONTENT, schema.TITLE)}
         self._avg_length = {name: (searcher.avg_field_length(name) or 1) for name in self.lengths}
+        # BM25's length part of each document's denominator, worked out once per commit (the same operations
+        # as per posting: the same scores to the last bit)
+        self._length_part = {name: ranking.K1 * ((1 - ranking.B) + ranking.B * fl / self._avg_length[name])
+                             for name, fl in self.lengths.items()}
         dated = self.live & (self.datekey != schema.UNDATED)
         self.newest = int(self.datekey[dated].max()) if dated.any() else schema.UNDATED
         self.oldest = int(self.datekey[dated].min()) if dated.any() else schema.UNDATED
@@ -409,22 +414,27 @@ class Generation:
 
     def _read_term(self, searcher, fieldname: str, text: str) -> Matches:
         id_parts, tf_parts, df = [], [], 0
+        tbytes = None
         for (sub, offset), key in zip(searcher.leaf_searchers(), self.keys):
             reader = sub.reader()
-            ids, tf, n = self.segments.postings(key, reader, fieldname, reader.schema[fieldname].to_bytes(text))
+            if tbytes is None:
+                tbytes = reader.schema[fieldname].to_bytes(text)
+            ids, tf, n = self.segments.postings(key, reader, fieldname, tbytes)
             if n:
-                id_parts.append(ids + offset if offset else ids.astype(DOCNUM))
+                id_parts.append(ids.astype(DOCNUM) + offset if offset else ids.astype(DOCNUM))
                 tf_parts.append(tf)
                 df += n
         if not id_parts:
             return empty()
-        docnums, tf = np.concatenate(id_parts).astype(DOCNUM, copy=False), np.concatenate(tf_parts).astype(np.float64)
-        keep = self.live[docnums]
-        docnums, tf = docnums[keep], tf[keep]
+        if len(id_parts) == 1:
+            docnums, tf = id_parts[0], tf_parts[0].astype(np.float64)
+        else:
+            docnums, tf = np.concatenate(id_parts), np.concatenate(tf_parts).astype(np.float64)
+        if not self.all_live:
+            keep = self.live[docnums]
+            docnums, tf = docnums[keep], tf[keep]
         idf = ranking.lucene_idf(self.doc_count, df)  # df and N count deleted documents, as Whoosh's do
-        fl = self.lengths[fieldname][docnums]
-        k1, b = ranking.K1, ranking.B
-        scores = idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / self._avg_length[fieldname])))
+        scores = idf * ((tf * (ranking.K1 + 1)) / (tf + self._length_part[fieldname][docnums]))
         return Matches(docnums, scores)
 
     def positions(self, searcher, fieldname: str, text: str, docnums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

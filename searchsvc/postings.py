@@ -164,8 +164,8 @@ class SegmentArrays:
 
     def term_docs(self, offset: int) -> tuple[np.ndarray, np.ndarray] | None:
         """Just the document numbers and frequencies (a ranked word: no positions needed)."""
-        i = int(np.searchsorted(self.offsets, offset))
+        i = int(self.offsets.searchsorted(offset))
         if i == len(self.offsets) or self.offsets[i] != offset:
             return None
-        a, b = int(self.starts[i]), int(self.starts[i + 1])
+        a, b = self.starts[i:i + 2].tolist()
         return self.docs[a:b], self.freqs[a:b]
