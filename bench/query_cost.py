@@ -173,10 +173,12 @@ def _run(variants: list[Variant], warm: list[str], queries: list[str], unseen: l
     for label, sets in (("the same queries again (asked once before)", [queries] * args.repeats),
                         ("queries not asked before (new ones each round)", unseen)):
         rows: dict[str, list[tuple[float, float, float]]] = {v.name: [] for v in variants}
+        times: dict[str, list[list[float]]] = {v.name: [] for v in variants}
         for r, asked in enumerate(sets):
             for v in (variants if r % 2 == 0 else variants[::-1]):
                 answer = v.ask(queries=asked)
                 rows[v.name].append(figures(answer["times"]))
+                times[v.name].append(answer["times"])
                 if asked is not queries:
                     answers[v.name] += answer["digests"]
         print(f"\n{label}: ms per query, {args.repeats} rounds alternating (each round: p50 / p95 / mean)")
@@ -187,6 +189,9 @@ def _run(variants: list[Variant], warm: list[str], queries: list[str], unseen: l
             a, b = (rows[v.name] for v in variants[:2])
             print("  p50 this - other per round: " + ", ".join(f"{x[0] - y[0]:+.2f}" for x, y in zip(a, b)))
             print("  mean this - other per round: " + ", ".join(f"{x[2] - y[2]:+.2f}" for x, y in zip(a, b)))
+            a, b = (times[v.name] for v in variants[:2])
+            print("  median of per-query differences (this - other, the same query in the same round): " +
+                  ", ".join(f"{statistics.median(x - y for x, y in zip(ta, tb)):+.2f}" for ta, tb in zip(a, b)))
     differ = 0
     if len(variants) > 1:
         a, b = (answers[v.name] for v in variants[:2])
