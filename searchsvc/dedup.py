@@ -60,18 +60,20 @@ def _hashes(sketch: bytes) -> set[int]:
     return set(memoryview(sketch).cast("I"))
 
 
-def _resemblance(sa: set[int], sb: set[int], at_least: float = 0.0) -> float:
-    """``resemblance`` of two sketches' hash sets; 0.0 early when it must fall below ``at_least``.
+def _resemblance(sa: set[int], sb, at_least: float = 0.0) -> float:
+    """``resemblance`` of a sketch's hash set and another sketch's hashes (any iterable of distinct values);
+    0.0 early when it must fall below ``at_least``.
 
     The shared share of the union's k smallest is at most the shared share
     of the whole (k-capped) union: a candidate sharing one key, most of
-    them, is answered without ordering anything.
+    them, is answered without ordering anything, and without a set of its
+    own (the grouper compares each new article with up to 64 candidates).
     """
-    both = sa & sb
+    both = sa.intersection(sb)
     size = min(SKETCH, len(sa) + len(sb) - len(both))
     if not size or len(both) < at_least * size:
         return 0.0
-    union = sorted(sa | sb)[:SKETCH]  # at most 2k values: a C sort beats a heap
+    union = sorted(sa.union(sb))[:SKETCH]  # at most 2k values: a C sort beats a heap
     return len(both.intersection(union)) / len(union)
 
 
@@ -132,7 +134,7 @@ class Grouper:
         best, best_score = None, self.threshold
         own = _hashes(sig.sketch)
         for sketch, group in candidates:
-            score = _resemblance(own, _hashes(sketch), at_least=best_score)
+            score = _resemblance(own, memoryview(sketch).cast("I"), at_least=best_score)
             if score > best_score or (score == best_score and best is None):
                 best, best_score = group, score
         return best
