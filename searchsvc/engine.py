@@ -49,7 +49,8 @@ POSTINGS_BUDGET = 8_000_000  # postings kept per generation (about 16 bytes each
 POSITIONS_BYTES = 32 * 1024 * 1024  # positions of frequent words kept per generation (4 bytes each, 20 a document)
 ALL_POSITIONS_FROM = 1000  # a word in this many articles: a phrase reads (and keeps) all its positions at once
 WARM_MIN_DF = 100  # shorter lists cost little more than their lookup: read on first use, not warmed
-TITLE_PLACES = 20_000  # words whose title postings' places in their merged-field postings are kept per commit
+# words whose title postings' places in their merged-field postings are kept per commit (about 2 kB each at 216k)
+TITLE_PLACES = 5_000
 WARM_MIN_DOCS = 1000  # smaller segments (a watcher's) are left to the first queries after a server's first warm-up
 
 

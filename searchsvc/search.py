@@ -791,7 +791,7 @@ def _versions(ev: engine.Evaluator, docnum: int) -> list[Version]:
     return [Version(*v) for d, v in members if d != docnum]
 
 
-VERSIONS_KEPT = 10_000  # near-duplicate groups whose versions are kept per commit
+VERSIONS_KEPT = 2_000  # near-duplicate groups whose versions are kept per commit (about 4 kB each at 216k)
 
 
 def _group_versions(ev: engine.Evaluator, docnum: int) -> list[tuple[int, tuple]]:
