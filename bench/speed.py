@@ -707,7 +707,8 @@ def query_sets(titles, args, rng) -> QuerySets:
 
 def run_size(name: str, src: Path, work: Path, args, titles) -> dict:
     pages = len(all_pages(src))
-    print(f"\n== {name}: {pages} pages ==", flush=True)
+    print(f"\n== {name}: {pages} pages == (load average {os.getloadavg()[0]:.1f}: other jobs on this machine)",
+          flush=True)
     engines = [Ours("searchsvc", work, processes=args.processes)]
     if name in args.peer_sizes.split(","):
         engines.append(Peer("datasette+fts5", work))
@@ -750,7 +751,8 @@ def run_size(name: str, src: Path, work: Path, args, titles) -> dict:
             "unseen qps": unseen, "zipf qps": zipf, "server peak MiB": peak / 2**20,
         })
         print(f"{e.name}: p50 {statistics.median(lat):.1f} ms, p95 {percentile(lat, 95):.1f} ms, "
-              f"{unseen:.0f} q/s unseen, {zipf:.0f} q/s zipf, server {peak / 2**20:.0f} MiB", flush=True)
+              f"{unseen:.0f} q/s unseen, {zipf:.0f} q/s zipf, server {peak / 2**20:.0f} MiB "
+              f"(load average {os.getloadavg()[0]:.1f})", flush=True)
     if pages <= GROUPING_MAX_PAGES:
         grouping = grouping_seconds(engines[0].index)
         figures["searchsvc"]["grouping CPU s"] = grouping

@@ -49,6 +49,8 @@ POSTINGS_BUDGET = 8_000_000  # postings kept per generation (about 16 bytes each
 POSITIONS_BYTES = 32 * 1024 * 1024  # positions of frequent words kept per generation (4 bytes each, 20 a document)
 ALL_POSITIONS_FROM = 1000  # a word in this many articles: a phrase reads (and keeps) all its positions at once
 WARM_MIN_DF = 100  # shorter lists cost little more than their lookup: read on first use, not warmed
+# words whose title postings' places in their merged-field postings are kept per commit (about 2 kB each at 216k)
+TITLE_PLACES = 5_000
 WARM_MIN_DOCS = 1000  # smaller segments (a watcher's) are left to the first queries after a server's first warm-up
 
 
@@ -289,6 +291,12 @@ def _read_columns(reader) -> SegmentColumns:
     )
 
 
+def _named_counts(values: list[str], counts: np.ndarray) -> list[tuple[str, int]]:
+    """(value, count) where ``counts`` (0: no value, then one per value) is not zero."""
+    at = np.flatnonzero(counts)
+    return [(values[i - 1] if i else "", n) for i, n in zip(at.tolist(), counts[at].tolist())]
+
+
 def _merged_codes(parts: list[Codes], dtype=np.int32) -> Codes:
     """Segments' codes as one column: values numbered in order of first appearance, as one pass would."""
     values: dict[str, int] = {}
@@ -345,6 +353,7 @@ class Generation:
         self._grouped = np.argsort(self.group, kind="stable")  # documents by group, for group_members
         self._grouped_codes = self.group[self._grouped]
         self._shared = np.bincount(self.group)[self.group] > 1  # in a group of two or more
+        self._shared_group = np.where(self._shared, self.group, -1)  # the group of those, -1 for the others
         self.lengths = {name: _concatenate([part.lengths[name] for part in parts], np.float64)
                         for name in (schema.CONTENT, schema.TITLE)}
         self._avg_length = {name: (searcher.avg_field_length(name) or 1) for name in self.lengths}
@@ -367,6 +376,8 @@ class Generation:
         self._reading: dict[tuple[str, str], threading.Event] = {}  # words whose positions a thread is reading
         self._spelling: dict[str, list[str]] = {}  # first letter -> the spelling words that begin with it
         self._lock = threading.Lock()
+        # what other modules work out once per commit (``memo``): exact.py's words by stem, plan.py's frequencies
+        self._memo: dict[str, dict] = {}
 
     # --- columns, read once per segment -----------------------------------------
 
@@ -547,6 +558,22 @@ class Generation:
         self._read_spelling_words(searcher)
         return loaded
 
+    def memo(self, name: str, limit: int = 100_000) -> dict:
+        """A dictionary named ``name`` kept with this commit (its values cannot change until the next one),
+        emptied when it holds ``limit`` entries."""
+        found = self._memo.get(name)
+        if found is None or len(found) >= limit:
+            found = self._memo[name] = {}
+        return found
+
+    def doc_frequency(self, searcher, fieldname: str, text: str) -> int:
+        """``searcher.reader().doc_frequency``, once per commit and term (a lookup in every segment)."""
+        held = self.memo("doc_frequency")
+        found = held.get((fieldname, text))
+        if found is None:
+            found = held[(fieldname, text)] = searcher.reader().doc_frequency(fieldname, text)
+        return found
+
     # --- filters, facets, groups --------------------------------------------------
 
     def filter_mask(self, sources, date_from, date_to, missing=()) -> np.ndarray | None:
@@ -579,12 +606,12 @@ class Generation:
         codes = self.codes[name]
         picked = codes.codes[docnums]
         counts = np.bincount(picked + 1, minlength=len(codes.values) + 1)  # 0: no value
-        return [(codes.values[i - 1] if i else "", int(counts[i])) for i in np.nonzero(counts)[0]]
+        return _named_counts(codes.values, counts)
 
     def distinct_groups(self, docnums: np.ndarray) -> int:
         """How many near-duplicate groups ``docnums`` fall into (most articles are a group of their own)."""
-        shared = self._shared[docnums]
-        codes = self.group[docnums[shared]]  # codes of named groups: below self._named
+        codes = self._shared_group[docnums]
+        codes = codes[codes >= 0]  # codes of named groups: below self._named
         if len(codes) * 16 < self._named:
             distinct = np.unique(codes).size
         else:  # one pass over a flag per group instead of a sort (every article has copies in some archives)
@@ -881,6 +908,20 @@ class Evaluator:
             return reader.stored_fields(docnum - offset).get(schema.TITLE) or ""
         return _text(column[docnum - offset])
 
+    def titles(self, docnums: list[int]) -> list[str]:
+        """``title`` of each of ``docnums``: each segment's title column looked up once, not once a document."""
+        out = []
+        columns: dict[int, object] = {}
+        for docnum in docnums:
+            offset, reader = self._leaf(docnum)
+            column = columns.get(offset, False)
+            if column is False:
+                perdoc = getattr(reader, "_perdoc", None)
+                column = columns[offset] = (perdoc._cached_reader(schema.TITLE, reader.schema[schema.TITLE].column_type)
+                                            if perdoc else None)
+            out.append(_text(column[docnum - offset]) if column is not None else self.title(docnum))
+        return out
+
     def _leaf(self, docnum: int) -> tuple[int, object]:
         """(offset, segment reader) of the segment holding ``docnum``."""
         if self._leaves is None:
@@ -915,9 +956,28 @@ class Evaluator:
             if len(q.subqueries) == 1:  # Whoosh ignores a one-part compound's boost
                 return self.matches(q.subqueries[0])
             parts = [self.matches(sub) for sub in q.subqueries]
-            found = _intersection(parts) if type(q) is wq.And else _union(parts)
+            found = _intersection(parts) if type(q) is wq.And else self._union(q.subqueries, parts)
             return Matches(found.docnums, found.scores * q.boost) if q.boost != 1.0 else found
         return self._by_whoosh(q)
+
+    def _union(self, subqueries: list[wq.Query], parts: list[Matches]) -> Matches:
+        """``_union`` of ``parts``; a word's title list (a subset of its merged-field list, ``plan.word_clause``)
+        added in at places found once per commit and word: most queries ask for words asked before."""
+        if len(parts) == 2 and all(type(s) is ranking.RankedTerm for s in subqueries):
+            (merged, title), (big, small) = subqueries, parts
+            if ((merged.fieldname, title.fieldname) == (schema.CONTENT, schema.TITLE) and merged.text == title.text
+                    and len(big) > len(small) > 0):
+                held = self.gen.memo("engine.title_places", TITLE_PLACES)
+                at = held.get(merged.text)
+                if at is None or len(at) != len(small):
+                    at = _positions_in(big.docnums, small.docnums)
+                    if at is None:
+                        return _union(parts)
+                    at = held[merged.text] = at.astype(np.int32) if self.gen.doc_count < 2**31 else at
+                scores = big.scores.copy()
+                scores[at] += small.scores
+                return Matches(big.docnums, scores)
+        return _union(parts)
 
     def _phrase(self, q: wq.Phrase) -> Matches:
         """Documents with the words next to each other, scored as the words' BM25 sum (times the boost).
@@ -1038,11 +1098,25 @@ def _adding(kept: Matches, maybe: Matches) -> Matches:
 
 
 def _positions_in(big: np.ndarray, small: np.ndarray) -> np.ndarray | None:
-    """Where each of ``small`` sits in ``big`` (both ascending), or None unless every one is there."""
+    """Where each of ``small`` sits in ``big`` (both ascending), or None unless every one is there.
+
+    A few of ``small`` are looked up first: two different words' lists (a tiered query's ``wider``) are
+    told apart without a search for each document.
+    """
+    if len(small) > len(big):
+        return None
+    if len(small) > _PROBES:
+        probe = small[:: len(small) // _PROBES]
+        at = np.searchsorted(big, probe)
+        if at[-1] >= len(big) or not (big[at] == probe).all():
+            return None
     at = np.searchsorted(big, small)
-    if len(at) and (at[-1] >= len(big) or not np.array_equal(big[np.minimum(at, len(big) - 1)], small)):
+    if len(at) and (at[-1] >= len(big) or not (big[at] == small).all()):  # ascending: at[-1] bounds them all
         return None
     return at
+
+
+_PROBES = 16
 
 
 def _sorted_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:

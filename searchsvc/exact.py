@@ -20,7 +20,6 @@ saying ``immunological``; re-scoring questions too, at a quarter, cost MED
 """
 from __future__ import annotations
 
-import re
 
 import numpy as np
 from whoosh import query as wq
@@ -85,14 +84,30 @@ def _rescore(ev: engine.Evaluator, docnums: np.ndarray, positions: np.ndarray, s
                 scores[position] -= (1 - STEM_ONLY_SHARE) * part.scores[i]
 
 
-def _own_words(ev: engine.Evaluator, term: str, forms: Forms) -> re.Pattern | None:
-    """The index's words with this term that are forms of the typed word, as a pattern of whole words; None
-    when no other word of the index has the term (nothing to re-score: ``ferris`` makes ``ferry`` checked)."""
-    words = [w for w in ev.gen.vocabulary(ev.searcher, highlight.stem_head(term)) if schema.word_stem(w) == term]
-    own = [w for w in words if forms.is_form(w)]
-    if len(own) == len(words):
-        return None
-    return re.compile(r"(?<!\w)(?:%s)(?!\w)" % "|".join(map(re.escape, own)) if own else r"(?!)")
+def _own_words(ev: engine.Evaluator, term: str, forms: Forms) -> tuple[str, ...] | None:
+    """The index's words with this term that are forms of the typed word (found as whole words, ``_has_word``);
+    None when no other word of the index has the term (nothing to re-score: ``ferris`` makes ``ferry`` checked).
+
+    Not a regular expression of them: a query's is new more often than not, and compiling one cost more
+    than the search it made faster.
+    """
+    held = ev.gen.memo("exact.own")  # the same typed word asks the same question in any query
+    key = (term, forms.words.get(term))
+    if key not in held:
+        words = _words_of_term(ev, term)
+        own = tuple(w for w in words if forms.is_form(w))
+        held[key] = None if len(own) == len(words) else own
+    return held[key]
+
+
+def _words_of_term(ev: engine.Evaluator, term: str) -> list[str]:
+    """The index's words whose term is ``term``: the vocabulary under its head stemmed once per commit."""
+    held = ev.gen.memo("exact.words")
+    found = held.get(term)
+    if found is None:
+        found = held[term] = [w for w in ev.gen.vocabulary(ev.searcher, highlight.stem_head(term))
+                              if schema.word_stem(w) == term]
+    return found
 
 
 def _best(scores: np.ndarray, missing: np.ndarray | None, n: int) -> np.ndarray:
@@ -110,7 +125,7 @@ def _text(ev: engine.Evaluator, docnum: int) -> str:
     return f"{stored.get(schema.TITLE) or ''}\n\n{(stored.get(schema.BODY) or '')[:highlight.SCAN_CHARS]}"
 
 
-def _has_own_form(text: str, term: str, forms: Forms, own: re.Pattern) -> bool:
+def _has_own_form(text: str, term: str, forms: Forms, own: tuple[str, ...]) -> bool:
     """Whether ``text`` has one of the typed word's own forms (or no word with ``term`` at all: nothing to say).
 
     ASCII text is searched for the index's own forms of the word as they are
@@ -118,6 +133,23 @@ def _has_own_form(text: str, term: str, forms: Forms, own: re.Pattern) -> bool:
     word by word, as highlighting does (accents fold).
     """
     if text.isascii():
-        return own.search(text.lower()) is not None or not highlight.matches(text, {term})
+        return _has_word(text.lower(), own) or not highlight.matches(text, {term})
     spans = highlight.matches(text, {term})
     return not spans or any(forms.is_form(text[a:b]) for a, b in spans)
+
+
+def _has_word(lowered: str, words: tuple[str, ...]) -> bool:
+    """Whether one of ``words`` stands in ``lowered`` as a whole word (no word character, ``\\w``, either side)."""
+    for word in words:
+        i = lowered.find(word)
+        while i != -1:
+            end = i + len(word)
+            if (i == 0 or not _word_char(lowered[i - 1])) and (end == len(lowered) or not _word_char(lowered[end])):
+                return True
+            i = lowered.find(word, i + 1)
+    return False
+
+
+def _word_char(c: str) -> bool:
+    """What ``\\w`` matches (Python's: alphanumeric or the underscore)."""
+    return c.isalnum() or c == "_"

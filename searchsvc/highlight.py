@@ -95,11 +95,7 @@ class Forms:
 
     @classmethod
     def of(cls, typed) -> "Forms":
-        words: dict[str, set[str]] = {}
-        for w in typed:
-            for term in schema.stems(w):
-                words.setdefault(term, set()).add(w.lower())
-        return cls({t: frozenset(ws) for t, ws in words.items()})
+        return _forms_of(tuple(typed))
 
     def marked(self, text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """The spans (from ``matches``) that are a typed word's own forms."""
@@ -111,6 +107,16 @@ class Forms:
             return True
         lowered = found.lower()
         return lowered in typed or any(lemmas(lowered) & lemmas(w) for w in typed)
+
+
+@lru_cache(maxsize=4096)
+def _forms_of(typed: tuple[str, ...]) -> Forms:
+    """``Forms.of``, once per query's words (a request asks for them twice: its plan, its hits; never changed)."""
+    words: dict[str, set[str]] = {}
+    for w in typed:
+        for term in schema.stems(w):
+            words.setdefault(term, set()).add(w.lower())
+    return Forms({t: frozenset(ws) for t, ws in words.items()})
 
 
 @lru_cache(maxsize=65536)
@@ -152,12 +158,13 @@ def passages(body: str, stems: set[str], size: int = 240, limit: int = 3,
     candidates = []
     ends = [b for _, b in around]  # ascending: matches never overlap
     starts = [a for a, _ in around]
-    for i, (start, _) in enumerate(around):
-        lo = max(0, min(start - size // 4, len(text) - size))
-        hi = _reach(starts, ends, lo + size, size // 4, len(text))
-        inside = around[i:bisect_right(ends, hi, lo=i)]
-        distinct = len({text[a:b].lower() for a, b in inside})
-        candidates.append((distinct * 10 + len(inside), -lo, lo, hi))
+    words = [text[a:b].lower() for a, b in around]
+    quarter, last = size // 4, len(text) - size
+    for i, start in enumerate(starts):
+        lo = max(0, min(start - quarter, last))
+        hi = _reach(starts, ends, lo + size, quarter, len(text))
+        j = bisect_right(ends, hi, lo=i)
+        candidates.append((len(set(words[i:j])) * 10 + j - i, -lo, lo, hi))
     for _, _, lo, hi in sorted(candidates, reverse=True):
         if any(lo < u_hi and hi > u_lo for u_lo, u_hi in chosen):
             continue

@@ -205,6 +205,8 @@ class Ordering:
 def _best_described(gen, found, docnum: int) -> int:
     """The matching member of ``docnum``'s group with the most of source, date and author (``gen.metadata``);
     among equals ``docnum`` itself (the group's best hit), then the higher score, then the id."""
+    if gen.metadata[docnum] >= _best_metadata(gen)[gen.group[docnum]]:
+        return docnum  # no live member is better described (the usual case: copies of one wire story)
     members = gen.group_members(docnum)
     at = np.minimum(np.searchsorted(found.docnums, members), len(found) - 1)
     matching = found.docnums[at] == members
@@ -215,6 +217,18 @@ def _best_described(gen, found, docnum: int) -> int:
     best = described == described.max()
     members, at = members[best], at[best]
     return int(members[np.lexsort((gen.id_rank[members], -found.scores[at]))[0]])
+
+
+def _best_metadata(gen) -> np.ndarray:
+    """The most of source, date and author a live member of each near-duplicate group has (once per commit)."""
+    held = gen.memo("paging.best_metadata")
+    best = held.get("best")
+    if best is None:
+        best = np.zeros(int(gen.group.max()) + 1 if len(gen.group) else 0, np.int8)
+        for level in range(1, int(gen.metadata.max()) + 1 if len(gen.metadata) else 1):  # 1 to 3, each a
+            best[gen.group[gen.live & (gen.metadata >= level)]] = level  # pass: np.maximum.at is slower
+        held["best"] = best
+    return best
 
 
 class _Keys:
@@ -230,13 +244,16 @@ class _Keys:
         return self.ordering.key(i)
 
 
-def _sort_keys(gen, found, order: str, half_life_days: float, tiered: bool) -> list[np.ndarray]:
+def _sort_keys(gen, found, order: str, half_life_days: float, tiered: bool) -> list[np.ndarray | None]:
     """np.lexsort keys (the last one primary), each smaller-first.
 
     A tiered query (``found.missing``) orders by its tiers first, in every
     order: the articles with every word, then those missing one, and so on.
+    The first, the document id's rank (the tie-breaker), is None here:
+    ``_lexsorted`` looks it up for the candidates alone (a first page of a
+    query matching 50,000 articles sorts a few hundred).
     """
-    ranks = gen.id_rank[found.docnums]
+    ranks = None
     if order == "date":
         keys = [ranks, -found.scores, -gen.datekey[found.docnums]]
     elif order == "recent":
@@ -277,14 +294,21 @@ def _ordered(gen, found, keys: list[np.ndarray], collapse: bool, enough: int | N
     while take < n:
         kth = np.partition(primary, take - 1)[take - 1]
         chosen = np.nonzero(primary <= kth)[0]
-        positions = chosen[np.lexsort([k[chosen] for k in keys])]
+        positions = chosen[_lexsorted(gen, found, keys, chosen)]
         if collapse:
             positions = _first_of_each_group(gen, found, positions)
         if len(positions) >= enough:
             return positions
         take *= 4
-    positions = np.lexsort(keys) if n else np.empty(0, np.int64)
+    positions = _lexsorted(gen, found, keys, None) if n else np.empty(0, np.int64)
     return _first_of_each_group(gen, found, positions) if collapse else positions
+
+
+def _lexsorted(gen, found, keys: list, chosen: np.ndarray | None) -> np.ndarray:
+    """``np.lexsort`` of the ``chosen`` positions' keys (every position's with None), the id ranks looked up."""
+    if chosen is None:
+        return np.lexsort([gen.id_rank[found.docnums]] + keys[1:])
+    return np.lexsort([gen.id_rank[found.docnums[chosen]]] + [k[chosen] for k in keys[1:]])
 
 
 def _first_of_each_group(gen, found, positions: np.ndarray) -> np.ndarray:

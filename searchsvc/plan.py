@@ -38,6 +38,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Iterator
 
 import numpy as np
@@ -180,9 +181,13 @@ def _other_forms(ev: engine.Evaluator, words: list[str], terms_of: dict[str, lis
     return found
 
 
+_WORDS = schema.word_analyzer()  # built once: each call makes its own token (schema.ANALYZER is shared the same way)
+
+
+@lru_cache(maxsize=65536)
 def _written(word: str) -> str:
     """A word as the vocabulary writes it: lower-case, accent-folded, one token (else "")."""
-    tokens = [t.text for t in schema.word_analyzer()(word)]
+    tokens = [t.text for t in _WORDS(word)]
     return tokens[0] if len(tokens) == 1 else ""
 
 
@@ -197,7 +202,9 @@ def _splits(ev: engine.Evaluator, word: str) -> list[tuple[str, str]]:
     """
     if len(word) < 2 * SPLIT_PART or not word.isalpha():
         return []
-    frequency = ev.searcher.reader().doc_frequency
+    def frequency(fieldname: str, term: str) -> int:
+        return ev.gen.doc_frequency(ev.searcher, fieldname, term)
+
     own = frequency(schema.CONTENT, schema.word_stem(word) or "")
     found = []
     for i in range(SPLIT_PART, len(word) - SPLIT_PART + 1):

@@ -595,7 +595,7 @@ def _search(s: Searcher, generation: str, req: SearchRequest, cursor, index: Sea
                 break
     corrected = plan.corrected is not None
     stems = plan.stems if req.with_snippets else None
-    forms = Forms.of(words_of(parse(suggestion if corrected else req.q, settings.max_query_terms)))
+    forms = Forms.of(words_of(parse(suggestion, settings.max_query_terms) if corrected else parsed))
     words = _explained_words(req.q, suggestion if corrected else None, settings) if req.explain else None
     hits = [_hit(ev, r, stems, settings, req, words, forms) for r in found.ranked]
     offset = cursor.offset if cursor else (req.page - 1) * req.per_page
@@ -711,8 +711,7 @@ def _facets(ev: engine.Evaluator, found: engine.Matches, req: SearchRequest) -> 
     if not req.with_facets:
         return {}
     facets = {}
-    for name, fieldname in FACETS.items():
-        counts = ev.gen.facet_counts(fieldname, found.docnums)
+    for name, counts in zip(FACETS, _facet_counts(ev.gen, found.docnums)):
         values = [FacetValue(v, n) for v, n in counts if v]
         if name == "year":
             values.sort(key=lambda v: v.value, reverse=True)
@@ -721,6 +720,32 @@ def _facets(ev: engine.Evaluator, found: engine.Matches, req: SearchRequest) -> 
         # the articles without a value last, so that every facet adds up to ``articles``
         facets[name] = values + [FacetValue("", n, missing=True) for v, n in counts if not v]
     return facets
+
+
+FACET_CELLS = 1 << 16  # the facets counted in one pass while their values' combinations are at most this many...
+FACETS_COMBINED_FROM = 2000  # ...and the hits this many (fewer: one small count per facet costs less)
+
+
+def _facet_counts(gen: engine.Generation, docnums: np.ndarray) -> list[list[tuple[str, int]]]:
+    """``gen.facet_counts`` of each of ``FACETS``: one gather of a combined column and one count, when the
+    combinations of their values are few (a source and a year: a few thousand), else one facet at a time."""
+    held = gen.memo("search.facets")
+    combined = held.get("combined")
+    if combined is None:
+        sizes = [len(gen.codes[f].values) + 1 for f in FACETS.values()]  # 0: no value
+        combined = held["combined"] = (None, sizes)
+        if np.prod(sizes) <= FACET_CELLS:
+            column = np.zeros(gen.doc_count, np.intp)
+            for fieldname, size in zip(FACETS.values(), sizes):
+                column = column * size + (gen.codes[fieldname].codes + 1)
+            combined = held["combined"] = (column, sizes)
+    column, sizes = combined
+    if column is None or len(docnums) < FACETS_COMBINED_FROM:
+        return [gen.facet_counts(fieldname, docnums) for fieldname in FACETS.values()]
+    cells = np.bincount(column[docnums], minlength=int(np.prod(sizes))).reshape(sizes)
+    return [engine._named_counts(gen.codes[fieldname].values,
+                                 cells.sum(axis=tuple(a for a in range(len(sizes)) if a != axis)))
+            for axis, fieldname in enumerate(FACETS.values())]
 
 
 def _text(value) -> str:
@@ -758,12 +783,30 @@ def _versions(ev: engine.Evaluator, docnum: int) -> list[Version]:
     if not ev.gen.in_group(docnum):
         return []
     gen = ev.gen
-    others = [int(d) for d in gen.group_members(docnum) if d != docnum]
-    others.sort(key=lambda d: (gen.datekey[d] == schema.UNDATED, gen.datekey[d], gen.ids[d]))
+    held = gen.memo("search.versions", VERSIONS_KEPT)  # a story's versions are the same in every query that finds it
+    group = int(gen.group[docnum])
+    members = held.get(group)
+    if members is None:
+        members = held[group] = _group_versions(ev, docnum)
+    return [Version(*v) for d, v in members if d != docnum]
+
+
+VERSIONS_KEPT = 2_000  # near-duplicate groups whose versions are kept per commit (about 4 kB each at 216k)
+
+
+def _group_versions(ev: engine.Evaluator, docnum: int) -> list[tuple[int, tuple]]:
+    """(document, Version fields) of every live member of ``docnum``'s group, oldest first (undated last), then
+    by id."""
+    gen = ev.gen
+    members = gen.group_members(docnum)
+    dates = gen.datekey[members]
+    members = members[np.lexsort((gen.id_rank[members], dates, dates == schema.UNDATED))]
     sources = gen.codes[schema.SOURCE]
-    return [Version(gen.ids[d], ev.title(d) or gen.ids[d],
-                    sources.values[sources.codes[d]] if sources.codes[d] >= 0 else None, _iso_seconds(gen.datekey[d]))
-            for d in others]
+    docs = members.tolist()
+    ids = [gen.ids[d] for d in docs]
+    return [(d, (i, title or i, sources.values[code] if code >= 0 else None, _iso_seconds(key)))
+            for d, i, title, code, key in zip(docs, ids, ev.titles(docs), sources.codes[members].tolist(),
+                                               gen.datekey[members].tolist())]
 
 
 def _iso_seconds(datekey: int) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from searchsvc.indexer import reindex
 from searchsvc.query import parse
 from searchsvc.plan import plan as make_plan
 from searchsvc.search import SearchIndex, SearchRequest, search
+from searchsvc.store import IndexHome
 
 VOCAB = [f"w{i}" for i in range(60)] + ["harbour", "harbours", "strike", "striking", "council", "flood"]
 
@@ -198,6 +200,19 @@ def test_warming_loads_the_frequent_words_and_changes_no_answer(layered):
     finally:
         cold.close()
         warm.close()
+
+
+def test_every_segment_has_its_arrays_file_and_none_outlives_its_segment(tmp_path):
+    settings = make_settings(tmp_path / "ix")
+    for i in range(12):  # a new file per commit, and the first one rewritten: small segments merge
+        dump(tmp_path / f"src/{i}.jsonl", records(100 * i, 40, i))
+        dump(tmp_path / "src/0.jsonl", records(0, 40 - i, 50 + i))
+        reindex(settings, [tmp_path / "src"])
+    ix = IndexHome(settings.index).open_index()
+    folder = Path(ix.storage.folder)
+    assert len(ix._segments()) < 12  # some merged away
+    assert {p.stem for p in folder.glob("*.arr")} == {segment.segment_id() for segment in ix._segments()}
+    ix.close()
 
 
 @pytest.mark.parametrize("damage", ["cut short", "empty", "not arrays"])

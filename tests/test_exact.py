@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, strategies as st
 
 from conftest import make_settings, page, search_ids, write
 from searchsvc import engine, exact, plan as plans
@@ -80,7 +81,7 @@ def test_only_the_best_candidates_are_re_scored_and_only_where_another_word_shar
         found.scores[rescored.scores < found.scores] * exact.STEM_ONLY_SHARE)
     harbour = plans.plan(ev, parse("harbour"), forms_index.settings)  # no other word stems to "harbour"
     assert exact._own_words(ev, "harbour", harbour.forms) is None
-    assert exact._own_words(ev, "ferri", p.forms).pattern == r"(?<!\w)(?:ferries|ferry)(?!\w)"
+    assert exact._own_words(ev, "ferri", p.forms) == ("ferries", "ferry")
     plain = ev.matches(harbour.query)
     assert exact.exact_first(ev, harbour.forms, harbour.word_scores, plain) is plain  # no text read
 
@@ -139,3 +140,10 @@ def test_a_word_the_index_has_is_marked_itself_not_the_parts_it_splits_into(samp
     hit = search(sample_index, SearchRequest(q=q)).hits[0]
     marked = {m.lower() for m in re.findall(r"<mark>(.*?)</mark>", hit.snippet)}
     assert marked == {word}
+
+
+@given(st.text(alphabet="ab_1 -.\n", max_size=30), st.lists(st.text(alphabet="ab1_", min_size=1, max_size=3),
+                                                              min_size=1, max_size=3))
+def test_whole_words_are_found_as_the_regular_expression_of_them_finds_them(text, words):
+    pattern = re.compile(r"(?<!\w)(?:%s)(?!\w)" % "|".join(map(re.escape, words)))
+    assert exact._has_word(text, tuple(words)) == (pattern.search(text) is not None)
