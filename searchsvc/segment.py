@@ -228,7 +228,8 @@ class BulkSegmentWriter(SegmentWriter):
                          key=(([""] * first + terms_in_doc) if first else terms_in_doc).__getitem__)
         last, last_encoded = next(reversed(counts)), b""
         start = 0
-        for term, n in sorted(counts.items()):
+        for term in sorted(counts):  # str keys sort in C without tuple comparisons
+            n = counts[term]
             postings = terms.get(term)
             if postings is None:
                 terms[term] = postings = (array("I"), [], [], array("I"))
