@@ -270,6 +270,7 @@ class BulkSegmentWriter(SegmentWriter):
         """Write every field's terms, fields in name order and terms in byte order; then the titles' and
         bodies' postings again as arrays (postings.py)."""
         self.perdocwriter.close()
+        self._pickled_blocks = _SinglePostingPickles()
         arrays = ArraysWriter()
         for name in sorted(self._terms):
             if self._terms[name]:
@@ -300,6 +301,7 @@ class BulkSegmentWriter(SegmentWriter):
         length_bytes.extend([0] * (self.docnum - len(length_bytes)))
         join_values = _values_joiner(field.format)
         text_keys = name in TEXT_FIELDS  # str keys: their order is their UTF-8 bytes' order
+        pickled = self._pickled_blocks
         for term in sorted(terms):
             docnums, weights, values = terms[term][:3]
             key = prefix + (term.encode("utf-8") if text_keys else term)
@@ -308,8 +310,8 @@ class BulkSegmentWriter(SegmentWriter):
                 docnum, weight = docnums[0], weights[0]
                 low = length_bytes[docnum]
                 heaviest = float(weight) if text_keys else max(0, weight)
-                data = dumps(((docnum,), None if weight == 1 else float(weight), join_values(values)), 2)
-                info = dumps((1, docnum, heaviest, 0, low, low), 2)
+                data = pickled.data(docnum, None if weight == 1 else float(weight), join_values(values))
+                info = pickled.info(docnum, heaviest, low)
                 block = _HEAD.pack(WHOOSH3_HEADER_MAGIC, -len(info) - len(data)) + info + data
                 start = add_block(block)
                 add_row(key, _ROW.pack(False, weight, 1, low, low, heaviest, docnum, docnum, start, len(block)))
@@ -340,6 +342,41 @@ class BulkSegmentWriter(SegmentWriter):
         postings.close()
         table.close()
         writer.finish_field()
+
+
+class _SinglePostingPickles:
+    """The two pickles of a one-posting block, each made once per distinct content.
+
+    Most terms have one posting, and a document's rare words, its
+    near-duplicate keys and every did-you-mean word (all posted to document
+    0) share the block's statistics and often its data: a dictionary lookup
+    instead of a pickle.  Keys carry the type of a number that may be an int
+    or a float (they pickle differently but compare equal).
+    """
+
+    LIMIT = 1 << 16  # entries kept; past it the memory starts again
+
+    def __init__(self):
+        self._data: dict = {}
+        self._info: dict = {}
+
+    def data(self, docnum: int, weight: float | None, values) -> bytes:
+        key = (docnum, weight, values)
+        found = self._data.get(key)
+        if found is None:
+            if len(self._data) >= self.LIMIT:
+                self._data.clear()
+            found = self._data[key] = dumps(((docnum,), weight, values), 2)
+        return found
+
+    def info(self, docnum: int, heaviest, low: int) -> bytes:
+        key = (docnum, heaviest, type(heaviest), low)
+        found = self._info.get(key)
+        if found is None:
+            if len(self._info) >= self.LIMIT:
+                self._info.clear()
+            found = self._info[key] = dumps((1, docnum, heaviest, 0, low, low), 2)
+        return found
 
 
 class _Appender:
