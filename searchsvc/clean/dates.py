@@ -48,17 +48,24 @@ def _to_naive_utc(value: datetime) -> datetime:
     return value
 
 
+_ISO_DATE = re.compile(r"^\d{4}-?\d{2}-?\d{2}(?:$|[T ])")
+_SUBSECONDS = re.compile(r"(\.\d{6})\d+")
+_ZULU = re.compile(r"[zZ]$")
+_UTC_NAME = re.compile(r"\s*(UTC|GMT)$")
+_RFC2822 = re.compile(r"\d{1,2}\s+[a-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}", re.I)
+
+
 def _parse_iso(text: str) -> datetime | None:
-    if not re.match(r"^\d{4}-?\d{2}-?\d{2}(?:$|[T ])", text):
+    if not _ISO_DATE.match(text):
         return None
-    candidate = re.sub(r"(\.\d{6})\d+", r"\1", text.replace(" ", "T", 1) if "T" not in text else text)
-    candidate = re.sub(r"[zZ]$", "+00:00", candidate)
-    candidate = re.sub(r"\s*(UTC|GMT)$", "+00:00", candidate)
+    candidate = _SUBSECONDS.sub(r"\1", text.replace(" ", "T", 1) if "T" not in text else text)
+    candidate = _ZULU.sub("+00:00", candidate)
+    candidate = _UTC_NAME.sub("+00:00", candidate)
     return datetime.fromisoformat(candidate)
 
 
 def _parse_rfc2822(text: str) -> datetime | None:
-    if not re.search(r"\d{1,2}\s+[a-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}", text, re.I):
+    if not _RFC2822.search(text):
         return None
     return email.utils.parsedate_to_datetime(text)
 
@@ -112,8 +119,11 @@ _DATE_WORDS = re.compile(
     r"|\b(?:published|updated|posted|last|first|on|at|am|pm|a\.m\.|p\.m\.|[A-Z]{2,4})\b|\d+(?:st|nd|rd|th)?|[^\w\s]", re.I)
 
 
+_YEAR_OR_TIME = re.compile(r"\b(?:19|20)\d{2}\b|\d{1,2}:\d{2}")
+
+
 def is_dateline(text: str) -> bool:
     """Text that is only a date/time stamp, e.g. 'Published: 10:48, Tue, Nov 19, 2019'."""
-    if len(text) > 100 or not re.search(r"\b(?:19|20)\d{2}\b|\d{1,2}:\d{2}", text):
+    if len(text) > 100 or not _YEAR_OR_TIME.search(text):
         return False
     return len(_DATE_WORDS.sub(" ", text).split()) <= 1

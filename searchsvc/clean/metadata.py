@@ -144,10 +144,13 @@ def _page_title(root) -> str:
     return ""
 
 
+_ADDRESS = re.compile(r"https?://")
+
+
 def _author_from_page(root, metas: dict) -> str | None:
     """The byline's name: meta tags, rel=author links, then author/byline markup outside comments."""
     author = metas.get("author") or metas.get("article:author") or metas.get("dc.creator")
-    if author and not re.match(r"https?://", author):
+    if author and not _ADDRESS.match(author):
         return norm(author)
     for link in root.iter("a", "link"):
         if "author" in (link.get("rel") or "").lower().split() and not _in_comment_area(link):
@@ -217,10 +220,13 @@ _BYLINE_DATE_TAIL = re.compile(
     r"|\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}|\d{1,2}:\d{2}).*$", re.I)
 
 
+_COMMENT_LINE = re.compile(r"\b(?:says|said|wrote|writes)\s*:", re.I)
+
+
 def _byline_name(text: str) -> str | None:
     """'By Ann Writer · 8 Mar 2023' -> 'Ann Writer'; None for comment lines ('X says:') or prose."""
     text = norm(text)
-    if re.search(r"\b(?:says|said|wrote|writes)\s*:", text, re.I):
+    if _COMMENT_LINE.search(text):
         return None
     for part in _BYLINE_SEPARATOR.split(text):
         rest = _BYLINE_DATE_TAIL.sub("", " " + _BYLINE_PREFIX.sub("", part))

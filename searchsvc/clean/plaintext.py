@@ -100,7 +100,20 @@ def story_end(paragraphs: list[str]) -> int:
     only as prompts there, never for the site words they use (a list closing a
     story is short lines too).
     """
-    return _story_end([_Line(text, i, False) for i, text in enumerate(paragraphs)], site_words=False)
+    return _story_end(_ParagraphLines(paragraphs), site_words=False)
+
+
+class _ParagraphLines:
+    """Paragraphs as the lines ``_story_end`` reads, each made when the walk from the end reaches it."""
+
+    def __init__(self, paragraphs: list[str]):
+        self.paragraphs = paragraphs
+
+    def __len__(self) -> int:
+        return len(self.paragraphs)
+
+    def __getitem__(self, i: int) -> _Line:
+        return _Line(self.paragraphs[i], i, False)
 
 
 def _story_end(lines: list[_Line], site_words: bool = True) -> int:

@@ -9,6 +9,7 @@ from .tree import BLOCK_TAGS, class_and_id, remove_keeping_tail, same_text, text
 from .vocabulary import (MAX_BOILERPLATE_TEXT, STRONG_CONTENT, is_boilerplate_text, names_boilerplate,
                          names_picture)
 
+_CITED_ADDRESS = re.compile(r"\s*(?:https?://|www\.)")
 MAX_CAPTION_TEXT = 400  # a longer block named for a picture holds more than its caption
 
 
@@ -61,7 +62,7 @@ def prune(container, stats: dict, title: str) -> None:
                 doomed.append(el)
                 continue
         if el.tag == "p" and st.text and st.links >= 0.9 * st.text and st.text < 200 \
-                and not re.match(r"\s*(?:https?://|www\.)", "".join(el.itertext())):
+                and not _CITED_ADDRESS.match("".join(el.itertext())):
             doomed.append(el)  # a paragraph that is only a link (not a cited URL): a pointer elsewhere
             continue
         if _is_teaser_heading(el, stats):

@@ -290,11 +290,12 @@ def article_parts(best, stats: dict) -> list:
         elif _is_paragraph_like(sibling) and sibling.tag not in ("h1", "h2", "h3", "h4", "h5", "h6") \
                 and not names_picture(class_and_id(sibling)):
             text = text_of(sibling)
-            if (len(text) > 80 and density < 0.25) or (density == 0 and re.search(r"[.!?]['\"”]?$", text)):
+            if (len(text) > 80 and density < 0.25) or (density == 0 and _ENDS_SENTENCE.search(text)):
                 parts.append(sibling)
     return parts
 
 
+_ENDS_SENTENCE = re.compile(r"[.!?]['\"”]?$")
 MAX_LEAD_RUNS = 4  # a lead is a paragraph or a short list, not a page
 MAX_RUNS_TO_HEADLINE = 40  # how far before the story the headline is looked for
 

@@ -65,9 +65,12 @@ def ancestors(el) -> list:
 
 def split_words(marks: str) -> str:
     """'newsCaption' -> 'news Caption': camelCase class names hide their words."""
-    return re.sub(r"([a-z])([A-Z])", r"\1 \2", marks)
+    return _CAMEL.sub(r"\1 \2", marks)
+
+
+_CAMEL = re.compile(r"([a-z])([A-Z])")
+_NON_WORD = re.compile(r"\W+")
 
 
 def same_text(a: str, b: str) -> bool:
-    squash = lambda s: re.sub(r"\W+", "", s).lower()
-    return bool(a) and squash(a) == squash(b)
+    return bool(a) and _NON_WORD.sub("", a).lower() == _NON_WORD.sub("", b).lower()
