@@ -38,7 +38,8 @@ def prune(container, stats: dict, title: str) -> None:
     container_text = max(stats[container].text, 1)
     doomed = []
     for el in container.iter():
-        if el is container or not isinstance(el.tag, str):
+        tag = el.tag  # lxml makes a new string at each read: read once
+        if el is container or not isinstance(tag, str):
             continue
         st = stats.get(el)
         if st is None:
@@ -51,24 +52,24 @@ def prune(container, stats: dict, title: str) -> None:
             if names_picture(marks) and st.text < min(0.4 * container_text, MAX_CAPTION_TEXT):
                 doomed.append(el)  # a caption or credit outside <figure> markup
                 continue
-        if el.tag in ("ul", "ol", "div", "section", "table", "dl") and st.text:
+        if tag in ("ul", "ol", "div", "section", "table", "dl") and st.text:
             density = st.links / st.text
             if density > 0.5 and st.text < 0.4 * container_text:
                 doomed.append(el)
                 continue
-        if el.tag in BLOCK_TAGS and st.text < MAX_BOILERPLATE_TEXT:
+        if tag in BLOCK_TAGS and st.text < MAX_BOILERPLATE_TEXT:
             text = text_of(el)
             if is_boilerplate_text(text) or is_dateline(text):
                 doomed.append(el)
                 continue
-        if el.tag == "p" and st.text and st.links >= 0.9 * st.text and st.text < 200 \
+        if tag == "p" and st.text and st.links >= 0.9 * st.text and st.text < 200 \
                 and not _CITED_ADDRESS.match("".join(el.itertext())):
             doomed.append(el)  # a paragraph that is only a link (not a cited URL): a pointer elsewhere
             continue
         if _is_teaser_heading(el, stats):
             doomed.append(_teaser_card(el, container, stats))
             continue
-        if el.tag in ("h1", "h2") and title and same_text(text_of(el), title):
+        if tag in ("h1", "h2") and title and same_text(text_of(el), title):
             doomed.append(el)
     for el in doomed:
         remove_keeping_tail(el)

@@ -20,7 +20,9 @@ def render(container) -> list[str]:
     stack = [(container, False)]
     while stack:
         el, closing = stack.pop()
-        tag = el.tag if isinstance(el.tag, str) else ""
+        tag = el.tag  # lxml makes a new string at each read: read once
+        if not isinstance(tag, str):
+            tag = ""
         block = tag in BLOCK_TAGS
         if closing:
             if block:

@@ -63,7 +63,9 @@ def text_runs(root) -> list[_Run]:
     stack = [(root, False)]
     while stack:
         el, closing = stack.pop()
-        tag = el.tag if isinstance(el.tag, str) else ""
+        tag = el.tag  # lxml makes a new string at each read: read once
+        if not isinstance(tag, str):
+            tag = ""
         if closing:
             if tag == "a":
                 in_link -= 1
@@ -188,7 +190,7 @@ def _is_paragraph_like(el) -> bool:
     """A <p>-ish block: its votes go to the element that holds it."""
     if el.tag in PARAGRAPH_TAGS:
         return True
-    return not any(isinstance(child.tag, str) and child.tag in BLOCK_TAGS for child in el)
+    return not any(tag in BLOCK_TAGS for tag in (child.tag for child in el) if isinstance(tag, str))
 
 
 def best_container(root, stats: dict, runs: list[_Run]):
