@@ -73,6 +73,8 @@ class BulkSegmentWriter(SegmentWriter):
         self._whole_value_fields = {name for name, field in self.schema.items()
                                     if type(field) is fields.ID and type(field.analyzer) is IDTokenizer
                                     and type(field.format) is formats.Existence}
+        self._fields_by_name = dict(self.schema.items())  # Schema.__getitem__ is a method call with glob checks
+        self._spelling_fields = {name for name, field in self.schema.items() if field.separate_spelling()}
         # KEYWORD fields split on a regex alone (near-duplicate keys): their words counted here
         self._split_fields = {name: field.analyzer.expression for name, field in self.schema.items()
                               if type(field) is fields.KEYWORD and type(field.analyzer) is RegexTokenizer
@@ -163,11 +165,12 @@ class BulkSegmentWriter(SegmentWriter):
         names = sorted(name for name in fields if not name.startswith("_"))
         self._check_fields(schema_, names)
         perdoc.start_doc(docnum)
+        fields_ = self._fields_by_name
         for name in names:
             value = fields[name]
             if value is None:
                 continue
-            field = schema_[name]
+            field = fields_.get(name) or schema_[name]
             length, last_value, words = 0, b"", None
             if name in TEXT_FIELDS:
                 length, last_value, words = self._add_text(name, docnum, value)
@@ -184,14 +187,15 @@ class BulkSegmentWriter(SegmentWriter):
                     field.scorable)
             elif field.indexed:
                 length, last_value = self._add_items(name, docnum, field.index(value), field.scorable)
-            if field.separate_spelling():
+            if name in self._spelling_fields:
                 # did-you-mean asks only which words exist: each once per segment (Whoosh posts every
                 # word of every document), to document 0 with the field's last posting value as Whoosh does
                 words = (set(words) if words is not None else schema.spelling_words(value)) - self._spelled
                 self._spelled.update(words)
                 self._add_items(field.spelling_fieldname(name), 0,
                                 ((word.encode("utf-8"), 1, 1, last_value) for word in sorted(words)))
-            perdoc.add_field(name, field, value if field.stored else None, length)
+            if field.stored or length:  # else the per-document writer has nothing to keep
+                perdoc.add_field(name, field, value if field.stored else None, length)
             if field.column_type is not None:
                 perdoc.add_column_value(name, field.column_type, field.to_column_value(value))
         perdoc.finish_doc()
