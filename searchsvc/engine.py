@@ -45,7 +45,8 @@ from searchsvc.segment import TEXT_FIELDS, decode_positions, term_offset, term_p
 DOCNUM = np.int64
 LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 EPOCH = datetime(1970, 1, 1)
-POSTINGS_BUDGET = 8_000_000  # postings kept per generation (about 16 bytes each)
+POSTINGS_BUDGET = 8_000_000  # scored postings kept per generation (16 bytes each) where lists are decoded
+MAPPED_POSTINGS_BUDGET = 2_000_000  # where every list is a slice of a mapped file: scoring one again costs little
 POSITIONS_BYTES = 32 * 1024 * 1024  # positions of frequent words kept per generation (4 bytes each, 20 a document)
 ALL_POSITIONS_FROM = 1000  # a word in this many articles: a phrase reads (and keeps) all its positions at once
 WARM_MIN_DF = 100  # shorter lists cost little more than their lookup: read on first use, not warmed
@@ -210,12 +211,12 @@ class SegmentCache:
         Whoosh makes a new column reader for every segment reader, and each
         reads the column's whole offset table first (2 ms for a segment of
         10,000 articles): each new searcher paid it again, and a server opens
-        several per commit. Over a ``store.MappedFile`` a column reader reads
+        several per commit. Over a ``store.PositionalFile`` a column reader reads
         without a file position, so one per segment serves every thread.
         """
         from whoosh.codec.whoosh3 import STORED_COLUMN, W3Codec
 
-        from searchsvc.store import MappedFile
+        from searchsvc.store import PositionalFile
 
         for sub, _ in searcher.leaf_searchers():
             reader = sub.reader()
@@ -232,7 +233,7 @@ class SegmentCache:
                     if not storage.file_exists(filename):
                         continue
                     colfile = storage.open_file(filename)
-                    if not isinstance(colfile, MappedFile):
+                    if not isinstance(colfile, PositionalFile):
                         colfile.close()
                         continue
                     shared = column.reader(colfile, 0, storage.file_length(filename), segment.doc_count_all())
@@ -337,6 +338,7 @@ class Generation:
         parts = [self.segments.columns(k, r) for k, r in zip(self.keys, readers)]
         # every segment's postings mapped as arrays: nothing to decode, so nothing worth keeping or warming
         self.mapped = all(self.segments.arrays(k, r) is not None for k, r in zip(self.keys, readers))
+        self._budget = MAPPED_POSTINGS_BUDGET if self.mapped else POSTINGS_BUDGET
         self.live = _concatenate([_segment_live(r) for r in readers], bool)
         self.all_live = bool(self.live.all())
         self.ids = [i for part in parts for i in part.ids]
@@ -408,7 +410,7 @@ class Generation:
             if key not in self._postings:
                 self._postings[key] = found
                 self._held += len(found)
-                while self._held > POSTINGS_BUDGET and len(self._postings) > 1:
+                while self._held > self._budget and len(self._postings) > 1:
                     _, old = self._postings.popitem(last=False)
                     self._held -= len(old)
         return found
