@@ -32,8 +32,10 @@ import struct
 import sys
 from array import array
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where arrays are read: a reindex writes these files without it
+    import numpy as np
 
 EXTENSION = ".arr"
 MAGIC = b"SSVCARR1"
@@ -86,6 +88,8 @@ class TermPostings:
     def positions_of(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """How many positions each ``wanted`` document (ascending, segment numbers) has (0: absent), and all
         of them, document after document."""
+        import numpy as np
+
         at = np.searchsorted(self.docs, wanted)
         found = at < len(self.docs)
         found[found] = self.docs[at[found]] == wanted[found]
@@ -106,6 +110,8 @@ class SegmentArrays:
     """A segment's ``.arr`` file, mapped (or read whole from a compound segment)."""
 
     def __init__(self, buffer):
+        import numpy as np
+
         self._buffer = buffer
         magic, terms, postings, positions = _HEAD.unpack_from(buffer, 0)
         if magic != MAGIC:
@@ -152,13 +158,13 @@ class SegmentArrays:
 
     def term(self, offset: int) -> TermPostings | None:
         """The postings of the term whose posting list starts at ``offset`` in the posting file."""
-        i = int(np.searchsorted(self.offsets, offset))
+        i = int(self.offsets.searchsorted(offset))
         if i == len(self.offsets) or self.offsets[i] != offset:
             return None
-        a, b = int(self.starts[i]), int(self.starts[i + 1])
-        p, q = int(self.position_starts[i]), int(self.position_starts[i + 1])
+        a, b = self.starts[i:i + 2].tolist()
+        p, q = self.position_starts[i:i + 2].tolist()
         freqs = self.freqs[a:b]
-        first = np.cumsum(freqs, dtype=np.int64)
+        first = freqs.cumsum(dtype="int64")
         first -= freqs
         return TermPostings(self.docs[a:b], freqs, self.positions[p:q], first)
 

@@ -30,7 +30,6 @@ from operator import sub
 from pickle import dumps
 from typing import Iterator
 
-import numpy as np
 from whoosh import fields, formats
 from whoosh.analysis import IDTokenizer, RegexTokenizer
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3TermsReader, W3TermInfo
@@ -529,6 +528,8 @@ def _kept_positions(arrays: SegmentArrays | None, offset: int | None, values: li
                     kept: list[int] | None) -> array:
     """A merged term's positions, flat, for the ``kept`` postings (None: all): from the segment's arrays
     where it has them, else decoded from Whoosh's posting values."""
+    import numpy as np
+
     found = arrays.term(offset) if arrays is not None and offset is not None else None
     if found is not None and len(found.docs) == len(counts):
         flat = found.positions
@@ -550,6 +551,8 @@ _LIST_START = b"\x80\x02]"
 
 def decode_positions(values: list[bytes], per_doc: np.ndarray) -> np.ndarray:
     """Postings' encoded positions (a count, then a pickled list of gaps), decoded into one int64 array."""
+    import numpy as np
+
     n = len(values)
     if not n:
         return np.empty(0, np.int64)
