@@ -164,7 +164,7 @@ class SegmentCache:
     def postings(self, key, reader, fieldname: str, tbytes: bytes) -> tuple[np.ndarray, np.ndarray, int]:
         """(local document numbers, frequencies, document frequency) of a term in one segment: a slice of
         the segment's arrays where it has them, else decoded from Whoosh's blocks (and kept, a bounded LRU)."""
-        arrays = self._arrays.get(key) if key in self._arrays else self.arrays(key, reader)
+        arrays = self.arrays(key, reader)
         if arrays is not None and fieldname in TEXT_FIELDS:
             offset = term_offset(reader, fieldname, tbytes)
             found = arrays.term_docs(offset) if offset is not None else None

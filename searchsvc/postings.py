@@ -9,8 +9,9 @@ nothing to decode, nothing to keep in a cache of our own, and the pages
 are shared by every server process.
 
 ``BulkSegmentWriter`` (segment.py) writes one ``.arr`` file per segment it
-writes, next to Whoosh's (so Whoosh's clean-up, ``publish`` and a compound
-segment treat it as one of the segment's files). Terms are found through
+writes, named like Whoosh's files (so Whoosh's clean-up and ``publish``
+treat it as one of the segment's files), and a file of its own even beside
+a compound segment, so that it can be mapped. Terms are found through
 Whoosh's own term table: a term's row gives the offset of its posting list
 in the segment's posting file, and the arrays are ordered by that offset.
 A segment without the file (an index written before it, or by Whoosh
@@ -107,7 +108,7 @@ class TermPostings:
 
 
 class SegmentArrays:
-    """A segment's ``.arr`` file, mapped (or read whole from a compound segment)."""
+    """A segment's ``.arr`` file, mapped (beside a compound segment, a small one, read whole)."""
 
     def __init__(self, buffer):
         import numpy as np
