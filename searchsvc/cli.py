@@ -338,7 +338,7 @@ def serve(host, port, threads, processes, quiet, index):
     app = create_app(settings)
     try:  # the port first: a busy or bad one is an error before anything says "Serving"
         server = waitress.create_server(_logged(app, settings), host=settings.host, port=settings.port,
-                                        threads=settings.threads, ident="searchsvc")
+                                        threads=settings.threads, ident="searchsvc", asyncore_use_poll=True)
     except (OSError, OverflowError, ValueError) as exc:
         raise click.ClickException(_cannot_listen(settings, exc)) from None
     _with_security_headers(server)
@@ -431,15 +431,19 @@ def _serve_in_processes(settings: Settings, create_app) -> None:
         try:
             app = create_app(settings)
             server = waitress.create_server(_logged(app, settings), sockets=[sock], threads=settings.threads,
-                                            ident="searchsvc")
+                                            ident="searchsvc", asyncore_use_poll=True)
             _with_security_headers(server)
             # warmed after its threads started, as one process is: a request taken before they first wait
             # counted as queued ("Task queue depth is 1" on stderr, once a process per core is the default)
             _warmed(app)
             server.readable = _accepting_evenly(server, slot, connections, counted)
             server.run()
-        except BaseException:
+        except BaseException as exc:
             status = 1
+            if not isinstance(exc, KeyboardInterrupt):  # a process that dies says why (the parent starts another)
+                import traceback
+
+                click.echo(f"server process {os.getpid()} stopped:\n{traceback.format_exc()}", err=True)
         finally:
             os._exit(status)
 

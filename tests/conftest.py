@@ -184,7 +184,7 @@ def wait_until_responds(url: str, timeout: float = HANG_GUARD, proc: subprocess.
 class LiveServer:
     """``searchsvc serve`` on a free loopback port; its stderr (the access log) goes to a file, ``log()``."""
 
-    def __init__(self, index: Path, *extra, env: dict | None = None):
+    def __init__(self, index: Path, *extra, env: dict | None = None, pass_fds: tuple[int, ...] = ()):
         import tempfile
 
         self.port = free_port()
@@ -193,7 +193,7 @@ class LiveServer:
         self.stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "searchsvc", "serve", "--index", str(index), "--port", str(self.port), *extra],
-            stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env,
+            stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env, pass_fds=pass_fds,
         )
         try:
             wait_until_responds(self.url + "/api/health", proc=self.proc)

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import HANG_GUARD, REPO, LiveServer, free_port, page, processes, run_cli, wait_until_responds, write
 
 
@@ -116,6 +118,27 @@ def connections_held(pids: list[int], port: int) -> list[int]:
                 pass
         held.append(sum(link in ours for link in links))
     return held
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_a_server_holding_over_a_thousand_files_keeps_answering(sample_settings, processes):
+    """A large index holds files per segment and per thread (2M articles: over a thousand): with descriptors
+    past 1,024, select() failed and every server process died, resetting its connections. The server is
+    handed 1,100 open files, so its own sockets come after them."""
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    every_low = tuple(fd for fd in map(int, os.listdir("/proc/self/fd")) if 2 < fd <= max(held))  # no gap below
+    try:
+        server = LiveServer(sample_settings.index, "--processes", processes, pass_fds=every_low)
+    finally:
+        for fd in held:
+            os.close(fd)
+    try:
+        for _ in range(3):
+            status, body = server.json("/api/search?q=harbor")
+            assert status == 200 and body["total"] > 0
+        assert "stopped" not in server.log()
+    finally:
+        server.stop()
 
 
 def test_processes_share_keep_alive_connections_evenly(sample_settings):
