@@ -541,8 +541,8 @@ class Generation:
                 continue  # mapped: its lists cost a slice on first use, nothing to load ahead
             for fieldname in self.lengths:
                 for tbytes, info in reader.iter_field(fieldname):
-                    key = (fieldname, tbytes.decode("utf-8"))
-                    frequency[key] = frequency.get(key, 0) + info.doc_frequency()
+                    term = (fieldname, tbytes.decode("utf-8"))
+                    frequency[term] = frequency.get(term, 0) + info.doc_frequency()
                     if stop.is_set():
                         return 0
         loaded = 0

@@ -157,10 +157,15 @@ class SegmentArrays:
         except (OSError, ValueError, struct.error):
             return None  # damaged or cut short: Whoosh's own files still hold every posting
 
+    def _index(self, offset: int) -> int | None:
+        """Which term's posting list starts at ``offset`` in the posting file (None: none of this file's)."""
+        i = int(self.offsets.searchsorted(offset))
+        return i if i < len(self.offsets) and self.offsets[i] == offset else None
+
     def term(self, offset: int) -> TermPostings | None:
         """The postings of the term whose posting list starts at ``offset`` in the posting file."""
-        i = int(self.offsets.searchsorted(offset))
-        if i == len(self.offsets) or self.offsets[i] != offset:
+        i = self._index(offset)
+        if i is None:
             return None
         a, b = self.starts[i:i + 2].tolist()
         p, q = self.position_starts[i:i + 2].tolist()
@@ -171,8 +176,8 @@ class SegmentArrays:
 
     def term_docs(self, offset: int) -> tuple[np.ndarray, np.ndarray] | None:
         """Just the document numbers and frequencies (a ranked word: no positions needed)."""
-        i = int(self.offsets.searchsorted(offset))
-        if i == len(self.offsets) or self.offsets[i] != offset:
+        i = self._index(offset)
+        if i is None:
             return None
         a, b = self.starts[i:i + 2].tolist()
         return self.docs[a:b], self.freqs[a:b]
