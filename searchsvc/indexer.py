@@ -315,13 +315,14 @@ def _open_current(gen: Path):
 
 
 def _build_generation(home, settings, roots, files, report, progress, names=None, old=None) -> None:
-    """A new generation from ``files``: each worker cleans a slice and writes its own segments.
+    """A new generation from ``files``: each worker cleans a contiguous run of them and writes its own segments.
 
     Cleaning and writing both cost CPU, so both run in the
-    ``settings.workers`` processes. Duplicate ids and near-duplicate groups
+    ``settings.workers`` processes (``_worker_claims`` says who cleans what).
+    Duplicate ids and near-duplicate groups
     depend on every document before them, so the workers report each
     document's id and signature, this process decides in file order (batch
-    after batch, slice after slice), and each worker writes the documents it
+    after batch, worker after worker), and each worker writes the documents it
     is told to keep as the decisions arrive (``segment.BulkSegmentWriter``;
     a new segment past ``SEGMENT_POSTINGS``). This process holds the index
     lock and commits the workers' segments in one table of contents.
@@ -357,11 +358,10 @@ def _build_generation(home, settings, roots, files, report, progress, names=None
 
     writer = ix.writer()  # holds the lock; the segments come from the parts
     try:
-        slices = _slices(files, settings.workers if len(files) >= PARALLEL_FROM else 1)
-        if len(slices) == 1:
-            segments = _build_in_process(gen, slices[0] if slices else [], settings, decide, bar, manifest.names)
+        if settings.workers > 1 and len(files) >= PARALLEL_FROM:
+            segments = _build_in_workers(gen, files, settings, decide, bar, manifest.names)
         else:
-            segments = _build_in_workers(gen, slices, settings, decide, bar, manifest.names)
+            segments = _build_in_process(gen, files, settings, decide, bar, manifest.names)
         _phase(bar, "committing")
         writer._close_segment()
         writer._commit_toc(segments)  # as whoosh.multiproc.MpWriter(multisegment=True) does
@@ -384,7 +384,7 @@ def _build_generation(home, settings, roots, files, report, progress, names=None
 PARALLEL_FROM = 64      # fewer files are cleaned and written in this process (full build)
 POOL_FROM = 400         # changed files from which an update is cleaned by ``workers`` processes
 EARLY_FROM = 2000       # indexed files from which a cleaner starts during the scan (it hides the import)
-PART_BATCH = 32         # files per message from a worker (progress granularity)
+PART_BATCH = 32         # files a worker claims at a time and reports in one message
 SEPARATE_FILES_FROM = 1000  # a segment from this many source files is written as separate files
 SEGMENT_POSTINGS = 4_000_000  # postings a worker holds in memory (~0.5 GB) before it writes a segment
 
@@ -406,23 +406,87 @@ def _slices(files: list[SourceFile], n: int) -> list[list[SourceFile]]:
     return out
 
 
-class _Part:
-    """One slice of a full build: clean it, then write the documents kept, in order, as they are decided."""
+class _Claims:
+    """The batches of files one worker cleans: its own slice in order, or its end of a slice shared with another.
 
-    def __init__(self, gen: Path, files: list[SourceFile], max_bytes: int, names: dict[str, str] | None = None):
-        self.gen, self.files, self.max_bytes, self.names = gen, files, max_bytes, names or {}
+    Two workers sharing a slice take batches from its two ends, the first
+    forward from the front, the second backward from the back, until they
+    meet: each ends up with a contiguous run of files (file order = their
+    order), and they finish cleaning together however the cost per byte
+    varies along the files (with fixed halves of equal bytes, one waited
+    5 s of a 216k build for the other: the second half's decisions wait
+    for the whole first half's).
+    """
+
+    def __init__(self, files: list[SourceFile], ends=None, backward: bool = False):
+        self.files, self.ends, self.backward = files, ends, backward
+
+    def batches(self) -> Iterator[list[SourceFile]]:
+        """The next batch, while any is left: contiguous, in file order within each batch."""
+        if self.ends is None:
+            for i in range(0, len(self.files), PART_BATCH):
+                yield self.files[i:i + PART_BATCH]
+            return
+        while True:
+            with self.ends.get_lock():
+                low, high = self.ends[0], self.ends[1]
+                if low >= high:
+                    return
+                if self.backward:
+                    low = self.ends[1] = max(low, high - PART_BATCH)
+                else:
+                    high = self.ends[0] = min(high, low + PART_BATCH)
+            yield self.files[low:high]
+
+
+def _worker_claims(files: list[SourceFile], n: int, ctx) -> list[_Claims]:
+    """What each of up to ``n`` workers cleans, in file order: slices of about equal bytes per worker, two
+    workers sharing each two slices' files from their two ends (an odd worker out cleans its own slice)."""
+    parts = _slices(files, n)
+    claims = []
+    for i in range(0, len(parts), 2):
+        if i + 1 == len(parts):
+            claims.append(_Claims(parts[i]))
+            continue
+        shared = parts[i] + parts[i + 1]
+        ends = ctx.Array("q", [0, len(shared)])
+        claims.extend([_Claims(shared, ends), _Claims(shared, ends, backward=True)])
+    return claims
+
+
+class _Part:
+    """One worker's files of a full build: clean them, then write the documents kept, in order, as they are decided."""
+
+    def __init__(self, gen: Path, claims: _Claims, max_bytes: int, names: dict[str, str] | None = None):
+        self.gen, self.claims, self.max_bytes, self.names = gen, claims, max_bytes, names or {}
         self.docs: deque[Document] = deque()  # cleaned, not yet decided
+        self.cleaned_files = 0
         self.writer = None
         self.segments: list = []
 
-    def clean(self) -> Iterator[tuple[SourceFile, list | None, list[Problem]]]:
-        """(file, [(id, signature)] or None, problems) per file, in order."""
-        for f in self.files:
-            f, docs, problems = _read_one((f, self.max_bytes, self.names.get(f.root)))
-            if docs is not None:
+    def clean(self) -> Iterator[list[tuple[SourceFile, list | None, list[Problem]]]]:
+        """Batch after batch as claimed, [(file, [(id, signature)] or None, problems)] per file in file order.
+
+        A backward part's batches come last first; its documents are
+        queued for writing in file order once it has cleaned them all.
+        """
+        batches = []
+        for files in self.claims.batches():
+            docs, cleaned = [], []
+            for f in files:
+                f, found, problems = _read_one((f, self.max_bytes, self.names.get(f.root)))
+                if found is not None:
+                    docs.extend(found)
+                    found = [(d.id, d.signature) for d in found]
+                cleaned.append((f, found, problems))
+            self.cleaned_files += len(files)
+            if self.claims.backward:
+                batches.append(docs)
+            else:
                 self.docs.extend(docs)
-                docs = [(d.id, d.signature) for d in docs]
-            yield f, docs, problems
+            yield cleaned
+        for docs in reversed(batches):
+            self.docs.extend(docs)
 
     @staticmethod
     @contextmanager
@@ -472,50 +536,55 @@ class _Part:
         # searcher opens it (the whole index, in every server process); separate files are
         # read from the page cache. Small ones stay a single file (fewer open files).
         return BulkSegmentWriter(whoosh_index.open_dir(str(self.gen)), codec=W3Codec(compression=0),
-                                 compound=len(self.files) < SEPARATE_FILES_FROM)
+                                 compound=self.cleaned_files < SEPARATE_FILES_FROM)
 
 
 def _build_in_process(gen, files, settings, decide, bar, names=None) -> list:
-    part = _Part(gen, files, settings.max_file_bytes, names)
+    part = _Part(gen, _Claims(files), settings.max_file_bytes, names)
     cleaned = []
-    for item in part.clean():
-        cleaned.append(item)
+    for batch in part.clean():
+        cleaned.extend(batch)
         if bar is not None:
-            bar.update(1)
+            bar.update(len(batch))
     _phase(bar, "writing")
     with part.writing():
         part.write(decide(cleaned))
         return part.finish()
 
 
-def _build_in_workers(gen, slices, settings, decide, bar, names=None) -> list:
-    """Workers clean their slices; this process decides each batch in file order and the workers write.
+def _build_in_workers(gen, files, settings, decide, bar, names=None) -> list:
+    """Workers clean their files (``_worker_claims``); this process decides each batch in file order and the
+    workers write.
 
-    Batches are decided as they arrive, slice after slice, so the first
-    slice is decided by the time its worker has cleaned it, and a later
-    worker starts writing as soon as its first batch is decided (not after
-    its whole slice). Each worker takes decisions off its pipe in a thread
-    of its own, so a send from here never waits on a worker busy cleaning
-    or writing (and the other workers never wait on that send).
+    Batches are decided as they arrive, part after part in file order, so
+    a forward part is decided by the time its worker has cleaned it, and
+    the next worker starts writing as soon as its first batch is decided.
+    A backward part's first batch in file order is the last it cleans: it
+    is decided once that worker has cleaned all its files. Each worker
+    takes decisions off its pipe in a thread of its own, so a send from
+    here never waits on a worker busy cleaning or writing (and the other
+    workers never wait on that send).
     """
     from multiprocessing.connection import wait
 
     ctx = multiprocessing.get_context("fork")
+    claims = _worker_claims(files, settings.workers, ctx)
     conns, procs = [], []
-    for files in slices:
+    for claim in claims:
         ours, theirs = ctx.Pipe()
         proc = ctx.Process(target=_part_worker, daemon=True,
-                           args=(_Part(gen, files, settings.max_file_bytes, names), theirs, conns + [ours]))
+                           args=(_Part(gen, claim, settings.max_file_bytes, names), theirs, conns + [ours]))
         proc.start()
         theirs.close()
         conns.append(ours)
         procs.append(proc)
     try:
-        undecided = [deque() for _ in slices]  # batches received, not yet decided
-        cleaned = [False] * len(slices)
-        segments: list = [[] for _ in slices]
-        deciding = 0  # every slice before this one is decided
-        pending = set(range(len(slices)))
+        undecided = [deque() for _ in claims]  # batches received, not yet decided (in file order)
+        backlog: list[list] = [[] for _ in claims]  # a backward part's batches, last first, until it is cleaned
+        cleaned = [False] * len(claims)
+        segments: list = [[] for _ in claims]
+        deciding = 0  # every part before this one is decided
+        pending = set(range(len(claims)))
         while pending:
             for conn in wait([conns[i] for i in pending]):
                 i = conns.index(conn)
@@ -524,11 +593,13 @@ def _build_in_workers(gen, slices, settings, decide, bar, names=None) -> list:
                 except EOFError:
                     raise RuntimeError(f"a reindex worker (pid {procs[i].pid}) stopped unexpectedly") from None
                 if kind == "files":
-                    undecided[i].append(payload)
+                    (backlog if claims[i].backward else undecided)[i].append(payload)
                     if bar is not None:
                         bar.update(len(payload))
                 elif kind == "cleaned":
                     cleaned[i] = True
+                    undecided[i].extend(reversed(backlog[i]))
+                    backlog[i] = []
                     if all(cleaned):
                         _phase(bar, "writing")
                 elif kind == "segments":
@@ -536,12 +607,12 @@ def _build_in_workers(gen, slices, settings, decide, bar, names=None) -> list:
                     pending.discard(i)
                 else:
                     raise RuntimeError(f"a reindex worker failed:\n{payload}")
-            while deciding < len(slices):
+            while deciding < len(claims):
                 while undecided[deciding]:
                     conns[deciding].send(decide(undecided[deciding].popleft()))
                 if not cleaned[deciding]:
                     break
-                conns[deciding].send(None)  # that was the slice's last batch
+                conns[deciding].send(None)  # that was the part's last batch
                 deciding += 1
         for proc in procs:
             proc.join()
@@ -556,7 +627,7 @@ def _build_in_workers(gen, slices, settings, decide, bar, names=None) -> list:
 
 
 def _part_worker(part: _Part, conn, parent_ends) -> None:
-    """A worker process: clean the slice, report it in batches, then write the documents as decisions arrive.
+    """A worker process: clean its files, report them in batches, then write the documents as decisions arrive.
 
     It first closes its copies of the parent's pipe ends, so that if the parent
     dies (even by SIGKILL) its pipe reports EOF and the worker ends too.
@@ -582,13 +653,8 @@ def _part_worker(part: _Part, conn, parent_ends) -> None:
 
     threading.Thread(target=receive, daemon=True).start()
     try:
-        batch = []
-        for item in part.clean():
-            batch.append(item)
-            if len(batch) >= PART_BATCH:
-                conn.send(("files", batch))
-                batch = []
-        conn.send(("files", batch))
+        for batch in part.clean():
+            conn.send(("files", batch))
         conn.send(("cleaned", None))
         with part.writing():
             while (groups := decisions.get()) is not None:

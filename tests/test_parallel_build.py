@@ -7,6 +7,7 @@ worker's slice they fall in; an update's problems named the same way.
 """
 from __future__ import annotations
 
+import multiprocessing
 import random
 import re
 import shutil
@@ -14,6 +15,8 @@ import shutil
 import pytest
 
 from conftest import page, run_cli, write
+from searchsvc import indexer
+from searchsvc.sources import scan
 from searchsvc.store import IndexHome
 
 WORDS = ("harbor strike council budget flood ferry grain tariff rail bridge election drought port union "
@@ -32,12 +35,12 @@ def corpus(root):
     return [root / "a", root / "b"]
 
 
-def stored(ix_dir):
+def stored(ix_dir, in_index_order=False):
     ix = IndexHome(ix_dir).open_index()
     segments = len(ix._segments())
     with ix.searcher() as s:
-        docs = sorted((tuple(sorted(f.items())) for f in s.all_stored_fields()), key=str)
-    return docs, segments
+        docs = [tuple(sorted(f.items())) for f in s.all_stored_fields()]
+    return (docs if in_index_order else sorted(docs, key=str)), segments
 
 
 def test_workers_build_the_same_index_as_one_process(tmp_path):
@@ -55,6 +58,76 @@ def test_workers_build_the_same_index_as_one_process(tmp_path):
     assert (one[3], two[3]) == (1, 2)  # one segment, then one per worker
     groups = {dict(d)["group"] for d in one[2] if dict(d)["id"].startswith("s") and int(dict(d)["id"][1:4]) % 9 == 0}
     assert groups == {"s000.html"}
+
+
+@pytest.mark.parametrize("workers", [2, 3, 4])
+def test_documents_keep_file_order_whichever_worker_cleans_them(tmp_path, workers):
+    """Workers sharing files from both ends still write them in file order: the index holds the documents in
+    the order one process gives them (what ties in a ranking fall back on)."""
+    sources = corpus(tmp_path / "src")
+    orders = {}
+    for n in (1, workers):
+        ix = tmp_path / f"ix{n}"
+        r = run_cli("reindex", *sources, "--workers", n, "--index", ix)
+        assert r.returncode == 0, r.stderr
+        orders[n] = stored(ix, in_index_order=True)
+    assert orders[workers][0] == orders[1][0]
+    assert orders[workers][1] == min(workers, 4)  # one segment per worker (4: the last pair's two 23-file slices)
+
+
+def cleaned_batches(part, batches):
+    """The first ``batches`` batches ``part`` cleans (all of them if None), as lists of file ids."""
+    out = []
+    if batches == 0:
+        return out
+    for batch in part:
+        out.append([f.rel for f, _, _ in batch])
+        if batches is not None and len(out) == batches:
+            break
+    return out
+
+
+@pytest.mark.parametrize("forward_first", [0, 1, 2, 3])
+def test_two_workers_share_their_files_from_both_ends(tmp_path, forward_first):
+    """Whatever share of the files each takes, the two halves meet: the first worker's files are a prefix,
+    the second's the rest, each in file order; a worker left with nothing has nothing to write."""
+    files = list(scan(corpus(tmp_path / "src"), []))
+    claims = indexer._worker_claims(files, 2, multiprocessing.get_context("fork"))
+    assert [c.backward for c in claims] == [False, True]
+    parts = [indexer._Part(tmp_path / "gen", c, 1 << 20) for c in claims]
+    forward, backward = (p.clean() for p in parts)
+    ahead = cleaned_batches(forward, forward_first)  # the first worker cleans a few batches first
+    behind = cleaned_batches(backward, None)  # then the second takes all it can
+    ahead += cleaned_batches(forward, None)
+    names = [f.rel for f in files]
+    first = [rel for batch in ahead for rel in batch]
+    assert first == names[:len(first)] and len(first) == min(indexer.PART_BATCH * forward_first, len(files))
+    assert [rel for batch in reversed(behind) for rel in batch] == names[len(first):]
+    assert [d.id for d in parts[1].docs] == names[len(first):]  # queued for writing in file order
+    assert parts[1].cleaned_files == len(files) - len(first)
+
+
+def test_a_worker_left_nothing_writes_nothing(tmp_path):
+    files = list(scan(corpus(tmp_path / "src"), []))
+    claims = indexer._worker_claims(files, 2, multiprocessing.get_context("fork"))
+    parts = [indexer._Part(tmp_path / "gen", c, 1 << 20) for c in claims]
+    assert len(cleaned_batches(parts[0].clean(), None)) == -(-len(files) // indexer.PART_BATCH)
+    assert cleaned_batches(parts[1].clean(), None) == []
+    assert parts[1].finish() == [] and not parts[1].docs
+
+
+@pytest.mark.parametrize("workers, shared", [(2, [True, True]), (3, [True, True, False]),
+                                             (4, [True, True, True, True])])
+def test_workers_pair_up_over_slices_of_equal_bytes(tmp_path, workers, shared):
+    files = list(scan(corpus(tmp_path / "src"), []))
+    claims = indexer._worker_claims(files, workers, multiprocessing.get_context("fork"))
+    assert [c.ends is not None for c in claims] == shared
+    assert [c.backward for c in claims] == [bool(i % 2) and shared[i] for i in range(workers)]
+    regions = [c.files for i, c in enumerate(claims) if not c.backward]
+    assert [f for r in regions for f in r] == files
+    if workers == 3:  # the pair's slice holds two thirds of the bytes
+        total = sum(f.size for f in files)
+        assert abs(sum(f.size for f in regions[0]) - 2 * total / 3) < max(f.size for f in files)
 
 
 def edit(sources):
