@@ -96,7 +96,8 @@ def likeliest(keyed: list[tuple[int, Callable[[], Iterable]]], limit: int = CAND
         if shared and len(shared) + size > 4 * limit:
             break
         shared.update(items())
-    return [item for item, _ in sorted(shared.items(), key=lambda entry: (-entry[1], entry[0]))[:limit]]
+    # the earliest first, then a stable sort by count, most first: (-count, item) order without a tuple each
+    return sorted(sorted(shared), key=shared.__getitem__, reverse=True)[:limit]
 
 
 Lookup = Callable[[tuple[str, ...], str], Iterable[tuple[bytes, str]]]  # (keys, own id) -> (sketch, group)
@@ -113,33 +114,93 @@ class Grouper:
         self.threshold = threshold
         self.lookup = lookup
         self._by_key: dict[str, list[int]] = {}
-        self._seen: list[tuple[bytes, str]] = []  # (sketch, group)
+        self._sketches: _Sketches | None = None  # made at the first signature (numpy is imported then)
+        self._groups: list[str] = []
 
     def remember(self, sig: Signature, group: str) -> None:
         if sig.empty:
             return
-        slot = len(self._seen)
-        self._seen.append((sig.sketch, group))
+        if self._sketches is None:
+            self._sketches = _Sketches()
+        slot = self._sketches.add(sig.sketch)
+        self._groups.append(group)
         for key in sig.keys:
             self._by_key.setdefault(key, []).append(slot)
 
     def match(self, sig: Signature, doc_id: str = "") -> str | None:
-        """The group of the most similar known document at or above the threshold, among ``likeliest`` candidates."""
+        """The group of the most similar known document at or above the threshold, among ``likeliest`` candidates
+        (the first of the most similar: those remembered, in ``likeliest`` order, then those looked up)."""
         if sig.empty:
             return None
-        keyed = [(len(self._by_key[key]), self._by_key[key].__iter__) for key in sig.keys if key in self._by_key]
-        candidates = [self._seen[slot] for slot in likeliest(keyed)]
-        if self.lookup is not None:
-            candidates.extend(self.lookup(sig.keys, doc_id))
+        by_key = self._by_key
+        keyed = [(len(by_key[key]), by_key[key].__iter__) for key in sig.keys if key in by_key]
         best, best_score = None, self.threshold
-        own = _hashes(sig.sketch)
-        for sketch, group in candidates:
-            score = _resemblance(own, memoryview(sketch).cast("I"), at_least=best_score)
-            if score > best_score or (score == best_score and best is None):
-                best, best_score = group, score
+        slots = likeliest(keyed)
+        if slots:
+            scores = self._sketches.resemblances(sig.sketch, slots)
+            i = int(scores.argmax())  # the first of the highest
+            if scores[i] >= best_score:
+                best, best_score = self._groups[slots[i]], float(scores[i])
+        if self.lookup is not None:
+            own = _hashes(sig.sketch)
+            for sketch, group in self.lookup(sig.keys, doc_id):
+                score = _resemblance(own, memoryview(sketch).cast("I"), at_least=best_score)
+                if score > best_score or (score == best_score and best is None):
+                    best, best_score = group, score
         return best
 
     def assign(self, doc_id: str, sig: Signature) -> str:
         group = self.match(sig, doc_id) or doc_id
         self.remember(sig, group)
         return group
+
+
+class _Sketches:
+    """Remembered sketches as the rows of one array, so a new sketch is compared with its candidates at once.
+
+    ``resemblances`` equals ``resemblance`` with each candidate (the same
+    floats: the same integer counts divided): both sketches are ascending
+    and distinct, so where each of a candidate's hashes would fall among the
+    new sketch's (one ``searchsorted``) says which are shared and the rank
+    of each in their union. A sketch shorter than ``SKETCH`` is padded with
+    zeros, masked out when the new sketch holds a zero itself. Grouping a
+    216k build's articles: 16.6-17.1 CPU s -> 8.0-8.8 (a Python set per comparison
+    before), in the build's one serial step.
+    """
+
+    def __init__(self):
+        import numpy as np
+
+        self._np = np
+        self._rows = np.zeros((1024, SKETCH), np.uint32)
+        self._lengths = np.zeros(1024, np.int64)
+        self._count = 0
+        self._ranks = np.arange(1, SKETCH + 1)  # a hash's 1-based place in its own sketch
+
+    def add(self, sketch: bytes) -> int:
+        """Remember a sketch; its row number."""
+        np, row = self._np, self._count
+        if row == len(self._lengths):
+            self._rows = np.concatenate([self._rows, np.zeros_like(self._rows)])
+            self._lengths = np.concatenate([self._lengths, np.zeros_like(self._lengths)])
+        hashes = np.frombuffer(sketch, np.uint32)
+        self._rows[row, :len(hashes)] = hashes
+        self._lengths[row] = len(hashes)
+        self._count += 1
+        return row
+
+    def resemblances(self, sketch: bytes, rows: list[int]):
+        """``resemblance(sketch, remembered)`` of each of ``rows``, as a float64 array."""
+        np = self._np
+        own = np.frombuffer(sketch, np.uint32)
+        at = np.asarray(rows)
+        theirs, lengths = self._rows.take(at, axis=0), self._lengths.take(at)
+        before = np.searchsorted(own, theirs)  # how many of own's hashes are smaller than each of theirs
+        shared = own.take(before, mode="clip") == theirs
+        if own[0] == 0:  # a zero of its own would match the padding
+            shared &= self._ranks <= lengths[:, None]
+        running = np.cumsum(shared, axis=1)  # shared hashes so far along each row
+        size = np.minimum(SKETCH, len(own) + lengths - running[:, -1])  # the union, at most k
+        # a shared hash's rank in the union: its place in the row plus own's smaller ones, counted once if shared
+        in_union = (self._ranks + before + 1 - running) <= size[:, None]
+        return (shared & in_union).sum(axis=1) / size

@@ -79,3 +79,33 @@ def test_near_copies_group_among_stories_that_share_a_boilerplate_ending():
     copy = stories["s7"].replace("w7_30", "changed")
     assert grouper.assign("copy", dedup.signature(copy)) == "s7"
     assert len(set(groups.values())) == 400  # the shared ending alone groups nothing
+
+
+@settings(max_examples=300, deadline=None)
+@given(sketches.filter(bool), st.lists(sketches.filter(bool), min_size=1, max_size=12), st.booleans())
+def test_resemblances_at_once_equal_each_resemblance(own, candidates, zero):
+    """Rows of the grouper's array (short ones padded with zeros) against a sketch, a zero hash in it or not."""
+    if zero:
+        own = sorted({0} | set(own))[:dedup.SKETCH]
+    table = dedup._Sketches()
+    rows = [table.add(array("I", c).tobytes()) for c in candidates]
+    assert rows == list(range(len(candidates)))
+    got = table.resemblances(array("I", own).tobytes(), rows[::-1]).tolist()
+    assert got == [defined_resemblance(own, c) for c in candidates[::-1]]
+
+
+def crafted(hashes: list[int]) -> dedup.Signature:
+    hashes = sorted(hashes)
+    return dedup.Signature(array("I", hashes).tobytes(), tuple(f"{h:08x}" for h in hashes[:dedup.KEYS]))
+
+
+def test_of_equally_similar_groups_the_earliest_wins():
+    a = crafted(list(range(64)))
+    b = crafted(list(range(16)) + list(range(100, 148)))  # resemblance with a: 16/64, a group of its own
+    c = crafted(list(range(40)) + list(range(100, 124)))  # 40/64 with each of them
+    assert dedup.resemblance(c.sketch, a.sketch) == dedup.resemblance(c.sketch, b.sketch) == 40 / 64
+    for first, second in (("a", "b"), ("b", "a")):
+        grouper = dedup.Grouper()
+        assert grouper.assign(first, {"a": a, "b": b}[first]) == first
+        assert grouper.assign(second, {"a": a, "b": b}[second]) == second
+        assert grouper.assign("c", c) == first
