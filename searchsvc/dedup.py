@@ -10,6 +10,7 @@ reaches ``THRESHOLD`` share a group; the group is named after its first member.
 """
 from __future__ import annotations
 
+import itertools
 import re
 import zlib
 from array import array
@@ -108,21 +109,27 @@ class Grouper:
 
     ``lookup`` finds candidates among documents already in the index (an
     incremental reindex), excluding the document's own earlier version.
+    ``at_once``: compare a new sketch with all its remembered candidates in
+    one go (``_Sketches``, numpy): a full build's hundreds of thousands;
+    an update of a few files does without numpy's import (0.1 s).
     """
 
-    def __init__(self, threshold: float = THRESHOLD, lookup: Lookup | None = None):
+    def __init__(self, threshold: float = THRESHOLD, lookup: Lookup | None = None, at_once: bool = False):
         self.threshold = threshold
         self.lookup = lookup
         self._by_key: dict[str, list[int]] = {}
-        self._sketches: _Sketches | None = None  # made at the first signature (numpy is imported then)
+        self._sketches = _Sketches() if at_once else None
+        self._seen: list[bytes] = []  # the sketches, when compared one at a time
         self._groups: list[str] = []
 
     def remember(self, sig: Signature, group: str) -> None:
         if sig.empty:
             return
-        if self._sketches is None:
-            self._sketches = _Sketches()
-        slot = self._sketches.add(sig.sketch)
+        if self._sketches is not None:
+            slot = self._sketches.add(sig.sketch)
+        else:
+            slot = len(self._seen)
+            self._seen.append(sig.sketch)
         self._groups.append(group)
         for key in sig.keys:
             self._by_key.setdefault(key, []).append(slot)
@@ -136,17 +143,21 @@ class Grouper:
         keyed = [(len(by_key[key]), by_key[key].__iter__) for key in sig.keys if key in by_key]
         best, best_score = None, self.threshold
         slots = likeliest(keyed)
-        if slots:
+        candidates: Iterable[tuple[bytes, str]] = ()
+        if slots and self._sketches is not None:
             scores = self._sketches.resemblances(sig.sketch, slots)
             i = int(scores.argmax())  # the first of the highest
             if scores[i] >= best_score:
                 best, best_score = self._groups[slots[i]], float(scores[i])
+        elif slots:
+            candidates = [(self._seen[slot], self._groups[slot]) for slot in slots]
         if self.lookup is not None:
-            own = _hashes(sig.sketch)
-            for sketch, group in self.lookup(sig.keys, doc_id):
-                score = _resemblance(own, memoryview(sketch).cast("I"), at_least=best_score)
-                if score > best_score or (score == best_score and best is None):
-                    best, best_score = group, score
+            candidates = itertools.chain(candidates, self.lookup(sig.keys, doc_id))
+        own = _hashes(sig.sketch)
+        for sketch, group in candidates:
+            score = _resemblance(own, memoryview(sketch).cast("I"), at_least=best_score)
+            if score > best_score or (score == best_score and best is None):
+                best, best_score = group, score
         return best
 
     def assign(self, doc_id: str, sig: Signature) -> str:

@@ -331,7 +331,7 @@ def _build_generation(home, settings, roots, files, report, progress, names=None
     ix = whoosh_index.create_in(str(gen), schema.build_schema())
     manifest = Manifest(sources=[str(r) for r in roots], names=dict(names or {}))
     seen: set[str] = set()
-    grouper = dedup.Grouper()
+    grouper = dedup.Grouper(at_once=True)
     bar = progress(len(files)) if progress else None
 
     def decide(part: list[tuple[SourceFile, list | None, list[Problem]]]) -> list[str | None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import zlib
 from array import array
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,9 +45,13 @@ def test_signature_keeps_the_smallest_shingle_hashes(words):
     assert sig.keys == tuple(f"{h:08x}" for h in smallest[:dedup.KEYS])
 
 
-def test_the_most_similar_group_above_the_threshold_wins():
+AT_ONCE = pytest.mark.parametrize("at_once", [False, True], ids=["one-at-a-time", "at-once"])
+
+
+@AT_ONCE
+def test_the_most_similar_group_above_the_threshold_wins(at_once):
     base = " ".join(f"w{i}" for i in range(200))
-    grouper = dedup.Grouper()
+    grouper = dedup.Grouper(at_once=at_once)
     assert grouper.assign("a", dedup.signature(base)) == "a"
     assert grouper.assign("b", dedup.signature("other " + " ".join(f"v{i}" for i in range(200)))) == "b"
     assert grouper.assign("c", dedup.signature(base.replace("w150", "changed"))) == "a"
@@ -71,9 +76,10 @@ def test_likeliest_prefers_items_sharing_more_keys_and_skips_boilerplate_keys():
     assert read == ["boilerplate"]
 
 
-def test_near_copies_group_among_stories_that_share_a_boilerplate_ending():
+@AT_ONCE
+def test_near_copies_group_among_stories_that_share_a_boilerplate_ending(at_once):
     ending = " ".join(f"e{n}" for n in range(30))  # thirty words every story ends with
-    grouper = dedup.Grouper()
+    grouper = dedup.Grouper(at_once=at_once)
     stories = {f"s{i}": " ".join(f"w{i}_{n}" for n in range(60)) + " " + ending for i in range(400)}
     groups = {doc_id: grouper.assign(doc_id, dedup.signature(text)) for doc_id, text in stories.items()}
     copy = stories["s7"].replace("w7_30", "changed")
@@ -99,13 +105,14 @@ def crafted(hashes: list[int]) -> dedup.Signature:
     return dedup.Signature(array("I", hashes).tobytes(), tuple(f"{h:08x}" for h in hashes[:dedup.KEYS]))
 
 
-def test_of_equally_similar_groups_the_earliest_wins():
+@AT_ONCE
+def test_of_equally_similar_groups_the_earliest_wins(at_once):
     a = crafted(list(range(64)))
     b = crafted(list(range(16)) + list(range(100, 148)))  # resemblance with a: 16/64, a group of its own
     c = crafted(list(range(40)) + list(range(100, 124)))  # 40/64 with each of them
     assert dedup.resemblance(c.sketch, a.sketch) == dedup.resemblance(c.sketch, b.sketch) == 40 / 64
     for first, second in (("a", "b"), ("b", "a")):
-        grouper = dedup.Grouper()
+        grouper = dedup.Grouper(at_once=at_once)
         assert grouper.assign(first, {"a": a, "b": b}[first]) == first
         assert grouper.assign(second, {"a": a, "b": b}[second]) == second
         assert grouper.assign("c", c) == first
