@@ -418,14 +418,14 @@ class _Claims:
     for the whole first half's).
     """
 
-    def __init__(self, files: list[SourceFile], ends=None, backward: bool = False):
-        self.files, self.ends, self.backward = files, ends, backward
+    def __init__(self, files: list[SourceFile], ends=None, backward: bool = False, batch: int = PART_BATCH):
+        self.files, self.ends, self.backward, self.batch = files, ends, backward, batch
 
     def batches(self) -> Iterator[list[SourceFile]]:
         """The next batch, while any is left: contiguous, in file order within each batch."""
         if self.ends is None:
-            for i in range(0, len(self.files), PART_BATCH):
-                yield self.files[i:i + PART_BATCH]
+            for i in range(0, len(self.files), self.batch):
+                yield self.files[i:i + self.batch]
             return
         while True:
             with self.ends.get_lock():
@@ -540,7 +540,7 @@ class _Part:
 
 
 def _build_in_process(gen, files, settings, decide, bar, names=None) -> list:
-    part = _Part(gen, _Claims(files), settings.max_file_bytes, names)
+    part = _Part(gen, _Claims(files, batch=1), settings.max_file_bytes, names)  # progress file by file
     cleaned = []
     for batch in part.clean():
         cleaned.extend(batch)

@@ -375,3 +375,15 @@ def test_an_over_long_id_skips_its_record_with_a_reason(bloated):
     assert [(p.name, p.reason) for p in report.problems] == [
         ("feed.jsonl:2", f"id longer than {sources.MAX_ID_CHARS} characters (5000)")]
     assert report.added == 4
+
+
+@pytest.mark.parametrize("now", [0, 10, 999, 1000, 1001, 5000], ids=lambda n: f"{n}-bytes-now")
+def test_a_file_read_as_it_is_now_up_to_the_limit(tmp_path, monkeypatch, now):
+    """Scanned at 500 bytes, then shrunk or grown: the bytes it holds when read, at most the limit (read on in
+    small steps past the scanned size)."""
+    monkeypatch.setattr(sources, "READ_ON", 7)
+    path = write(tmp_path / "src/page.txt", "x" * 500)
+    [f] = sources.scan([tmp_path / "src"], [])
+    content = bytes(range(256)) * 20
+    path.write_bytes(content[:now])
+    assert sources._read_bytes(f, 1000) == content[:min(now, 1000)]
