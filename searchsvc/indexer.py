@@ -385,6 +385,9 @@ PARALLEL_FROM = 64      # fewer files are cleaned and written in this process (f
 POOL_FROM = 400         # changed files from which an update is cleaned by ``workers`` processes
 EARLY_FROM = 2000       # indexed files from which a cleaner starts during the scan (it hides the import)
 PART_BATCH = 32         # files a worker claims at a time and reports in one message
+DECISIONS_AT_ONCE = 1024  # documents' decisions per message to a worker (its receiving thread waits for
+                          # the GIL at each: with one per batch, the main process spent 10 s of a 216k
+                          # build blocked on full pipes, and the workers' reports waited on it)
 SEPARATE_FILES_FROM = 1000  # a segment from this many source files is written as separate files
 SEGMENT_POSTINGS = 4_000_000  # postings a worker holds in memory (~0.5 GB) before it writes a segment
 
@@ -560,10 +563,11 @@ def _build_in_workers(gen, files, settings, decide, bar, names=None) -> list:
     a forward part is decided by the time its worker has cleaned it, and
     the next worker starts writing as soon as its first batch is decided.
     A backward part's first batch in file order is the last it cleans: it
-    is decided once that worker has cleaned all its files. Each worker
-    takes decisions off its pipe in a thread of its own, so a send from
-    here never waits on a worker busy cleaning or writing (and the other
-    workers never wait on that send).
+    is decided once that worker has cleaned all its files. Decisions go
+    out ``DECISIONS_AT_ONCE`` at a time (a worker writes only once it has
+    cleaned all its files), and each worker takes them off its pipe in a
+    thread of its own, so a send from here seldom waits on a worker busy
+    cleaning or writing (nor do the other workers' reports on that send).
     """
     from multiprocessing.connection import wait
 
@@ -584,6 +588,7 @@ def _build_in_workers(gen, files, settings, decide, bar, names=None) -> list:
         cleaned = [False] * len(claims)
         segments: list = [[] for _ in claims]
         deciding = 0  # every part before this one is decided
+        decided: list = []  # decisions for part ``deciding`` not sent yet
         pending = set(range(len(claims)))
         while pending:
             for conn in wait([conns[i] for i in pending]):
@@ -609,9 +614,15 @@ def _build_in_workers(gen, files, settings, decide, bar, names=None) -> list:
                     raise RuntimeError(f"a reindex worker failed:\n{payload}")
             while deciding < len(claims):
                 while undecided[deciding]:
-                    conns[deciding].send(decide(undecided[deciding].popleft()))
+                    decided.extend(decide(undecided[deciding].popleft()))
+                    if len(decided) >= DECISIONS_AT_ONCE:
+                        conns[deciding].send(decided)
+                        decided = []
                 if not cleaned[deciding]:
                     break
+                if decided:
+                    conns[deciding].send(decided)
+                    decided = []
                 conns[deciding].send(None)  # that was the part's last batch
                 deciding += 1
         for proc in procs:
