@@ -356,12 +356,19 @@ def _build_generation(home, settings, roots, files, report, progress, names=None
             manifest.files[f.path] = [f.size, f.mtime_ns, ids, f.root]
         return groups
 
+    def decided() -> None:
+        """Every document decided: the manifest is whole, saved while the segments are still being written
+        (the generation is not live until it is published; 0.4 s at 216k)."""
+        if old is not None:  # what the new generation no longer holds (files gone since, now unreadable, ...)
+            report.removed = len({i for entry in old.files.values() for i in entry[2]} - seen)
+        manifest.save(gen)
+
     writer = ix.writer()  # holds the lock; the segments come from the parts
     try:
         if settings.workers > 1 and len(files) >= PARALLEL_FROM:
-            segments = _build_in_workers(gen, files, settings, decide, bar, manifest.names)
+            segments = _build_in_workers(gen, files, settings, decide, bar, manifest.names, decided)
         else:
-            segments = _build_in_process(gen, files, settings, decide, bar, manifest.names)
+            segments = _build_in_process(gen, files, settings, decide, bar, manifest.names, decided)
         _phase(bar, "committing")
         writer._close_segment()
         writer._commit_toc(segments)  # as whoosh.multiproc.MpWriter(multisegment=True) does
@@ -373,9 +380,6 @@ def _build_generation(home, settings, roots, files, report, progress, names=None
     finally:
         if bar is not None:
             bar.close()
-    if old is not None:  # what the new generation no longer holds (files gone since, now unreadable, ...)
-        report.removed = len({i for entry in old.files.values() for i in entry[2]} - seen)
-    manifest.save(gen)
     report.documents = whoosh_index.open_dir(str(gen)).doc_count()
     home.publish(gen)
     home.remove_stale_generations()
@@ -542,7 +546,7 @@ class _Part:
                                  compound=self.cleaned_files < SEPARATE_FILES_FROM)
 
 
-def _build_in_process(gen, files, settings, decide, bar, names=None) -> list:
+def _build_in_process(gen, files, settings, decide, bar, names=None, decided=None) -> list:
     part = _Part(gen, _Claims(files, batch=1), settings.max_file_bytes, names)  # progress file by file
     cleaned = []
     for batch in part.clean():
@@ -551,13 +555,16 @@ def _build_in_process(gen, files, settings, decide, bar, names=None) -> list:
             bar.update(len(batch))
     _phase(bar, "writing")
     with part.writing():
-        part.write(decide(cleaned))
+        groups = decide(cleaned)
+        if decided is not None:
+            decided()
+        part.write(groups)
         return part.finish()
 
 
-def _build_in_workers(gen, files, settings, decide, bar, names=None) -> list:
+def _build_in_workers(gen, files, settings, decide, bar, names=None, decided=None) -> list:
     """Workers clean their files (``_worker_claims``); this process decides each batch in file order and the
-    workers write.
+    workers write. ``decided()`` is called once every document is decided, while the workers write.
 
     Batches are decided as they arrive, part after part in file order, so
     a forward part is decided by the time its worker has cleaned it, and
@@ -588,7 +595,7 @@ def _build_in_workers(gen, files, settings, decide, bar, names=None) -> list:
         cleaned = [False] * len(claims)
         segments: list = [[] for _ in claims]
         deciding = 0  # every part before this one is decided
-        decided: list = []  # decisions for part ``deciding`` not sent yet
+        outgoing: list = []  # decisions for part ``deciding`` not sent yet
         pending = set(range(len(claims)))
         while pending:
             for conn in wait([conns[i] for i in pending]):
@@ -614,17 +621,19 @@ def _build_in_workers(gen, files, settings, decide, bar, names=None) -> list:
                     raise RuntimeError(f"a reindex worker failed:\n{payload}")
             while deciding < len(claims):
                 while undecided[deciding]:
-                    decided.extend(decide(undecided[deciding].popleft()))
-                    if len(decided) >= DECISIONS_AT_ONCE:
-                        conns[deciding].send(decided)
-                        decided = []
+                    outgoing.extend(decide(undecided[deciding].popleft()))
+                    if len(outgoing) >= DECISIONS_AT_ONCE:
+                        conns[deciding].send(outgoing)
+                        outgoing = []
                 if not cleaned[deciding]:
                     break
-                if decided:
-                    conns[deciding].send(decided)
-                    decided = []
+                if outgoing:
+                    conns[deciding].send(outgoing)
+                    outgoing = []
                 conns[deciding].send(None)  # that was the part's last batch
                 deciding += 1
+                if deciding == len(claims) and decided is not None:
+                    decided()
         for proc in procs:
             proc.join()
         return [segment for part in segments for segment in part]

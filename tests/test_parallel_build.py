@@ -159,3 +159,18 @@ def test_an_update_cleaned_in_workers_equals_the_update_in_one_process(tmp_path,
     assert one == workers
     groups = {dict(d)["id"]: dict(d)["group"] for d in one[2]}
     assert groups["late2.html"] == groups["s009.html"] == "s000.html"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_full_rebuild_keeps_its_manifest_whoever_builds_it(tmp_path, workers):
+    """The manifest (saved as soon as every document is decided) holds every file: the next reindex reads
+    nothing; a full rebuild after a file is gone says so."""
+    sources = corpus(tmp_path / "src")
+    ix = tmp_path / "ix"
+    assert run_cli("reindex", *sources, "--workers", workers, "--index", ix).returncode == 0
+    (sources[0] / "s050.html").unlink()
+    r = run_cli("reindex", "--full", "--workers", workers, "--index", ix)
+    assert r.returncode == 0, r.stderr
+    assert "removed 1" in r.stdout and "added 89" in r.stdout
+    r = run_cli("reindex", "--workers", workers, "--index", ix)
+    assert r.returncode == 0 and "unchanged 91" in r.stdout and "added 0" in r.stdout, r.stdout
