@@ -222,7 +222,23 @@ class Ordering:
                 raise BadRequest("after is not a cursor this service gave out", "bad_after")
             start = bisect.bisect_right(_Keys(self), after)
         stop = min(start + size, len(self))
-        return [self.hit(i) for i in range(start, stop)], stop
+        return self._hits(start, stop), stop
+
+    def _hits(self, start: int, stop: int) -> list[Ranked]:
+        """``hit(i)`` for each of ``start`` to ``stop``: the page's documents, scores and key parts gathered once,
+        not a number at a time (the same values: numpy's own conversions to Python numbers)."""
+        at = self.positions[start:stop]
+        docnums = self.found.docnums[at].tolist()
+        scores = self.found.scores[at].tolist()
+        parts = [k[at].tolist() for k in reversed(self.keys[1:])]
+        lead, ids, gen = (0,) * self.first_tier, self.gen.ids, self.gen
+        hits = []
+        for j, docnum in enumerate(docnums):
+            key = lead + tuple(part[j] for part in parts) + (ids[docnum],)
+            if self.collapse and gen.in_group(docnum):
+                docnum = _best_described(gen, self.found, docnum)
+            hits.append(Ranked(key, docnum, scores[j]))
+        return hits
 
 
 def _best_described(gen, found, docnum: int) -> int:
