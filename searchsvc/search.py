@@ -124,6 +124,15 @@ OBJECT_BYTES = 200  # a dataclass instance with its dict, or a small dict or lis
 STRING_BYTES = sys.getsizeof("")  # a string's own part, before its characters
 
 
+def _text_bytes(page) -> int:
+    """The length of ``page`` written as JSON (orjson), or of its ``repr`` where orjson cannot write it (a lone
+    surrogate in an article's text)."""
+    try:
+        return len(orjson.dumps(page))
+    except TypeError:
+        return len(repr(page))
+
+
 @dataclass
 class FacetValue:
     value: str           # "" for the articles without one (``missing``)
@@ -185,7 +194,7 @@ class ResultPage:
             o, t = hit.objects()
             objects, strings = objects + o, strings + t
         values = sum(len(v) for v in self.facets.values())
-        return len(orjson.dumps(self)) + OBJECT_BYTES * (objects + values) + STRING_BYTES * (strings + values)
+        return _text_bytes(self) + OBJECT_BYTES * (objects + values) + STRING_BYTES * (strings + values)
 
     def to_dict(self) -> dict:
         """The JSON API's shape (written out by hand: ``asdict`` deep-copies, a tenth of a request)."""
