@@ -416,7 +416,7 @@ class Generation:
         return found
 
     def _read_term(self, searcher, fieldname: str, text: str) -> Matches:
-        id_parts, tf_parts, df = [], [], 0
+        parts, df = [], 0
         tbytes = None
         for (sub, offset), key in zip(searcher.leaf_searchers(), self.keys):
             reader = sub.reader()
@@ -424,20 +424,21 @@ class Generation:
                 tbytes = reader.schema[fieldname].to_bytes(text)
             ids, tf, n = self.segments.postings(key, reader, fieldname, tbytes)
             if n:
-                id_parts.append(ids.astype(DOCNUM) + offset if offset else ids.astype(DOCNUM))
-                tf_parts.append(tf)
+                parts.append((ids, tf, offset))
                 df += n
-        if not id_parts:
+        if not parts:
             return empty()
-        if len(id_parts) == 1:
-            docnums, tf = id_parts[0], tf_parts[0].astype(np.float64)
-        else:
-            docnums, tf = np.concatenate(id_parts), np.concatenate(tf_parts).astype(np.float64)
+        docnums, tf = _joined(parts)
         if not self.all_live:
             keep = self.live[docnums]
             docnums, tf = docnums[keep], tf[keep]
         idf = ranking.lucene_idf(self.doc_count, df)  # df and N count deleted documents, as Whoosh's do
-        scores = idf * ((tf * (ranking.K1 + 1)) / (tf + self._length_part[fieldname][docnums]))
+        # idf * ((tf * (K1 + 1)) / (tf + length part)), in place: a common word's arrays are megabytes
+        scores = tf * (ranking.K1 + 1)
+        denominator = self._length_part[fieldname][docnums]
+        denominator += tf
+        scores /= denominator
+        scores *= idf
         return Matches(docnums, scores)
 
     def positions(self, searcher, fieldname: str, text: str, docnums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -778,6 +779,28 @@ def _segment_lengths(reader, fieldname: str) -> np.ndarray:
             raw[:count] = np.frombuffer(column._dbfile.get(column._basepos, count), np.uint8)
         return LENGTH_OF_BYTE[raw]
     return np.array([reader.doc_field_length(d, fieldname) or 0 for d in range(n)], np.float64)
+
+
+def _joined(parts: list[tuple[np.ndarray, np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(document numbers, frequencies) of a term's postings in several segments (local numbers, frequencies, the
+    segment's first document number), end to end in one array each.
+
+    Frequencies stay integers where they are (BM25 turns them into float64
+    exactly, as a copy would); weights read by Whoosh (float32) become float64 first.
+    """
+    if len(parts) == 1:
+        ids, tf, offset = parts[0]
+        docnums = ids.astype(DOCNUM)
+        if offset:
+            docnums += offset
+    else:
+        docnums = np.empty(sum(len(ids) for ids, _, _ in parts), DOCNUM)
+        at = 0
+        for ids, _, offset in parts:
+            np.add(ids, offset, out=docnums[at:at + len(ids)], dtype=DOCNUM)
+            at += len(ids)
+        tf = np.concatenate([tf for _, tf, _ in parts])
+    return docnums, (tf if tf.dtype.kind in "ui" else tf.astype(np.float64))
 
 
 def _read_postings(m) -> tuple[np.ndarray, np.ndarray]:

@@ -105,8 +105,8 @@ def _words_of_term(ev: engine.Evaluator, term: str) -> list[str]:
     held = ev.gen.memo("exact.words")
     found = held.get(term)
     if found is None:
-        found = held[term] = [w for w in ev.gen.vocabulary(ev.searcher, highlight.stem_head(term))
-                              if schema.word_stem(w) == term]
+        words = ev.gen.vocabulary(ev.searcher, highlight.stem_head(term))
+        found = held[term] = [w for w, t in zip(words, schema.vocabulary_terms(words)) if t == term]
     return found
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import re
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from searchsvc import schema
@@ -92,6 +92,8 @@ class Forms:
     """
 
     words: dict[str, frozenset[str]]
+    # is_form's answer by word as found: a query's hits repeat their words (about 50 asked a query, most again)
+    verdicts: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, typed) -> "Forms":
@@ -102,6 +104,12 @@ class Forms:
         return [(a, b) for a, b in spans if self.is_form(text[a:b])]
 
     def is_form(self, found: str) -> bool:
+        verdict = self.verdicts.get(found)
+        if verdict is None:
+            verdict = self.verdicts[found] = self._is_form(found)
+        return verdict
+
+    def _is_form(self, found: str) -> bool:
         typed = self.words.get(schema.word_stem(found))
         if typed is None:
             return True

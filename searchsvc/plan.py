@@ -205,13 +205,17 @@ def _splits(ev: engine.Evaluator, word: str) -> list[tuple[str, str]]:
     def frequency(fieldname: str, term: str) -> int:
         return ev.gen.doc_frequency(ev.searcher, fieldname, term)
 
-    own = frequency(schema.CONTENT, schema.word_stem(word) or "")
+    own = None  # the word's own frequency, looked up once a split's two words are both in the index (few are)
     found = []
     for i in range(SPLIT_PART, len(word) - SPLIT_PART + 1):
         first, second = word[:i], word[i:]
         if ev.gen.has_word(ev.searcher, first) and ev.gen.has_word(ev.searcher, second):
             terms = (schema.word_stem(first), schema.word_stem(second))
-            if all(terms) and min(frequency(schema.CONTENT, t) for t in terms) >= own:
+            if not all(terms):
+                continue
+            if own is None:
+                own = frequency(schema.CONTENT, schema.word_stem(word) or "")
+            if min(frequency(schema.CONTENT, t) for t in terms) >= own:
                 found.append(terms)
     return found
 

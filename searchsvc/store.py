@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import orjson
 from whoosh.filedb.filestore import FileStorage
 from whoosh.filedb.structfile import StructFile
 
@@ -90,7 +91,7 @@ class Manifest:
         if gen_dir is None:
             return cls()
         try:
-            data = json.loads((gen_dir / MANIFEST).read_text("utf-8"))
+            data = _from_json((gen_dir / MANIFEST).read_bytes())
         except (OSError, ValueError):
             return cls()
         manifest = cls(data.get("sources", []), data.get("files", {}), data.get("last_reindex"),
@@ -104,7 +105,7 @@ class Manifest:
         self.base = f"{os.getpid()}-{time.time_ns()}"
         data = {"sources": self.sources, "files": self.files, "last_reindex": self.last_reindex,
                 "skipped": self.skipped, "names": self.names, "base": self.base}
-        write_atomically(gen_dir / MANIFEST, json.dumps(data, separators=(",", ":")))
+        write_bytes_atomically(gen_dir / MANIFEST, _json_bytes(data))
         journal_path(gen_dir).unlink(missing_ok=True)
 
     def record(self, gen_dir: Path, files: dict[str, list | None], skipped: dict[str, list | None]) -> int:
@@ -153,6 +154,24 @@ def _holder(fd: int) -> str:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _json_bytes(data) -> bytes:
+    """``data`` as compact JSON. orjson writes a 2-million-file manifest in well under a second where ``json``
+    took six; it refuses the surrogate escapes a file name that is not UTF-8 decodes to, and ``json`` writes
+    those."""
+    try:
+        return orjson.dumps(data)
+    except orjson.JSONEncodeError:
+        return json.dumps(data, separators=(",", ":")).encode("utf-8")
+
+
+def _from_json(raw: bytes):
+    """What ``_json_bytes`` wrote (a ValueError if it is not JSON)."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
 
 
 def journal_path(gen_dir: Path) -> Path:

@@ -12,10 +12,10 @@ What a commit costs, and what keeps it small (21,577 Reuters pages):
 - the manifest is not rewritten whole (30 ms here, ten times that at 216k):
   each commit appends a journal line (``Manifest.record``), and the whole
   manifest is saved when the watcher is idle or the journal grows large;
-- Whoosh's MERGE_SMALL would sometimes merge the build's large segments
-  into a commit (seconds): a watcher's commit merges only segments of up to
-  ``MERGE_DOCS`` articles; when the folder is quiet and segments have piled
-  up, it runs the usual merge;
+- a watcher's commit merges only segments of up to ``MERGE_DOCS``
+  articles (the policy of ``reindex``, ``indexer.tiered_merges``, may merge
+  a few thousand); when the folder is quiet and segments have piled up, it
+  runs that policy;
 - the index, the manifest and the set of indexed ids stay open between
   commits; they are read again only when another reindex committed.
 
@@ -202,7 +202,7 @@ class _Watcher:
                 self._save_manifest()
             if self._merge_due():
                 self._merge()
-                self.merge_declined = len(self.ix._segments())  # the same count again: MERGE_SMALL said no
+                self.merge_declined = len(self.ix._segments())  # the same count again: the policy said no
             self.stamp = self.home.stamp()
 
     def _merge_due(self) -> bool:
@@ -211,15 +211,15 @@ class _Watcher:
 
     def _merge(self) -> None:
         from whoosh.codec.whoosh3 import W3Codec
-        from whoosh.writing import MERGE_SMALL
 
+        from searchsvc.indexer import tiered_merges
         from searchsvc.segment import BulkSegmentWriter
 
         before = len(self.ix._segments())
         writer = BulkSegmentWriter(self.ix, lock=True, timeout=self.settings.writer_timeout,
                                    codec=W3Codec(compression=0))
         try:
-            writer.commit(mergetype=MERGE_SMALL)
+            writer.commit(mergetype=tiered_merges)
         except BaseException:
             writer.cancel()
             raise
@@ -231,8 +231,8 @@ def small_merges(writer, segments):
     """Whoosh's MERGE_SMALL among the segments of at most ``MERGE_DOCS`` articles; larger ones are left as they are.
 
     A commit of a few files then costs milliseconds of merging, never the
-    seconds of merging a full build's segments; those merge when the
-    watcher is idle (``IDLE_MERGE_FROM``) or at a plain ``reindex``.
+    seconds of merging thousands of articles; those merge when the watcher
+    is idle (``IDLE_MERGE_FROM``) or at a plain ``reindex``.
     """
     from whoosh.writing import MERGE_SMALL
 

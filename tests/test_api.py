@@ -1,10 +1,14 @@
 """The JSON API through the real Flask app: the response contract and the error shape."""
 from __future__ import annotations
 
+import json
+from urllib.parse import urlencode
+
 import pytest
+from werkzeug.test import EnvironBuilder
 
 from conftest import make_settings
-from searchsvc.web import create_app
+from searchsvc.web import SearchRoute, create_app
 
 HIT_FIELDS = ["id", "title", "url", "published", "author", "source", "score", "snippet"]
 TOP_FIELDS = ["query", "total", "page", "per_page", "pages", "took_ms", "suggestion", "hits", "facets"]
@@ -115,3 +119,75 @@ def test_stats_count_what_search_counts(client):
     assert stats["sources"] == everything["facets"]["source"] and stats["years"] == everything["facets"]["year"]
     assert sum(s["count"] for s in stats["sources"]) == stats["documents"]
     assert stats["last_reindex"]
+
+
+def wsgi_call(wsgi_app, path: str, method: str = "GET", host: str = "localhost") -> tuple[str, list, bytes]:
+    """(status, headers, body) of one request handed straight to a WSGI callable."""
+    environ = EnvironBuilder(path=path, method=method, headers={"Host": host}).get_environ()
+    answered = []
+    body = wsgi_app(environ, lambda status, headers, exc_info=None: answered.append((status, headers)))
+    data = b"".join(body)
+    getattr(body, "close", lambda: None)()
+    return answered[0][0], answered[0][1], data
+
+
+def headers_but_length(headers: list) -> list:
+    """The headers without Content-Length (``took_ms`` may have more digits in one answer than another)."""
+    return [(name, value) for name, value in headers if name != "Content-Length"]
+
+
+def without_took_ms(body: bytes) -> dict:
+    data = json.loads(body)
+    data.pop("took_ms", None)
+    return data
+
+
+def search_route(app) -> SearchRoute:
+    route = app.wsgi_app.app  # HostCheck, then the search route, then Flask
+    assert isinstance(route, SearchRoute)
+    return route
+
+
+ROUTED = ["/api/search?q=harbour", "/api/search?q=harbour+pilots&sort=date&per_page=3&page=2",
+          "/api/search?q=&collapse=false&missing=date", "/api/search?q=%22oil+prices%22&explain=true",
+          "/api/search?q=harbr", "/api/search?q=harbour&q=oil&snippets=false&facets=false",
+          "/api/search?q=caf%C3%A9%20%E9&from=2020", "/api/search?q=a%ZZb&source=Plain+Paper&source=",
+          "/api/search?page=x&q=a", "/api/search?q=a&after=forged", "/api/search?q=a&per_page=1000"]
+
+
+@pytest.mark.parametrize("path", ROUTED)
+def test_the_search_route_answers_exactly_as_flask(app, path):
+    """``GET /api/search`` skips Flask's request handling (``SearchRoute``): the same status, headers and JSON,
+    a bad request's 400 JSON included."""
+    route = search_route(app)
+    fast, slow = wsgi_call(route, path), wsgi_call(route.app, path)
+    assert fast[0] == slow[0] and headers_but_length(fast[1]) == headers_but_length(slow[1])
+    assert dict(fast[1])["Content-Length"] == str(len(fast[2]))
+    assert without_took_ms(fast[2]) == without_took_ms(slow[2])
+    assert fast[0] == "200 OK" or json.loads(fast[2])["error"]["code"]
+
+
+def test_the_search_route_follows_a_cursor(app):
+    route = search_route(app)
+    first = json.loads(route.answer(EnvironBuilder(path="/api/search", query_string="q=&per_page=2")
+                                    .get_environ()))
+    assert first["next"]
+    path = "/api/search?" + urlencode({"q": "", "per_page": 2, "after": first["next"]})
+    fast, slow = wsgi_call(route, path), wsgi_call(route.app, path)
+    assert fast[0] == slow[0] == "200 OK" and headers_but_length(fast[1]) == headers_but_length(slow[1])
+    assert without_took_ms(fast[2]) == without_took_ms(slow[2])
+    assert {h["id"] for h in json.loads(fast[2])["hits"]}.isdisjoint(h["id"] for h in first["hits"])
+
+
+@pytest.mark.parametrize("method, path, host, status", [
+    ("POST", "/api/search?q=a", "localhost", 405), ("HEAD", "/api/search?q=a", "localhost", 200),
+    ("GET", "/api/search/?q=a", "localhost", 404), ("GET", "/api/search?q=a", "a..b", 400),
+])
+def test_other_requests_to_the_search_path_are_flasks(app, method, path, host, status):
+    answered = wsgi_call(app.wsgi_app, path, method, host)
+    assert answered[0].startswith(str(status))
+    assert ("X-Frame-Options", "DENY") in answered[1]
+    if method == "HEAD":
+        assert answered[2] == b""
+    else:
+        assert json.loads(answered[2])["error"]["code"]

@@ -5,6 +5,7 @@ import dataclasses
 import json
 import sys
 
+import orjson
 import pytest
 
 from conftest import make_settings, write
@@ -65,3 +66,13 @@ def test_a_page_is_weighed_within_a_factor_of_what_it_holds(wordy_settings, q, e
     page = search(SearchIndex(wordy_settings), SearchRequest(q=q, explain=explain))
     real = deep_size(page)
     assert real / 2 <= page.approximate_bytes() <= real * 2, (real, page.approximate_bytes())
+
+
+def test_a_page_orjson_cannot_write_is_weighed_all_the_same(wordy_settings):
+    """A lone surrogate (an article's text can carry one) stops orjson; the page is weighed from its repr."""
+    page = search(SearchIndex(wordy_settings), SearchRequest(q="harbour"))
+    odd = dataclasses.replace(page, hits=[dataclasses.replace(h, title="harbour \ud800" * 50) for h in page.hits])
+    with pytest.raises(TypeError):
+        orjson.dumps(odd)
+    real = deep_size(odd)
+    assert real / 2 <= odd.approximate_bytes() <= real * 2

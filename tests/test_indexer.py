@@ -238,3 +238,61 @@ def test_an_update_of_more_files_than_the_bound_is_a_full_rebuild(corpus, tmp_se
     assert search_ids(SearchIndex(tmp_settings), "tram") == ["city/new1.html"]
     write(corpus / "city/new3.html", page("Ferry pier", "A ferry pier was built."))
     assert not reindex(tmp_settings).full  # one changed file: an update
+
+
+def segment_ids(index: Path) -> list[str]:
+    return sorted(s.segment_id() for s in IndexHome(index).open_index()._segments())
+
+
+def test_updates_merge_their_own_small_segments_and_never_a_full_builds(tmp_path, monkeypatch):
+    """Incremental commits merge segments of one size class once enough gathered, within a budget; the full
+    build's segments (most of the index) stay as they are, where Whoosh's MERGE_SMALL merges them."""
+    from whoosh.writing import MERGE_SMALL
+
+    from searchsvc import indexer
+
+    monkeypatch.setattr(indexer, "SEGMENT_POSTINGS", 40)  # a build segment every two or three articles
+    monkeypatch.setattr(indexer, "MERGE_SMALLEST", 1)     # classes: 1 article, 2-10, 11-100
+    monkeypatch.setattr(indexer, "MERGE_FANOUT", 4)
+    monkeypatch.setattr(indexer, "MERGE_BUDGET", 4)
+    src = tmp_path / "src"
+    words = "harbour tide ferry dock crane barge quay pier buoy lock".split()
+    for i in range(30):
+        write(src / f"build{i:02d}.html", page(f"Report {i} {words[i % 10]}",
+                                               " ".join(f"{w}{i}" for w in words) + f" {words[i % 10]} story."))
+    settings = make_settings(tmp_path / "index")
+    reindex(settings, [src])
+    built = segment_ids(settings.index)
+    assert len(built) >= 8
+    ix = IndexHome(settings.index).open_index()
+    writer = ix.writer()
+    try:
+        assert len(MERGE_SMALL(writer, ix._segments())) < len(built)  # Whoosh's policy would merge the build's
+    finally:
+        writer.cancel()
+
+    for i in range(5):  # four one-article segments, then the fifth commit merges them into its own
+        write(src / f"update{i}.html", page(f"Update {i} lighthouse", f"The lighthouse keeper wrote update {i}."))
+        report = reindex(settings, [src])
+        assert report.added == 1
+        assert set(built) <= set(segment_ids(settings.index))
+    assert len(segment_ids(settings.index)) == len(built) + 1
+    write(src / "build03.html", page("Report 3 rewritten", "The crane story was rewritten."))
+    assert reindex(settings, [src]).updated == 1
+    assert set(built) <= set(segment_ids(settings.index))
+    index = SearchIndex(settings)
+    try:
+        assert len(search_ids(index, "lighthouse", per_page=50)) == 5
+        assert search_ids(index, "rewritten") == ["build03.html"]
+        assert search_ids(index, "crane3") == []  # the old version is gone
+        assert len(search_ids(index, "story", per_page=50)) == 30
+    finally:
+        index.close()
+
+
+@pytest.mark.parametrize("articles, budget", [(0, 20_000), (21_577, 20_000), (215_770, 20_000),
+                                              (2_006_661, 100_333)])
+def test_a_commit_merges_at_most_a_twentieth_of_a_large_index(articles, budget):
+    from searchsvc.indexer import merge_budget
+
+    assert merge_budget(articles) == budget

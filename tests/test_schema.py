@@ -39,3 +39,23 @@ def test_leading_stop_words_shift_positions():
 @given(st.from_regex(r"\w{1,12}", fullmatch=True) | st.sampled_from(["The", "Straße", "İstanbul", "prices", "of"]))
 def test_word_stem_is_the_analyzers_term_for_one_word(word):
     assert schema.word_stem(word) == (schema.stems(word) or [None])[0]
+
+
+VOCABULARY = ["harbor", "harbors", "u.s", "3.14", "don't", "the", "harbor.", "Harbor", "café", "strasse", "x_y", "",
+              "a b", "..", "1987", "naïve", "ﬁsh"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(VOCABULARY) | st.text(alphabet=st.characters(codec="utf-8"), max_size=12)
+                | st.from_regex(r"[a-z0-9_.']{1,12}", fullmatch=True), max_size=20))
+def test_vocabulary_terms_are_each_words_stem(words):
+    """One call to the stemmer for the index's own ASCII words; any word at all gets ``word_stem``'s answer."""
+    assert schema.vocabulary_terms(words) == [schema.word_stem(w) for w in words]
+
+
+def test_the_vocabulary_of_an_index_gets_its_terms_in_one_pass(sample_index):
+    s = sample_index.searcher()
+    words = [w.decode() if isinstance(w, bytes) else w
+             for w in s.reader().lexicon(s.schema["content"].spelling_fieldname("content"))]
+    assert len(words) > 1000
+    assert schema.vocabulary_terms(words) == [schema.word_stem(w) for w in words]

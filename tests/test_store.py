@@ -1,6 +1,10 @@
 """The index home's manifest: saved whole, or one journal line per small update (``reindex --watch``)."""
 from __future__ import annotations
 
+import os
+
+import pytest
+
 from searchsvc.store import Manifest, home_files, journal_path
 
 
@@ -14,6 +18,18 @@ def test_journal_lines_replay_over_the_manifest_they_follow(tmp_path):
     m.record(tmp_path, {"/src/a.html": None}, {"/src/c.html": m.skipped["/src/c.html"]})
     loaded = Manifest.load(tmp_path)
     assert (loaded.files, loaded.skipped, loaded.sources) == (m.files, m.skipped, m.sources)
+
+
+@pytest.mark.parametrize("path, doc_id", [
+    ("/src/caf\u00e9 \u6e2f.html", "caf\u00e9 \u6e2f.html"),
+    (os.fsdecode(b"/src/caf\xe9-menu.txt"), "bad-\ud800-id"),  # a name that is not UTF-8, an id that is not text
+], ids=["utf-8", "surrogate escapes"])
+def test_the_manifest_saved_whole_reads_back_the_same(tmp_path, path, doc_id):
+    m = Manifest(sources=["/src"], files={path: [10, 1_733_000_000_123_456_789, [doc_id], "/src"]},
+                 skipped={path + ".bak": [0, 1, "empty file", "/src"]}, names={"/src": "Harbour Weekly"})
+    m.save(tmp_path)
+    loaded = Manifest.load(tmp_path)
+    assert (loaded.files, loaded.skipped, loaded.names, loaded.base) == (m.files, m.skipped, m.names, m.base)
 
 
 def test_a_torn_last_line_and_lines_older_than_the_manifest_are_ignored(tmp_path):

@@ -214,8 +214,8 @@ def segment_ids(index: Path) -> list[str]:
 
 def test_commits_merge_only_small_segments_and_an_idle_watcher_tidies_up(tmp_path, monkeypatch):
     """In process, the watcher's own steps: a commit never merges a large segment (here: over 3 articles);
-    when idle, the journal is folded into the manifest and piled-up segments get the usual merge."""
-    from searchsvc import watch
+    when idle, the journal is folded into the manifest and piled-up segments get reindex's merge policy."""
+    from searchsvc import indexer, watch
     from searchsvc.indexer import reindex
     from searchsvc.search import SearchIndex, SearchRequest, search
     from searchsvc.store import Manifest, journal_path
@@ -224,6 +224,8 @@ def test_commits_merge_only_small_segments_and_an_idle_watcher_tidies_up(tmp_pat
     monkeypatch.setattr(watch, "MERGE_DOCS", 3)
     monkeypatch.setattr(watch, "COMMIT_EVERY", 0)
     monkeypatch.setattr(watch, "IDLE_MERGE_FROM", 6)
+    monkeypatch.setattr(indexer, "MERGE_SMALLEST", 1)  # size classes: 1 article, 2-10, ...
+    monkeypatch.setattr(indexer, "MERGE_FANOUT", 5)
     src = tmp_path / "src"
     for i in range(5):
         write(src / f"base{i}.html", article(f"Tide table {i}", f"High tide number {i} came early."))
@@ -243,7 +245,8 @@ def test_commits_merge_only_small_segments_and_an_idle_watcher_tidies_up(tmp_pat
     assert before >= 6
     watcher.idle()
     assert not journal_path(live).exists() and len(Manifest.load(live).files) == 16
-    assert len(segment_ids(settings.index)) < before  # Whoosh's MERGE_SMALL
+    assert len(segment_ids(settings.index)) == before - 4  # the five one-article segments merged into one
+    assert large in segment_ids(settings.index)
     index = SearchIndex(settings)
     try:
         assert search(index, SearchRequest(q="buoy", per_page=50)).total == 11
