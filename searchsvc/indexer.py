@@ -405,8 +405,8 @@ def segment_postings() -> int:
 
     Fewer, larger segments answer faster: a query looks each of its words
     up in every segment. At 215,770 pages, two segments instead of six took
-    a fresh query's p50 from 3.5 to 2.8 ms and p95 from 10.4 to 6.8 ms in
-    one process. The bound is the build's memory: with a worker per core,
+    a fresh query's p50 from 3.5-3.7 to 2.8 ms and p95 from 10.1-10.6 to
+    6.8 ms in one process. The bound is the build's memory: with a worker per core,
     together a quarter of the machine's, each between 4 and 16 million
     postings (0.4 to 1.6 GB).
     """
@@ -462,9 +462,9 @@ class _Claims:
                 if low >= high:
                     return
                 if self.backward:
-                    low = self.ends[1] = max(low, high - PART_BATCH)
+                    low = self.ends[1] = max(low, high - self.batch)
                 else:
-                    high = self.ends[0] = min(high, low + PART_BATCH)
+                    high = self.ends[0] = min(high, low + self.batch)
             yield self.files[low:high]
 
 

@@ -243,8 +243,8 @@ def capped(text: str | None, limit: int) -> str:
 
 
 def _read_bytes(f: SourceFile, max_bytes: int) -> bytes:
-    """The file's first ``max_bytes`` bytes (and one more: a file past the limit was caught by its scanned size,
-    one grown since reads on to it).
+    """The file's first ``max_bytes`` bytes: one more is read and dropped, as before (a file past the limit was
+    caught by its scanned size; one grown since is read on, up to the limit).
 
     Unbuffered reads of the size the scan saw: a buffered ``read(max_bytes + 1)``
     made a 20 MiB buffer for every page (25 µs a page, 6 this way).
