@@ -74,7 +74,7 @@ class StoredWriter:
             offsets = array("q", offsets)
             offsets.byteswap()
         f.write(_HEAD.pack(MAGIC, count) + offsets.tobytes())
-        f.write(bytes(self.data))
+        f.write(self.data)
         self.offsets, self.data = array("q", [0]), bytearray()
 
 
