@@ -143,11 +143,13 @@ def test_bulk_segment_is_byte_for_byte_whooshs(tmp_path, documents):
     assert different == []
 
 
-@pytest.mark.parametrize("compression", [0, 3])
-def test_merging_segments_is_byte_for_byte_whooshs(tmp_path, compression):
+@pytest.mark.parametrize("compression, part_writer", [(0, SegmentWriter), (3, SegmentWriter), (0, BulkSegmentWriter)])
+def test_merging_segments_is_byte_for_byte_whooshs(tmp_path, compression, part_writer):
+    """Merged from segments Whoosh wrote, or the bulk writer (whose documents it then reads from their
+    ``.sto`` files, Whoosh from its column)."""
     docs = generated_documents()[:130]
-    whoosh_files = merged_segment_files(tmp_path / "whoosh", SegmentWriter, docs, compression)
-    bulk_files = merged_segment_files(tmp_path / "bulk", BulkSegmentWriter, docs, compression)
+    whoosh_files = merged_segment_files(tmp_path / "whoosh", SegmentWriter, docs, compression, part_writer)
+    bulk_files = merged_segment_files(tmp_path / "bulk", BulkSegmentWriter, docs, compression, part_writer)
     assert ".pst" in whoosh_files and sorted(bulk_files) == sorted([*whoosh_files, ARRAYS, STORED])
     assert [name for name in whoosh_files if bulk_files[name] != whoosh_files[name]] == []
 
