@@ -212,7 +212,7 @@ def passages(body: str, stems: set[str], size: int = 240, limit: int = 3,
 
 
 def _within(found: list[tuple[int, int, str]], lo: int, hi: int) -> list[tuple[int, int, str]]:
-    """The matches inside ``[lo, hi)``: a run of them, as they are in order and never overlap."""
+    """The matches wholly inside ``text[lo:hi]``: one run of them, as they come in order and never overlap."""
     i = 0
     while i < len(found) and found[i][0] < lo:
         i += 1
@@ -255,8 +255,9 @@ def _marked_html(text: str, lo: int, hi: int, spans: list[tuple], passage: bool 
     """``text[lo:hi]`` escaped with <mark> around ``spans`` ((start, end, ...), those inside); a passage on one
     line, with … where the text goes on.
 
-    The text is escaped once, with stand-ins for the tags (a call per piece
-    cost more than the rest), unless it holds the stand-ins itself.
+    The text is escaped in one call, with stand-ins for the tags (escaping
+    piece by piece was about half of marking a passage), unless it holds
+    the stand-ins itself.
     """
     out, pos, marks = [], lo, 0
     for span in spans:
