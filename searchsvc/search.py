@@ -857,7 +857,7 @@ def _explain(title: str, body: str, words: list[tuple[str, str]]) -> dict:
 def _iso(value) -> str | None:
     if not value:
         return None
-    return value.replace(microsecond=0).isoformat() + "Z"  # stored as naive UTC
+    return value.isoformat(timespec="seconds") + "Z"  # stored as naive UTC; whole seconds, as without microseconds
 
 
 # --- the collection --------------------------------------------------------------

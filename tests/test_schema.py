@@ -41,6 +41,16 @@ def test_word_stem_is_the_analyzers_term_for_one_word(word):
     assert schema.word_stem(word) == (schema.stems(word) or [None])[0]
 
 
+@settings(max_examples=300, deadline=None)
+@given(texts | st.sampled_from(["The", "Straße", "İstanbul", "prices", "u.s.", "x" * 40, "harbor " * 6]))
+def test_stems_are_the_analyzers_terms_remembered_or_not(text):
+    expected = [t.text for t in schema.ANALYZER(text)]
+    first = schema.stems(text)
+    assert first == expected
+    first.append("changed by a caller")
+    assert schema.stems(text) == expected
+
+
 VOCABULARY = ["harbor", "harbors", "u.s", "3.14", "don't", "the", "harbor.", "Harbor", "café", "strasse", "x_y", "",
               "a b", "..", "1987", "naïve", "ﬁsh"]
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from conftest import make_settings, page, search_ids, write
+from searchsvc import search as searching
 from searchsvc.errors import BadRequest, NotFound
 from searchsvc.indexer import reindex
 from searchsvc.openapi import ISO_DATE_PATTERN
@@ -312,3 +313,9 @@ def test_titles_are_escaped_then_marked(ix):
     hit = search(ix, SearchRequest(q="titles")).hits[0]
     assert hit.title_html == "Tags &lt;b&gt;in&lt;/b&gt; &amp; <mark>titles</mark>"
     assert search(ix, SearchRequest(q="")).hits[0].title_html == search(ix, SearchRequest(q="")).hits[0].title
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.datetimes())
+def test_a_published_date_is_written_to_the_whole_second(value):
+    assert searching._iso(value) == value.replace(microsecond=0).isoformat() + "Z"
