@@ -164,6 +164,30 @@ def test_processes_share_keep_alive_connections_evenly(sample_settings):
         server.stop()
 
 
+@pytest.mark.parametrize("processes, flags", [
+    ("2", ()),                    # one per core or fewer (on two cores or more): a core each
+    ("2", ("--no-pin-cores",)),   # left to the system
+    (str(len(os.sched_getaffinity(0)) + 1), ()),  # more processes than cores: left to the system
+])
+def test_server_processes_keep_to_a_core_each_when_there_are_cores_enough(sample_settings, processes, flags):
+    allowed = os.sched_getaffinity(0)
+    server = LiveServer(sample_settings.index, "--processes", processes, "--threads", "2", *flags)
+    try:
+        pids = server_processes(server.proc.pid, int(processes))
+        assert len(pids) == int(processes)
+        wait_until_serving(pids)
+        cores = [os.sched_getaffinity(pid) for pid in pids]
+        if not flags and int(processes) <= len(allowed):
+            assert all(len(c) == 1 for c in cores) and len(set().union(*cores)) == len(pids)
+            assert set().union(*cores) <= allowed
+        else:
+            assert cores == [allowed] * len(pids)
+        status, body = server.json("/api/search?q=harbor")
+        assert status == 200 and body["total"] > 0
+    finally:
+        server.stop()
+
+
 # --- cursors across processes and replicas ---------------------------------------------------
 
 def cursor_pages(start: LiveServer, then: LiveServer, query: str = "/api/search?q=&per_page=2") -> list[str]:
