@@ -816,16 +816,17 @@ def _group_versions(ev: engine.Evaluator, docnum: int) -> list[tuple[int, tuple]
     sources = gen.codes[schema.SOURCE]
     docs = members.tolist()
     ids = [gen.ids[d] for d in docs]
-    return [(d, (i, title or i, sources.values[code] if code >= 0 else None, _iso_seconds(key)))
-            for d, i, title, code, key in zip(docs, ids, ev.titles(docs), sources.codes[members].tolist(),
-                                               gen.datekey[members].tolist())]
+    return [(d, (i, title or i, sources.values[code] if code >= 0 else None, published))
+            for d, i, title, code, published in zip(docs, ids, ev.titles(docs), sources.codes[members].tolist(),
+                                                     _iso_seconds(gen.datekey[members]))]
 
 
-def _iso_seconds(datekey: int) -> str | None:
-    """A datekey (seconds since 1970) as the API writes dates, as ``_iso`` does the stored ``published``."""
-    if datekey == schema.UNDATED:
-        return None
-    return (engine.EPOCH + timedelta(seconds=int(datekey))).isoformat() + "Z"
+def _iso_seconds(datekeys: np.ndarray) -> list[str | None]:
+    """Datekeys (seconds since 1970) as the API writes dates, as ``_iso`` does the stored ``published``; None
+    for UNDATED. All at once: a group's dates one at a time through ``datetime`` took twice as long."""
+    undated = datekeys == schema.UNDATED
+    written = np.datetime_as_string(np.where(undated, 0, datekeys).astype("datetime64[s]"), unit="s").tolist()
+    return [None if u else w + "Z" for w, u in zip(written, undated.tolist())]
 
 
 def _explained_words(q: str, corrected: str | None, settings: Settings) -> list[tuple[str, str]]:
