@@ -69,8 +69,10 @@ class Passage:
     offset: int    # character position of the passage in the article's text
 
 
-@dataclass
+@dataclass(frozen=True)
 class Version:
+    """One near-duplicate version of a hit: the same objects in every page that shows its group (never changed)."""
+
     id: str
     title: str
     source: str | None
@@ -800,14 +802,14 @@ def _versions(ev: engine.Evaluator, docnum: int) -> list[Version]:
     members = held.get(group)
     if members is None:
         members = held[group] = _group_versions(ev, docnum)
-    return [Version(*v) for d, v in members if d != docnum]
+    return [v for d, v in members if d != docnum]
 
 
 VERSIONS_KEPT = 2_000  # near-duplicate groups whose versions are kept per commit (about 4 kB each at 216k)
 
 
-def _group_versions(ev: engine.Evaluator, docnum: int) -> list[tuple[int, tuple]]:
-    """(document, Version fields) of every live member of ``docnum``'s group, oldest first (undated last), then
+def _group_versions(ev: engine.Evaluator, docnum: int) -> list[tuple[int, Version]]:
+    """(document, Version) of every live member of ``docnum``'s group, oldest first (undated last), then
     by id."""
     gen = ev.gen
     members = gen.group_members(docnum)
@@ -816,7 +818,7 @@ def _group_versions(ev: engine.Evaluator, docnum: int) -> list[tuple[int, tuple]
     sources = gen.codes[schema.SOURCE]
     docs = members.tolist()
     ids = [gen.ids[d] for d in docs]
-    return [(d, (i, title or i, sources.values[code] if code >= 0 else None, published))
+    return [(d, Version(i, title or i, sources.values[code] if code >= 0 else None, published))
             for d, i, title, code, published in zip(docs, ids, ev.titles(docs), sources.codes[members].tolist(),
                                                      _iso_seconds(gen.datekey[members]))]
 
