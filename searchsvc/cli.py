@@ -344,7 +344,7 @@ def serve(host, port, threads, processes, pin_cores, quiet, index):
                                         threads=settings.threads, ident="searchsvc", asyncore_use_poll=True)
     except (OSError, OverflowError, ValueError) as exc:
         raise click.ClickException(_cannot_listen(settings, exc)) from None
-    _with_security_headers(server)
+    _with_our_channels(server)
     _warmed(app)
     port = getattr(server, "effective_port", settings.port)
     click.echo(f"Serving {settings.index} on http://{settings.host}:{port}", err=True)
@@ -365,9 +365,32 @@ def _logged(app, settings: Settings):
     return with_access_log(app) if settings.access_log else app
 
 
-def _with_security_headers(server) -> None:
-    """Responses waitress writes itself (its 400s for requests it cannot parse, 431s, a 500 when the app
-    fails) carry the app's security headers too: its channels make their error responses with ours."""
+def _with_our_channels(server) -> None:
+    """``server``'s connections made by ``_channel_class``: see there."""
+    channel = _channel_class()
+    servers = [server] if hasattr(server, "channel_class") else list(server.map.values())  # one per address
+    for each in servers:
+        if hasattr(each, "channel_class"):
+            each.channel_class = channel
+
+
+def _channel_class():
+    """Waitress's connection, with two changes.
+
+    - Responses waitress writes itself (its 400s for requests it cannot
+      parse, 431s, a 500 when the app fails) carry the app's security
+      headers too.
+    - While a request's task runs, the server's loop does not wait to send
+      its output. The task's thread sends what it writes as it writes it
+      (waitress's ``send_bytes`` is 1) and wakes the loop when it ends, for
+      whatever the client could not take yet. Waitress's own loop counted
+      the connection as writable as soon as output was pending and, finding
+      it locked by the task, polled again at once: with four clients, 150
+      turns of the loop a request, holding the interpreter's lock while the
+      task waited for it (bench/serve_compare.py's unseen-query throughput).
+      Past the high watermark the task waits for the loop, which then sends
+      as before.
+    """
     from waitress.channel import HTTPChannel
     from waitress.task import ErrorTask
 
@@ -378,13 +401,16 @@ def _with_security_headers(server) -> None:
             self.response_headers.extend(SECURITY_HEADERS.items())
             super().execute()
 
-    class SecureChannel(HTTPChannel):
+    class Channel(HTTPChannel):
         error_task_class = SecureErrorTask
 
-    servers = [server] if hasattr(server, "channel_class") else list(server.map.values())  # one per address
-    for each in servers:
-        if hasattr(each, "channel_class"):
-            each.channel_class = SecureChannel
+        def writable(self):
+            if (self.requests and not (self.will_close or self.close_when_flushed)
+                    and self.total_outbufs_len <= self.adj.outbuf_high_watermark):
+                return False
+            return super().writable()
+
+    return Channel
 
 
 def _warmed(app):
@@ -438,7 +464,7 @@ def _serve_in_processes(settings: Settings, create_app) -> None:
             app = create_app(settings)
             server = waitress.create_server(_logged(app, settings), sockets=[sock], threads=settings.threads,
                                             ident="searchsvc", asyncore_use_poll=True)
-            _with_security_headers(server)
+            _with_our_channels(server)
             # warmed after its threads started, as one process is: a request taken before they first wait
             # counted as queued ("Task queue depth is 1" on stderr, once a process per core is the default)
             _warmed(app)
@@ -506,7 +532,7 @@ def _cores_to_pin(settings: Settings) -> list[int] | None:
     objects of its searchers, the index pages it touched) still in that
     core's caches, and its waitress threads hand requests over on the same
     core: at 21k articles a fresh query's answer took 0.25-0.3 ms less of
-    2.8 ms (bench/serve_cores.py). Only with no more processes than cores:
+    2.8 ms (bench/serve_compare.py). Only with no more processes than cores:
     more would share cores the system could otherwise balance.
     """
     import os
