@@ -308,10 +308,13 @@ def _why(explain: dict) -> str:
 @click.option("--processes", type=click.IntRange(1, 64), default=None,
               help="Server processes sharing the port, each with --threads threads [default: one per core]. "
                    "Python runs one thread at a time per process: more processes use more cores.")
+@click.option("--pin-cores/--no-pin-cores", default=None,
+              help="Each server process keeps to a core of its own, when there are no more processes than cores "
+                   "[default: on].")
 @click.option("--quiet", is_flag=True, help="No access log (one line per request on stderr, on by default).")
 @index_option
 @core_errors
-def serve(host, port, threads, processes, quiet, index):
+def serve(host, port, threads, processes, pin_cores, quiet, index):
     """Serve the search page and the JSON API with a production WSGI server (waitress).
 
     By default one process per core, each with its own searchers and cache
@@ -325,7 +328,7 @@ def serve(host, port, threads, processes, quiet, index):
     from searchsvc.web import create_app
 
     settings = make_settings(index=index, host=host, port=port, threads=threads, processes=processes,
-                             access_log=False if quiet else None)
+                             pin_cores=pin_cores, access_log=False if quiet else None)
     home = IndexHome(settings.index)
     if home.live_dir() is None:
         click.echo(f"warning: no index at {settings.index} yet; run `searchsvc reindex` "
@@ -341,7 +344,7 @@ def serve(host, port, threads, processes, quiet, index):
                                         threads=settings.threads, ident="searchsvc", asyncore_use_poll=True)
     except (OSError, OverflowError, ValueError) as exc:
         raise click.ClickException(_cannot_listen(settings, exc)) from None
-    _with_security_headers(server)
+    _with_our_channels(server)
     _warmed(app)
     port = getattr(server, "effective_port", settings.port)
     click.echo(f"Serving {settings.index} on http://{settings.host}:{port}", err=True)
@@ -362,9 +365,32 @@ def _logged(app, settings: Settings):
     return with_access_log(app) if settings.access_log else app
 
 
-def _with_security_headers(server) -> None:
-    """Responses waitress writes itself (its 400s for requests it cannot parse, 431s, a 500 when the app
-    fails) carry the app's security headers too: its channels make their error responses with ours."""
+def _with_our_channels(server) -> None:
+    """``server``'s connections made by ``_channel_class``: see there."""
+    channel = _channel_class()
+    servers = [server] if hasattr(server, "channel_class") else list(server.map.values())  # one per address
+    for each in servers:
+        if hasattr(each, "channel_class"):
+            each.channel_class = channel
+
+
+def _channel_class():
+    """Waitress's connection, with two changes.
+
+    - Responses waitress writes itself (its 400s for requests it cannot
+      parse, 431s, a 500 when the app fails) carry the app's security
+      headers too.
+    - While a request's task runs, the server's loop does not wait to send
+      its output. The task's thread sends what it writes as it writes it
+      (waitress's ``send_bytes`` is 1) and wakes the loop when it ends, for
+      whatever the client could not take yet. Waitress's own loop counted
+      the connection as writable as soon as output was pending and, finding
+      it locked by the task, polled again at once: with four clients, 150
+      turns of the loop a request, holding the interpreter's lock while the
+      task waited for it (bench/serve_compare.py's unseen-query throughput).
+      Past the high watermark the task waits for the loop, which then sends
+      as before.
+    """
     from waitress.channel import HTTPChannel
     from waitress.task import ErrorTask
 
@@ -375,13 +401,16 @@ def _with_security_headers(server) -> None:
             self.response_headers.extend(SECURITY_HEADERS.items())
             super().execute()
 
-    class SecureChannel(HTTPChannel):
+    class Channel(HTTPChannel):
         error_task_class = SecureErrorTask
 
-    servers = [server] if hasattr(server, "channel_class") else list(server.map.values())  # one per address
-    for each in servers:
-        if hasattr(each, "channel_class"):
-            each.channel_class = SecureChannel
+        def writable(self):
+            if (self.requests and not (self.will_close or self.close_when_flushed)
+                    and self.total_outbufs_len <= self.adj.outbuf_high_watermark):
+                return False
+            return super().writable()
+
+    return Channel
 
 
 def _warmed(app):
@@ -421,6 +450,7 @@ def _serve_in_processes(settings: Settings, create_app) -> None:
     click.echo(f"Serving {settings.index} on http://{settings.host}:{port} "
                f"({settings.processes} processes × {settings.threads} threads)", err=True)
 
+    cores = _cores_to_pin(settings)
     # each process's open connections and when it last counted them, in memory the processes share
     connections, counted = RawArray("i", settings.processes), RawArray("d", settings.processes)
 
@@ -429,10 +459,12 @@ def _serve_in_processes(settings: Settings, create_app) -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         status = 0
         try:
+            if cores is not None:
+                os.sched_setaffinity(0, {cores[slot]})
             app = create_app(settings)
             server = waitress.create_server(_logged(app, settings), sockets=[sock], threads=settings.threads,
                                             ident="searchsvc", asyncore_use_poll=True)
-            _with_security_headers(server)
+            _with_our_channels(server)
             # warmed after its threads started, as one process is: a request taken before they first wait
             # counted as queued ("Task queue depth is 1" on stderr, once a process per core is the default)
             _warmed(app)
@@ -491,6 +523,27 @@ def _serve_in_processes(settings: Settings, create_app) -> None:
     sock.close()
     if failed:
         raise click.ClickException("a server process stopped right after starting")
+
+
+def _cores_to_pin(settings: Settings) -> list[int] | None:
+    """The core each server process keeps to (by slot), or None: the system places them.
+
+    A process that stays on one core finds a request's data (the Python
+    objects of its searchers, the index pages it touched) still in that
+    core's caches, and its waitress threads hand requests over on the same
+    core: at 21k articles a fresh query's answer took 0.25-0.3 ms less of
+    2.8 ms (bench/serve_compare.py). Only with no more processes than cores:
+    more would share cores the system could otherwise balance.
+    """
+    import os
+
+    if not settings.pin_cores or not hasattr(os, "sched_setaffinity"):
+        return None
+    try:
+        allowed = sorted(os.sched_getaffinity(0))
+    except OSError:
+        return None
+    return allowed[:settings.processes] if settings.processes <= len(allowed) else None
 
 
 def _accepting_evenly(server, slot: int, connections, counted, stale: float = 2.0):

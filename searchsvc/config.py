@@ -38,6 +38,9 @@ class Settings:
     threads: int = _setting(8, "Worker threads of the WSGI server.")
     processes: int = _setting(
         CORES, "Server processes sharing `serve`'s port, each with `threads` threads (default: one per core).")
+    pin_cores: bool = _setting(
+        True, "With one process per core or fewer, each of `serve`'s processes keeps to a core of its own "
+        "(`serve --no-pin-cores` lets the system move them).")
     workers: int = _setting(CORES, "Processes that clean and index files during a reindex (default: one per core).")
     per_page: int = _setting(10, "Results per page when the request does not say; also how many articles with "
                              "every word of a short query fill a page (fewer: articles with most of the words follow).")

@@ -181,13 +181,10 @@ def _other_forms(ev: engine.Evaluator, words: list[str], terms_of: dict[str, lis
     return found
 
 
-_WORDS = schema.word_analyzer()  # built once: each call makes its own token (schema.ANALYZER is shared the same way)
-
-
 @lru_cache(maxsize=65536)
 def _written(word: str) -> str:
     """A word as the vocabulary writes it: lower-case, accent-folded, one token (else "")."""
-    tokens = [t.text for t in _WORDS(word)]
+    tokens = schema.written_words(word)
     return tokens[0] if len(tokens) == 1 else ""
 
 

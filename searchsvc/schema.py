@@ -100,8 +100,22 @@ def build_schema() -> fields.Schema:
 
 
 def stems(text: str) -> list[str]:
-    """The index terms that ``text`` becomes (what a query word must equal to match)."""
-    return [t.text for t in ANALYZER(text)]
+    """The index terms that ``text`` becomes (what a query word must equal to match).
+
+    ``ANALYZER``'s tokens, from the one-pass analysis (``index_terms``):
+    planning asks this of every query word, and the chain of five token
+    filters cost a quarter of planning (tests/test_schema.py checks the two
+    agree).
+    """
+    return index_terms(text)[1]
+
+
+def written_words(text: str) -> list[str]:
+    """``text``'s words as the vocabulary writes them (lower-case, accent-folded, stop words kept): the word
+    analyzer's tokens, in one pass."""
+    if text.isascii():
+        return _TOKEN.findall(text.lower())
+    return [w.lower().translate(accent_map) for w in _TOKEN.findall(text)]
 
 
 # the tokenizer's own pattern, without its capturing group (so findall returns whole words)

@@ -306,12 +306,13 @@ def _touch_every_segment(ix, checked: set | None = None) -> None:
 class IndexHome:
     def __init__(self, path: Path | str):
         self.path = Path(path)
+        self._current = os.fspath(self.path / CURRENT)  # a string, for stamp: joining a Path costs more than the stat
 
     # --- reading side -------------------------------------------------
     def stamp(self) -> tuple | None:
         """Changes whenever a reindex commits; cheap enough to check on every request."""
         try:
-            st = os.stat(self.path / CURRENT)
+            st = os.stat(self._current)
         except OSError:
             return None
         return (st.st_ino, st.st_mtime_ns, st.st_size)

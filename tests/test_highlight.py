@@ -1,6 +1,7 @@
 """Finding a query's words in text: every form of the word, whole words only, escaped passages."""
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -95,3 +96,75 @@ def test_a_passage_ends_on_a_whole_word():
     body = "Port strike " + " ".join(["automation"] * 60)
     (_, html), = highlight.passages(body, set(schema.stems("strike")), size=50)
     assert html.endswith("automation …")
+
+
+def escaped_piece_by_piece(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with <mark> around ``spans``, each piece escaped on its own: what ``mark`` must equal."""
+    out, pos = [], 0
+    for a, b in spans:
+        out += [html.escape(text[pos:a]), "<mark>", html.escape(text[a:b]), "</mark>"]
+        pos = b
+    return "".join(out + [html.escape(text[pos:])])
+
+
+# the characters escaping changes, whitespace runs, and the stand-ins for the tags (highlight._OPEN, _CLOSE)
+AWKWARD = ["<", ">", "&", '"', "'", "\x00", "\x01", "\n\n", " \t ", "\u2028", "<mark>", "&amp;"]
+awkward_texts = st.lists(st.sampled_from(WORDS + AWKWARD) | st.text(max_size=4), max_size=40).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(awkward_texts, queries)
+def test_marking_escapes_every_piece_of_the_text(text, words):
+    stems = {t for w in words for t in schema.stems(w)}
+    forms = highlight.Forms.of(words)
+    assert highlight.mark(text, stems, forms) == escaped_piece_by_piece(
+        text, forms.marked(text, highlight.matches(text, stems)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(awkward_texts, queries)
+def test_passages_are_the_text_escaped_on_one_line_with_its_own_words_marked(text, words):
+    stems = {t for w in words for t in schema.stems(w)}
+    forms = highlight.Forms.of(words)
+    own = {text[a:b] for a, b in forms.marked(text, highlight.matches(text, stems))}
+    for offset, passage in highlight.passages(text, stems, size=40, forms=forms):
+        inner = passage.removeprefix("… ").removesuffix(" …")
+        assert set(re.findall(r"<mark>(.*?)</mark>", inner)) <= {html.escape(w) for w in own}
+        plain = html.unescape(inner.replace("<mark>", "").replace("</mark>", ""))
+        assert " ".join(text[offset:].split()).startswith(plain)
+
+
+@pytest.mark.parametrize("typed, text, marked, found", [
+    # a match at the very start and at the very end
+    ("strike", "Strike! The dock strike ended; no more strikes",
+     "<mark>Strike</mark>! The dock <mark>strike</mark> ended; no more <mark>strikes</mark>",
+     [(0, "<mark>Strike</mark>! The dock <mark>strike</mark> ended; no more <mark>strikes</mark>")]),
+    # lower-casing lengthens the text (İ), and the text holds the characters that stand in for the tags
+    ("strike", "İstanbul dockers strike; İİİ the strike <b>&</b> went on \x00 and \x01 strike",
+     "İstanbul dockers <mark>strike</mark>; İİİ the <mark>strike</mark> &lt;b&gt;&amp;&lt;/b&gt; went on \x00 and "
+     "\x01 <mark>strike</mark>",
+     [(9, "… dockers <mark>strike</mark>; İİİ the <mark>strike</mark> &lt;b&gt;&amp;&lt;/b …")]),
+    ("ferry", "Ferris \x00<mark>\x01 ferries & ‘ferry’ café ferry",
+     "Ferris \x00&lt;mark&gt;\x01 <mark>ferries</mark> &amp; ‘<mark>ferry</mark>’ café <mark>ferry</mark>",
+     [(7, "… \x00&lt;mark&gt;\x01 <mark>ferries</mark> &amp; ‘<mark>ferry</mark>’ café <mark>ferry</mark>")]),
+    # no match: the beginning, escaped
+    ("strike", "Nothing here matches at all, said the <union> & co.",
+     "Nothing here matches at all, said the &lt;union&gt; &amp; co.",
+     [(0, "Nothing here matches at all, said the &lt;union …")]),
+    # non-ASCII words, whitespace runs made one space
+    ("café", "Le café, les cafés\n\n et  CAFÉ\tnoir café",
+     "Le <mark>café</mark>, les <mark>cafés</mark>\n\n et  <mark>CAFÉ</mark>\tnoir <mark>café</mark>",
+     [(0, "Le <mark>café</mark>, les <mark>cafés</mark> et <mark>CAFÉ</mark> noir <mark>café</mark>")]),
+])
+def test_marks_and_passages_of_awkward_texts(typed, text, marked, found):
+    stems, forms = set(schema.stems(typed)), highlight.Forms.of([typed])
+    assert highlight.mark(text, stems, forms) == marked
+    assert highlight.passages(text, stems, size=40, forms=forms) == found
+
+
+def test_overlapping_candidate_passages_give_way_to_the_best_ones():
+    text = ("strike " + "word " * 12) * 6 + "strike"  # every match's passage overlaps its neighbours'
+    assert highlight.passages(text, set(schema.stems("strike")), size=40) == [
+        (0, "<mark>strike</mark> word word word word word word word …"),
+        (62, "… word <mark>strike</mark> word word word word word …"),
+        (129, "… word <mark>strike</mark> word word word word word …")]

@@ -31,6 +31,18 @@ def test_spelling_words_are_the_analyzers_unstemmed_words(text):
     assert schema.spelling_words(text) == {t.text for t in schema.ANALYZER(text, no_morph=True)}
 
 
+@settings(max_examples=300, deadline=None)
+@given(texts | st.sampled_from(["The", "Straße", "İstanbul", "prices", "u.s.", "x" * 40, "harbor " * 6]))
+def test_stems_are_the_analyzers_query_terms(text):
+    assert schema.stems(text) == [t.text for t in schema.ANALYZER(text, mode="query")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts)
+def test_written_words_are_the_word_analyzers_tokens(text):
+    assert schema.written_words(text) == [t.text for t in schema.word_analyzer()(text)]
+
+
 def test_leading_stop_words_shift_positions():
     assert schema.index_terms("the harbor of the city") == (1, ["harbor", "citi"])
 
@@ -38,7 +50,7 @@ def test_leading_stop_words_shift_positions():
 @settings(max_examples=300, deadline=None)
 @given(st.from_regex(r"\w{1,12}", fullmatch=True) | st.sampled_from(["The", "Straße", "İstanbul", "prices", "of"]))
 def test_word_stem_is_the_analyzers_term_for_one_word(word):
-    assert schema.word_stem(word) == (schema.stems(word) or [None])[0]
+    assert schema.word_stem(word) == ([t.text for t in schema.ANALYZER(word, mode="query")] or [None])[0]
 
 
 VOCABULARY = ["harbor", "harbors", "u.s", "3.14", "don't", "the", "harbor.", "Harbor", "café", "strasse", "x_y", "",

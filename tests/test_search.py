@@ -6,10 +6,12 @@ import datetime
 import re
 from datetime import date
 
+import numpy as np
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from conftest import make_settings, page, search_ids, write
+from searchsvc import search as searching
 from searchsvc.errors import BadRequest, NotFound
 from searchsvc.indexer import reindex
 from searchsvc.openapi import ISO_DATE_PATTERN
@@ -312,3 +314,22 @@ def test_titles_are_escaped_then_marked(ix):
     hit = search(ix, SearchRequest(q="titles")).hits[0]
     assert hit.title_html == "Tags &lt;b&gt;in&lt;/b&gt; &amp; <mark>titles</mark>"
     assert search(ix, SearchRequest(q="")).hits[0].title_html == search(ix, SearchRequest(q="")).hits[0].title
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.datetimes())
+def test_a_published_date_is_written_to_the_whole_second(value):
+    assert searching._iso(value) == value.replace(microsecond=0).isoformat() + "Z"
+
+
+@pytest.mark.parametrize("when", [
+    datetime.datetime(1970, 1, 1), datetime.datetime(1969, 12, 31, 23, 59, 59), datetime.datetime(1, 1, 1),
+    datetime.datetime(9999, 12, 31, 23, 59, 59), datetime.datetime(1987, 3, 2, 14, 5, 9),
+    datetime.datetime(2024, 2, 29, 0, 0, 1),
+])
+def test_a_versions_date_is_written_as_the_articles_own(when):
+    """Near-duplicate versions' dates come from the datekey column, all at once: the same text as a hit's."""
+    from searchsvc import engine, schema
+    from searchsvc.search import _iso, _iso_seconds
+    key = int((when - engine.EPOCH).total_seconds())
+    assert _iso_seconds(np.array([key, schema.UNDATED], np.int64)) == [_iso(when), None]

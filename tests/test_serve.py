@@ -1,11 +1,14 @@
 """The real servers on loopback: `searchsvc serve` (waitress) and `gunicorn wsgi:app`."""
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
+import socket
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -162,6 +165,121 @@ def test_processes_share_keep_alive_connections_evenly(sample_settings):
         for client in clients:
             client.close()
         server.stop()
+
+
+@pytest.mark.parametrize("processes, flags", [
+    ("2", ()),                    # one per core or fewer (on two cores or more): a core each
+    ("2", ("--no-pin-cores",)),   # left to the system
+    (str(len(os.sched_getaffinity(0)) + 1), ()),  # more processes than cores: left to the system
+])
+def test_server_processes_keep_to_a_core_each_when_there_are_cores_enough(sample_settings, processes, flags):
+    allowed = os.sched_getaffinity(0)
+    server = LiveServer(sample_settings.index, "--processes", processes, "--threads", "2", *flags)
+    try:
+        pids = server_processes(server.proc.pid, int(processes))
+        assert len(pids) == int(processes)
+        wait_until_serving(pids)
+        cores = [os.sched_getaffinity(pid) for pid in pids]
+        if not flags and int(processes) <= len(allowed):
+            assert all(len(c) == 1 for c in cores) and len(set().union(*cores)) == len(pids)
+            assert set().union(*cores) <= allowed
+        else:
+            assert cores == [allowed] * len(pids)
+        status, body = server.json("/api/search?q=harbor")
+        assert status == 200 and body["total"] > 0
+    finally:
+        server.stop()
+
+
+# --- waitress's connections as serve makes them ----------------------------------------------
+
+MIB = 1024 * 1024
+
+
+class BlockingApp:
+    """A WSGI app that writes ``first`` bytes, says so, and waits for ``release`` before its last bytes."""
+
+    def __init__(self, first: int):
+        self.first = first
+        self.reached, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                                  ("Content-Length", str(self.first + 4))])
+        yield b"x" * self.first
+        self.reached.set()
+        self.release.wait(HANG_GUARD)
+        yield b"done"
+
+
+@contextlib.contextmanager
+def served(app):
+    """``app`` behind waitress with serve's connections (``cli._with_our_channels``), in this process."""
+    import waitress
+
+    from searchsvc.cli import _with_our_channels
+
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2, asyncore_use_poll=True)
+    _with_our_channels(server)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.close()
+        thread.join(HANG_GUARD)
+
+
+def slow_client(port: int) -> socket.socket:
+    """A connection that asks for / and reads nothing yet, with a small receive buffer."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    sock.settimeout(HANG_GUARD)
+    sock.connect(("127.0.0.1", int(port)))
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    return sock
+
+
+def read_response(sock: socket.socket) -> bytes:
+    data = b""
+    while not data.endswith(b"done"):
+        chunk = sock.recv(MIB)
+        assert chunk, "the server closed the connection before the whole response"
+        data += chunk
+    return data
+
+
+def test_while_a_request_runs_the_loop_leaves_its_output_to_the_task():
+    """Output the client cannot take yet, while its task still runs: waitress's loop counted the connection as
+    writable, found the output locked by the task and polled again at once (150 turns a request with four
+    clients, holding the interpreter's lock meanwhile). The task sends its own writes; the loop sends the rest
+    once it ends."""
+    app = BlockingApp(12 * MIB)  # more than the two sockets' buffers, under waitress's 16 MiB high watermark
+    with served(app) as server:
+        sock = slow_client(server.effective_port)
+        try:
+            assert app.reached.wait(HANG_GUARD)
+            (channel,) = [c for c in list(server._map.values()) if hasattr(c, "requests")]
+            assert channel.requests and 0 < channel.total_outbufs_len <= channel.adj.outbuf_high_watermark
+            assert not channel.writable()
+            app.release.set()
+            body = read_response(sock)
+        finally:
+            sock.close()
+    assert body.endswith(b"x" * 1000 + b"done") and body.count(b"x") == 12 * MIB
+
+
+def test_output_past_the_high_watermark_is_sent_by_the_loop_while_the_task_waits():
+    """Past waitress's high watermark the task waits until the loop has sent enough: the loop must still send."""
+    app = BlockingApp(40 * MIB)
+    app.release.set()
+    with served(app) as server:
+        sock = slow_client(server.effective_port)
+        try:
+            body = read_response(sock)
+        finally:
+            sock.close()
+    assert body.count(b"x") == 40 * MIB
 
 
 # --- cursors across processes and replicas ---------------------------------------------------
