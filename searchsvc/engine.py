@@ -41,6 +41,7 @@ from whoosh.util.numeric import byte_to_length
 from searchsvc import ranking, schema
 from searchsvc.postings import SegmentArrays
 from searchsvc.segment import TEXT_FIELDS, decode_positions, term_offset, term_postings
+from searchsvc.stored import StoredDocs
 
 DOCNUM = np.int64
 LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
@@ -122,6 +123,7 @@ class SegmentCache:
         self.budget = budget
         self._columns: dict[object, SegmentColumns] = {}
         self._arrays: dict[object, SegmentArrays | None] = {}  # a segment's title and body postings, mapped
+        self._stored: dict[object, StoredDocs | None] = {}  # a segment's stored documents, uncompressed
         self._postings: OrderedDict[tuple, tuple[np.ndarray, np.ndarray, int]] = OrderedDict()
         self._held = 0
         self._spelling: dict[object, dict[str, list[str]]] = {}  # segment -> first letter -> words
@@ -160,6 +162,14 @@ class SegmentCache:
             with self._lock:
                 self._arrays.setdefault(key, found)
         return self._arrays[key]
+
+    def stored(self, key, reader) -> StoredDocs | None:
+        """The segment's stored documents file (stored.py), None where it has none."""
+        if key not in self._stored:
+            found = StoredDocs.of(reader)
+            with self._lock:
+                self._stored.setdefault(key, found)
+        return self._stored[key]
 
     def postings(self, key, reader, fieldname: str, tbytes: bytes) -> tuple[np.ndarray, np.ndarray, int]:
         """(local document numbers, frequencies, document frequency) of a term in one segment: a slice of
@@ -250,6 +260,8 @@ class SegmentCache:
                 del self._spelling[key]
             for key in [k for k in self._arrays if k not in keys]:
                 del self._arrays[key]  # its mapping closes once no view of it is left
+            for key in [k for k in self._stored if k not in keys]:
+                del self._stored[key]  # its file closes once no request reads it
             self.warmed &= keys
             for key in [k for k in self._shared_columns if k[1] not in keys]:
                 del self._shared_columns[key]  # its file closes once no reader uses it
@@ -907,10 +919,12 @@ class Evaluator:
         self._phrases: dict[tuple, Matches] = {}  # by field and words, before any boost
         self._leaves: list | None = None
         self._offsets: list[int] = []
+        self._stored_docs: list = []
         self._stored: dict[int, dict] = {}  # read once per request: exact.py reads the best hits, the page again
 
     def stored_fields(self, docnum: int) -> dict:
-        """A document's stored fields, from its segment's reader directly.
+        """A document's stored fields: from its segment's ``.sto`` file (stored.py), one read and one
+        unpickling; else from the segment's reader directly.
 
         Whoosh's searcher finds the segment, then copies the fields that the
         schema still has into a new dict: this schema never drops one, and a
@@ -918,9 +932,20 @@ class Evaluator:
         """
         found = self._stored.get(docnum)
         if found is None:
-            offset, reader = self._leaf(docnum)
-            perdoc = getattr(reader, "_perdoc", None)
-            found = (reader if perdoc is None else perdoc).stored_fields(docnum - offset)
+            at = self._leaf_at(docnum)
+            offset, reader = self._leaves[at]
+            docs = self._stored_docs[at]
+            if docs is False:
+                docs = self._stored_docs[at] = self.gen.segments.stored(segment_key(reader), reader)
+            found = None
+            if docs is not None:
+                try:
+                    found = docs[docnum - offset]
+                except Exception:  # a damaged file: Whoosh's column holds the document too
+                    found = None
+            if found is None:
+                perdoc = getattr(reader, "_perdoc", None)
+                found = (reader if perdoc is None else perdoc).stored_fields(docnum - offset)
             self._stored[docnum] = found
         return found
 
@@ -949,10 +974,15 @@ class Evaluator:
 
     def _leaf(self, docnum: int) -> tuple[int, object]:
         """(offset, segment reader) of the segment holding ``docnum``."""
+        return self._leaves[self._leaf_at(docnum)]
+
+    def _leaf_at(self, docnum: int) -> int:
+        """Which of the searcher's segments holds ``docnum``."""
         if self._leaves is None:
             self._leaves = [(offset, sub.reader()) for sub, offset in self.searcher.leaf_searchers()]
             self._offsets = [offset for offset, _ in self._leaves]
-        return self._leaves[bisect_right(self._offsets, docnum) - 1]
+            self._stored_docs = [False] * len(self._leaves)  # each segment's StoredDocs once asked for
+        return bisect_right(self._offsets, docnum) - 1
 
     def matches(self, q: wq.Query) -> Matches:
         held = self._memo.get(id(q))

@@ -42,6 +42,8 @@ from whoosh.writing import SegmentWriter
 from searchsvc import schema
 from searchsvc.postings import EXTENSION as ARRAYS_EXTENSION
 from searchsvc.postings import ArraysWriter, SegmentArrays
+from searchsvc.stored import EXTENSION as STORED_EXTENSION
+from searchsvc.stored import StoredWriter
 
 TEXT_FIELDS = (schema.CONTENT, schema.TITLE)  # analysed here in one pass
 _ROW = struct.Struct("!BfIBBfIIqi")  # W3TermInfo: flags, weight, df, min/max length, max weight, first/last id, extent
@@ -88,6 +90,8 @@ class BulkSegmentWriter(SegmentWriter):
         self._terms: dict[str, dict] = {}
         self._length_bytes: dict[str, list[int]] = {}
         self._record_lengths()
+        self._stored = StoredWriter()
+        self._record_stored()
         self._spelled: set[str] = set()
         self.postings_held = 0  # the caller starts a new segment past its memory budget
 
@@ -109,6 +113,20 @@ class BulkSegmentWriter(SegmentWriter):
             plain_add_field(fieldname, fieldobj, value, length)
 
         perdoc.add_field = add_field
+
+    def _record_stored(self) -> None:
+        """Keep each document's stored fields as the per-document writer finishes it (new and merged documents),
+        for the segment's ``.sto`` file (stored.py); Whoosh's own column is written as before."""
+        perdoc = self.perdocwriter
+        plain_finish_doc = perdoc.finish_doc
+        add = self._stored.add
+
+        def finish_doc():
+            if perdoc._indoc:  # (``close`` calls it once more, outside any document)
+                add(perdoc._docnum, perdoc._storedfields)
+            plain_finish_doc()
+
+        perdoc.finish_doc = finish_doc
 
     def _field_terms(self, name: str) -> dict:
         """The field's term -> postings lists."""
@@ -282,7 +300,8 @@ class BulkSegmentWriter(SegmentWriter):
         self._arrays = arrays.to_bytes()
 
     def _assemble_segment(self):
-        """A compound segment packs Whoosh's files; the arrays stay a file of their own (to be mapped)."""
+        """A compound segment packs Whoosh's files; the arrays and the stored documents stay files of their
+        own (to be mapped)."""
         super()._assemble_segment()
         f = self.newsegment.create_file(self.storage, ARRAYS_EXTENSION)
         try:
@@ -290,6 +309,11 @@ class BulkSegmentWriter(SegmentWriter):
         finally:
             f.close()
         self._arrays = b""
+        f = self.newsegment.create_file(self.storage, STORED_EXTENSION)
+        try:
+            self._stored.write(f, self.docnum)
+        finally:
+            f.close()
 
     def _write_field(self, name: str, arrays: ArraysWriter) -> None:
         """One field's posting lists, in blocks as ``W3PostingsWriter`` writes them, and its rows in the term table."""

@@ -50,6 +50,15 @@ def drop_postings_arrays(index: Path) -> int:
     return len(found)
 
 
+def drop_stored_documents(index: Path) -> int:
+    """Make ``index`` like one written before stored.py: its hits' stored fields are then read through
+    Whoosh's stored column. How many files were removed."""
+    found = list(Path(index).rglob("*.sto"))
+    for path in found:
+        path.unlink()
+    return len(found)
+
+
 def write(path: Path, text: str | bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(text, bytes):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +15,14 @@ from hypothesis import strategies as st
 from whoosh import query as wq
 from whoosh.support.levenshtein import damerau_levenshtein
 
-from conftest import drop_postings_arrays, make_settings, page, write
+from conftest import drop_postings_arrays, drop_stored_documents, make_settings, page, write
 from searchsvc import engine, paging, ranking, schema
 from searchsvc.indexer import reindex
 from searchsvc.query import parse
 from searchsvc.plan import plan as make_plan
 from searchsvc.search import SearchIndex, SearchRequest, search
 from searchsvc.store import IndexHome
+from searchsvc.stored import StoredDocs
 
 VOCAB = [f"w{i}" for i in range(60)] + ["harbour", "harbours", "strike", "striking", "council", "flood"]
 
@@ -46,8 +48,9 @@ def dump(path, recs):
 def layered(tmp_path_factory, request):
     """Three commits: two files, a third (a new segment), then the first file shrunk (deletions).
 
-    ``decoded``: the segments' postings arrays removed, as in an index written before them: every
-    posting list is then decoded from Whoosh's blocks (postings.py)."""
+    ``decoded``: the segments' postings arrays and stored documents files removed, as in an index written
+    before them: every posting list is then decoded from Whoosh's blocks (postings.py), and every hit's
+    stored fields read through Whoosh's stored column (stored.py)."""
     root = tmp_path_factory.mktemp("layered")
     settings = make_settings(root / "index")
     dump(root / "src/a.jsonl", records(0, 300, 1))
@@ -60,6 +63,7 @@ def layered(tmp_path_factory, request):
     assert len(list((root / "index").rglob("*.arr"))) >= 2
     if request.param == "decoded":
         drop_postings_arrays(root / "index")
+        assert drop_stored_documents(root / "index") >= 2
     index = SearchIndex(settings)
     assert index.arrays(index.searcher()).mapped == (request.param == "mapped")
     yield settings, index
@@ -159,6 +163,29 @@ def test_columns_match_the_stored_fields(layered):
             assert gen.lengths[fieldname][docnum] == s.reader().doc_field_length(docnum, fieldname, 0)
 
 
+def test_hits_stored_fields_are_whooshs(layered):
+    """Every document of every segment (deleted ones included) as Whoosh's stored column holds it: from the
+    segment's ``.sto`` file where it has one, else through Whoosh's column."""
+    settings, index = layered
+    s = index.searcher()
+    ev = engine.Evaluator(index.arrays(s), s)
+    mapped = index.arrays(s).mapped  # the "decoded" index lost its .sto files as well
+    for sub, offset in s.leaf_searchers():
+        reader = sub.reader()
+        docs = StoredDocs.of(reader)
+        assert (docs is not None) == mapped
+        for d in range(reader.doc_count_all()):
+            expected = reader.stored_fields(d)
+            assert expected[schema.ID].startswith("d")
+            if docs is not None:
+                found = docs[d]
+                assert found == expected
+                assert {k: type(v) for k, v in found.items()} == {k: type(v) for k, v in expected.items()}
+            assert ev.stored_fields(offset + d) == expected
+    assert any(sub.reader().has_deletions() for sub, _ in s.leaf_searchers())
+    assert isinstance(ev.stored_fields(0)[schema.PUBLISHED], datetime)
+
+
 def test_a_deleted_record_is_gone_from_arrays_and_results(layered):
     _, index = layered
     assert search(index, SearchRequest(q="", per_page=1)).total == 650
@@ -212,6 +239,13 @@ def test_every_segment_has_its_arrays_file_and_none_outlives_its_segment(tmp_pat
     folder = Path(ix.storage.folder)
     assert len(ix._segments()) < 12  # some merged away
     assert {p.stem for p in folder.glob("*.arr")} == {segment.segment_id() for segment in ix._segments()}
+    assert {p.stem for p in folder.glob("*.sto")} == {segment.segment_id() for segment in ix._segments()}
+    with ix.searcher() as s:
+        for sub, _ in s.leaf_searchers():  # merged segments' documents (deletions dropped) as Whoosh holds them
+            reader = sub.reader()
+            docs = StoredDocs.of(reader)
+            assert [docs[d] for d in range(reader.doc_count_all())] == \
+                [reader.stored_fields(d) for d in range(reader.doc_count_all())]
     ix.close()
 
 
@@ -230,6 +264,37 @@ def test_a_damaged_postings_arrays_file_is_read_past(tmp_path, damage):
     index = SearchIndex(settings)
     try:
         assert not index.arrays(index.searcher()).mapped
+        assert [search(index, SearchRequest(q=q)).to_dict() | {"took_ms": 0} for q in QUERIES] == expected
+    finally:
+        index.close()
+
+
+@pytest.mark.parametrize("damage", ["removed", "cut short", "empty", "not stored documents", "another segment's"])
+def test_a_missing_or_damaged_stored_documents_file_is_read_past(tmp_path, damage):
+    """Whoosh's stored column holds every document: a segment whose ``.sto`` file is missing or damaged
+    answers from it, the same answers."""
+    settings = make_settings(tmp_path / "ix", cache_entries=0)
+    dump(tmp_path / "src/a.jsonl", records(0, 200, 1))
+    reindex(settings, [tmp_path / "src"])
+    dump(tmp_path / "src/b.jsonl", records(200, 50, 2))
+    reindex(settings, [tmp_path / "src"])
+    index = SearchIndex(settings)
+    expected = [search(index, SearchRequest(q=q)).to_dict() | {"took_ms": 0} for q in QUERIES]
+    index.close()
+    ix = IndexHome(settings.index).open_index()
+    first, second = [Path(ix.storage.folder) / s.make_filename(".sto") for s in ix._segments()]
+    ix.close()
+    data = first.read_bytes()
+    if damage == "removed":
+        first.unlink()
+    else:
+        first.write_bytes({"cut short": data[:len(data) // 2], "empty": b"", "not stored documents": b"x" * len(data),
+                           "another segment's": second.read_bytes()}[damage])
+    index = SearchIndex(settings)
+    try:
+        s = index.searcher()
+        readers = [sub.reader() for sub, _ in s.leaf_searchers()]
+        assert [StoredDocs.of(r) is None for r in readers] == [True, False]
         assert [search(index, SearchRequest(q=q)).to_dict() | {"took_ms": 0} for q in QUERIES] == expected
     finally:
         index.close()

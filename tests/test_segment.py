@@ -23,11 +23,13 @@ from searchsvc import dedup, indexer, schema
 from searchsvc.indexer import bundled_sample, reindex
 from searchsvc.search import SearchIndex
 from searchsvc.postings import SegmentArrays
+from searchsvc.stored import StoredDocs
 from searchsvc.segment import BulkSegmentWriter, term_offset
 from searchsvc.sources import Document, read_documents, scan
 
 
 ARRAYS = ".arr"
+STORED = ".sto"
 
 
 def sample_documents() -> list[Document]:
@@ -50,6 +52,7 @@ def generated_documents() -> list[Document]:
                              published=rng.choice([None, datetime(2024, 1, 1 + i % 28, 12, 30)]),
                              topics=rng.choice([[], ["Ports", "Weather"]])))
     docs.append(Document(id="long", title="Long", body="word " * 120_000))  # a length past the last length byte
+    docs.append(Document(id="empty", title="", body=""))  # nothing to post but its id
     return docs
 
 
@@ -135,17 +138,19 @@ def test_bulk_segment_is_byte_for_byte_whooshs(tmp_path, documents):
     whoosh_files = segment_files(tmp_path / "whoosh", SegmentWriter, docs)
     bulk_files = segment_files(tmp_path / "bulk", BulkSegmentWriter, docs)
     assert ".pst" in whoosh_files and ".trm" in whoosh_files and "._stored.col" in whoosh_files
-    assert sorted(bulk_files) == sorted([*whoosh_files, ARRAYS])  # and its postings as arrays
+    assert sorted(bulk_files) == sorted([*whoosh_files, ARRAYS, STORED])  # and its postings and documents again
     different = [name for name in whoosh_files if bulk_files[name] != whoosh_files[name]]
     assert different == []
 
 
-@pytest.mark.parametrize("compression", [0, 3])
-def test_merging_segments_is_byte_for_byte_whooshs(tmp_path, compression):
+@pytest.mark.parametrize("compression, part_writer", [(0, SegmentWriter), (3, SegmentWriter), (0, BulkSegmentWriter)])
+def test_merging_segments_is_byte_for_byte_whooshs(tmp_path, compression, part_writer):
+    """Merged from segments Whoosh wrote, or the bulk writer (whose documents it then reads from their
+    ``.sto`` files, Whoosh from its column)."""
     docs = generated_documents()[:130]
-    whoosh_files = merged_segment_files(tmp_path / "whoosh", SegmentWriter, docs, compression)
-    bulk_files = merged_segment_files(tmp_path / "bulk", BulkSegmentWriter, docs, compression)
-    assert ".pst" in whoosh_files and sorted(bulk_files) == sorted([*whoosh_files, ARRAYS])
+    whoosh_files = merged_segment_files(tmp_path / "whoosh", SegmentWriter, docs, compression, part_writer)
+    bulk_files = merged_segment_files(tmp_path / "bulk", BulkSegmentWriter, docs, compression, part_writer)
+    assert ".pst" in whoosh_files and sorted(bulk_files) == sorted([*whoosh_files, ARRAYS, STORED])
     assert [name for name in whoosh_files if bulk_files[name] != whoosh_files[name]] == []
 
 
@@ -196,6 +201,39 @@ def test_a_segments_arrays_hold_its_title_and_body_postings(tmp_path, merged_fro
             assert len(expected) >= 4
             assert fieldname == schema.TITLE or any(len(docs) > 100 for docs, _, _ in expected.values())
             assert mapped_postings(reader, fieldname) == expected
+    finally:
+        reader.close()
+
+
+@pytest.mark.parametrize("merged_from", [None, SegmentWriter, BulkSegmentWriter])
+def test_a_segments_stored_documents_file_holds_whooshs_stored_fields(tmp_path, merged_from):
+    """Fresh (a date, non-ASCII, an empty body), merged from segments without the file (read through
+    Whoosh), and from segments with it (deletions dropped): every document as Whoosh's column holds it."""
+    documents = generated_documents()
+    if merged_from is None:
+        (tmp_path / "ix").mkdir()
+        writer = BulkSegmentWriter(whoosh_index.create_in(str(tmp_path / "ix"), schema.build_schema()),
+                                   codec=W3Codec(compression=0), compound=False)
+        grouper = dedup.Grouper()
+        for doc in documents:
+            writer.add_document(**indexer._fields(doc, grouper.assign(doc.id, dedup.signature(doc.body))))
+        writer.commit(merge=False)
+    else:
+        merged_segment_files(tmp_path / "ix", BulkSegmentWriter, documents[:130], 0, merged_from)
+    ix = whoosh_index.open_dir(str(tmp_path / "ix"))
+    [segment] = ix._segments()
+    reader = SegmentReader(ix.storage, ix.schema, segment)
+    try:
+        docs = StoredDocs.of(reader)
+        assert len(docs) == reader.doc_count_all() == (len(documents) if merged_from is None else 130 - 14)
+        expected = [reader.stored_fields(d) for d in range(reader.doc_count_all())]
+        found = [docs[d] for d in range(reader.doc_count_all())]
+        assert found == expected
+        assert [{k: type(v) for k, v in f.items()} for f in found] == \
+            [{k: type(v) for k, v in f.items()} for f in expected]
+        assert any(isinstance(f.get(schema.PUBLISHED), datetime) for f in found)
+        assert any(not f.get(schema.TITLE, "").isascii() for f in found)
+        assert merged_from is not None or any(f[schema.ID] == "empty" and f[schema.BODY] == "" for f in found)
     finally:
         reader.close()
 
