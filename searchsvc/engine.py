@@ -157,19 +157,19 @@ class SegmentCache:
 
     def arrays(self, key, reader) -> SegmentArrays | None:
         """The segment's postings arrays (postings.py), None where it has none."""
-        if key not in self._arrays:
-            found = SegmentArrays.of(reader)
-            with self._lock:
-                self._arrays.setdefault(key, found)
-        return self._arrays[key]
+        return self._opened(self._arrays, key, SegmentArrays.of, reader)
 
     def stored(self, key, reader) -> StoredDocs | None:
         """The segment's stored documents file (stored.py), None where it has none."""
-        if key not in self._stored:
-            found = StoredDocs.of(reader)
+        return self._opened(self._stored, key, StoredDocs.of, reader)
+
+    def _opened(self, held: dict, key, open_file, reader):
+        """``open_file(reader)``, once per segment: threads that race keep the first one opened."""
+        if key not in held:
+            found = open_file(reader)
             with self._lock:
-                self._stored.setdefault(key, found)
-        return self._stored[key]
+                held.setdefault(key, found)
+        return held[key]
 
     def postings(self, key, reader, fieldname: str, tbytes: bytes) -> tuple[np.ndarray, np.ndarray, int]:
         """(local document numbers, frequencies, document frequency) of a term in one segment: a slice of
