@@ -531,9 +531,10 @@ def _cores_to_pin(settings: Settings) -> list[int] | None:
     A process that stays on one core finds a request's data (the Python
     objects of its searchers, the index pages it touched) still in that
     core's caches, and its waitress threads hand requests over on the same
-    core: at 21k articles a fresh query's answer took 0.25-0.3 ms less of
-    2.8 ms (bench/serve_compare.py). Only with no more processes than cores:
-    more would share cores the system could otherwise balance.
+    core: at 21k articles a fresh query's answer took 0.2-0.46 ms less of
+    2.8 ms in three rounds of four (bench/serve_compare.py). Only with no
+    more processes than cores: more would share cores the system could
+    otherwise balance.
     """
     import os
 
