@@ -48,10 +48,10 @@ _WORD_REST = re.compile(r"\w*")
 
 def matches(text: str, stems: set[str]) -> list[tuple[int, int]]:
     """(start, end) of every word in ``text`` whose index term is one of ``stems``."""
-    return [(a, b) for a, b, _ in _found(text, stems)]
+    return [(a, b) for a, b, _ in found_words(text, stems)]
 
 
-def _found(text: str, stems: set[str]) -> list[tuple[int, int, str]]:
+def found_words(text: str, stems: set[str]) -> list[tuple[int, int, str]]:
     """(start, end, word) of every match (``matches``), each word sliced once for every later use.
 
     Candidates are the words that begin with a stem's head, found with
@@ -114,12 +114,8 @@ class Forms:
     def of(cls, typed) -> "Forms":
         return _forms_of(tuple(typed))
 
-    def marked(self, text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-        """The spans (from ``matches``) that are a typed word's own forms."""
-        return [(a, b) for a, b in spans if self.is_form(text[a:b])]
-
-    def kept(self, found: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-        """``marked`` of ``_found``'s matches, their words already sliced."""
+    def marked(self, found: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+        """The matches (``found_words``) that are a typed word's own forms."""
         verdicts, kept = self.verdicts, []
         for match in found:
             verdict = verdicts.get(match[2])
@@ -169,8 +165,8 @@ def lemmas(word: str) -> frozenset[str]:
 
 def mark(text: str, stems: set[str], forms: Forms | None = None) -> str:
     """``text`` escaped, with the query's words marked (a title, the article page)."""
-    found = _found(text, stems) if stems else []
-    return _marked_html(text, 0, len(text), forms.kept(found) if forms else found)
+    found = found_words(text, stems) if stems else []
+    return _marked_html(text, 0, len(text), forms.marked(found) if forms else found)
 
 
 def passages(body: str, stems: set[str], size: int = 240, limit: int = 3,
@@ -183,8 +179,8 @@ def passages(body: str, stems: set[str], size: int = 240, limit: int = 3,
     its end is taken in.
     """
     text = body[:SCAN_CHARS]
-    found = _found(text, stems) if stems else []
-    marked = forms.kept(found) if forms is not None else found
+    found = found_words(text, stems) if stems else []
+    marked = forms.marked(found) if forms is not None else found
     around = marked or found
     if not around:
         return [_window_html(text, 0, size, [])] if text else []

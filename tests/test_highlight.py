@@ -98,10 +98,10 @@ def test_a_passage_ends_on_a_whole_word():
     assert html.endswith("automation …")
 
 
-def escaped_piece_by_piece(text: str, spans: list[tuple[int, int]]) -> str:
+def escaped_piece_by_piece(text: str, spans: list[tuple]) -> str:
     """``text`` with <mark> around ``spans``, each piece escaped on its own: what ``mark`` must equal."""
     out, pos = [], 0
-    for a, b in spans:
+    for a, b, *_ in spans:
         out += [html.escape(text[pos:a]), "<mark>", html.escape(text[a:b]), "</mark>"]
         pos = b
     return "".join(out + [html.escape(text[pos:])])
@@ -118,7 +118,7 @@ def test_marking_escapes_every_piece_of_the_text(text, words):
     stems = {t for w in words for t in schema.stems(w)}
     forms = highlight.Forms.of(words)
     assert highlight.mark(text, stems, forms) == escaped_piece_by_piece(
-        text, forms.marked(text, highlight.matches(text, stems)))
+        text, forms.marked(highlight.found_words(text, stems)))
 
 
 @settings(max_examples=300, deadline=None)
@@ -126,7 +126,7 @@ def test_marking_escapes_every_piece_of_the_text(text, words):
 def test_passages_are_the_text_escaped_on_one_line_with_its_own_words_marked(text, words):
     stems = {t for w in words for t in schema.stems(w)}
     forms = highlight.Forms.of(words)
-    own = {text[a:b] for a, b in forms.marked(text, highlight.matches(text, stems))}
+    own = {word for _, _, word in forms.marked(highlight.found_words(text, stems))}
     for offset, passage in highlight.passages(text, stems, size=40, forms=forms):
         inner = passage.removeprefix("… ").removesuffix(" …")
         assert set(re.findall(r"<mark>(.*?)</mark>", inner)) <= {html.escape(w) for w in own}
