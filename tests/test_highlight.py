@@ -1,8 +1,10 @@
 """Finding a query's words in text: every form of the word, whole words only, escaped passages."""
 from __future__ import annotations
 
+import bisect
 import html
 import re
+import sys
 
 import pytest
 from hypothesis import given, settings
@@ -168,3 +170,85 @@ def test_overlapping_candidate_passages_give_way_to_the_best_ones():
         (0, "<mark>strike</mark> word word word word word word word …"),
         (62, "… word <mark>strike</mark> word word word word word …"),
         (129, "… word <mark>strike</mark> word word word word word …")]
+
+
+# --- passages as they were chosen before the one-sweep rewrite (commit 92bd2fb): the oracle the faster
+# code must equal, output for output
+
+def passages_before(body, stems, size=240, limit=3, forms=None):
+    text = body[:highlight.SCAN_CHARS]
+    found = highlight.found_words(text, stems) if stems else []
+    marked = forms.marked(found) if forms is not None else found
+    around = marked or found
+    if not around:
+        return [window_before(text, 0, size, [])] if text else []
+    length = len(text)
+    starts, ends = [a for a, _, _ in around], [b for _, b, _ in around]
+    words = [w.lower() for _, _, w in around]
+    quarter, last = size // 4, length - size
+    candidates = []
+    for i, start in enumerate(starts):
+        lo = max(0, min(start - quarter, last))
+        hi = bisect.bisect_left(ends, lo + size + 1)  # _reach: the first match ending after the passage
+        k, hi, limit_ = hi, lo + size, lo + size + 2 * quarter
+        while k < len(starts) and starts[k] < hi + quarter and ends[k] <= limit_:
+            hi, k = ends[k], k + 1
+        hi = min(hi, length)
+        j = bisect.bisect_right(ends, hi, i)
+        candidates.append((len(set(words[i:j])) * 10 + j - i, -lo, lo, hi))
+    chosen = []
+    for _, _, lo, hi in sorted(candidates, reverse=True):
+        if not any(lo < u_hi and hi > u_lo for u_lo, u_hi in chosen):
+            chosen.append((lo, hi))
+            if len(chosen) >= limit:
+                break
+    return [window_before(text, lo, hi - lo, [m for m in marked if m[0] >= lo and m[1] <= hi])
+            for lo, hi in sorted(chosen)]
+
+
+def window_before(text, lo, size, spans):
+    hi = min(len(text), lo + size)
+    if lo > 0:
+        space = text.find(" ", lo, min(hi, lo + 30))
+        lo = space + 1 if space != -1 else lo
+    if hi < len(text) and not text[hi - 1].isspace():
+        space = highlight._WORD_REST.match(text, hi).end()
+        hi = space if space - hi <= 30 else hi
+    inner = escaped_piece_by_piece(text[:hi], [s for s in spans if s[0] >= lo and s[1] <= hi])
+    inner = inner[len(html.escape(text[:lo])):] if lo else inner
+    return lo, ("… " if lo > 0 else "") + " ".join(inner.split()) + (" …" if hi < len(text) else "")
+
+
+LONG = "Supercalifragilisticexpialidocious"  # longer than three quarters of a short passage
+long_texts = st.lists(st.sampled_from(WORDS + AWKWARD + [LONG, LONG.lower(), "\n\n", "  "]) | st.text(max_size=5),
+                      max_size=80).map(" ".join)
+long_queries = st.lists(st.sampled_from(WORDS + [LONG]) | st.from_regex(r"\w{1,8}", fullmatch=True),
+                        min_size=1, max_size=3)
+
+
+# query words close together, with short and long words between: passages reaching past their end
+dense_texts = st.lists(st.sampled_from(["strike", "Strikes", "striking", "port", "a", "bb", "word", "yyyyyyyyy", LONG]),
+                       max_size=60).flatmap(lambda ws: st.lists(st.sampled_from([" ", "  ", "\n\n", ", "]),
+                                                                 min_size=len(ws), max_size=len(ws))
+                                            .map(lambda gaps: "".join(w + g for w, g in zip(ws, gaps))))
+dense_queries = st.lists(st.sampled_from(["strike", "port", "striking", LONG]), min_size=1, max_size=3)
+
+
+@settings(max_examples=500, deadline=None)
+@given(long_texts | dense_texts, long_queries | dense_queries, st.integers(4, 120), st.integers(1, 4),
+       st.booleans())
+def test_passages_are_those_chosen_before_the_one_sweep(text, words, size, limit, with_forms):
+    stems = {t for w in words for t in schema.stems(w)}
+    forms = highlight.Forms.of(words) if with_forms else None
+    assert highlight.passages(text, stems, size, limit, forms) == passages_before(text, stems, size, limit, forms)
+
+
+@pytest.mark.parametrize("text", ["a b", "a\n\nb", " a b", "a b ", "a  b", "a\nb", "a\n\n\nb", "a\tb", "a\u2028b",
+                                  "a\xa0b", "a\x00b", "<mark>a</mark>\n\nb", "", "\n\n"])
+def test_one_line_is_splitting_and_joining_the_words(text):
+    assert highlight._one_line(text) == " ".join(text.split())
+
+
+def test_the_only_whitespace_a_printable_text_holds_is_the_space():
+    # what _one_line's short way relies on: str.split's whitespace (isspace) is never printable, but for " "
+    assert [hex(c) for c in range(sys.maxunicode + 1) if chr(c).isspace() and chr(c).isprintable()] == ["0x20"]

@@ -1,0 +1,191 @@
+"""The cost of building a page's hits (``search._hit``): this checkout's against another's, in the same run.
+
+    python bench/hit_cost.py INDEX CORPUS [--against main] [--queries 300] [--repeats 3] [--parts]
+
+Like bench/query_cost.py (the same queries from CORPUS's titles, the same
+seeds, one process per variant opened as ``serve`` opens the index, result
+cache off, rounds alternating A B, B A), but what is timed is only the
+building of the hits: every ``_hit`` call of a query (ten a page), summed,
+in the thread's CPU time (``time.thread_time``: on a shared machine,
+waiting for a core is not building hits). Each round asks queries not asked
+before (what a fresh query costs: the documents' stored fields and the
+highlighting are new to the process). Prints microseconds per query (p50 /
+p95 / mean) per round and variant; the hits (``to_dict``) must be
+identical query by query.
+
+``--parts`` adds a round per variant with what ``_hit`` calls wrapped and
+timed (the wrappers add about a microsecond a call): the stored fields,
+``passages``, ``mark``, ``_versions``, ``_iso``.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+PARTS = ("stored_fields", "passages", "mark", "_versions", "_iso")
+
+
+def worker(index: str) -> None:
+    from searchsvc import engine
+    from searchsvc import search as searching
+    from searchsvc.config import Settings
+    from searchsvc.highlight import lemmas
+
+    settings = Settings.from_env(index=index, cache_entries=0, cache_bytes=0)
+    ix = searching.SearchIndex(settings)
+    ix.warm()
+    lemmas("searches")
+    spent = {"_hit": 0.0}
+    real_hit = searching._hit
+
+    def timed_hit(*args, **kwargs):
+        started = time.thread_time()
+        try:
+            return real_hit(*args, **kwargs)
+        finally:
+            spent["_hit"] += time.thread_time() - started
+
+    searching._hit = timed_hit
+    print(json.dumps({"ready": os.path.dirname(os.path.dirname(searching.__file__))}), flush=True)
+    for line in sys.stdin:
+        job = json.loads(line)
+        parts = _wrapped(engine, searching, spent) if job.get("parts") else None
+        times, digests, split = [], [], {name: 0.0 for name in PARTS}
+        try:
+            for q in job["queries"]:
+                for name in spent:
+                    spent[name] = 0.0
+                page = searching.search(ix, searching.request_from_params({"q": [q]}, settings))
+                times.append(spent["_hit"] * 1e6)
+                for name in PARTS:
+                    split[name] += spent.get(name, 0.0) * 1e6
+                digests.append(hashlib.sha1(json.dumps([h.to_dict() if hasattr(h, "to_dict") else repr(h)
+                                                        for h in page.hits], sort_keys=True,
+                                                       default=repr).encode()).hexdigest())
+        finally:
+            if parts is not None:
+                _unwrapped(engine, searching, parts)
+        print(json.dumps({"times": times, "digests": digests,
+                          "parts": {k: v / len(job["queries"]) for k, v in split.items()}}), flush=True)
+    ix.close()
+
+
+def _wrapped(engine, searching, spent: dict) -> dict:
+    """Each of PARTS replaced by a timing wrapper; returns the originals."""
+    originals = {"stored_fields": engine.Evaluator.stored_fields}
+    for name in PARTS[1:]:
+        originals[name] = getattr(searching, name)
+
+    def timing(name, real):
+        def call(*args, **kwargs):
+            started = time.thread_time()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.thread_time() - started
+        return call
+
+    engine.Evaluator.stored_fields = timing("stored_fields", originals["stored_fields"])
+    for name in PARTS[1:]:
+        setattr(searching, name, timing(name, originals[name]))
+    return originals
+
+
+def _unwrapped(engine, searching, originals: dict) -> None:
+    engine.Evaluator.stored_fields = originals["stored_fields"]
+    for name in PARTS[1:]:
+        setattr(searching, name, originals[name])
+
+
+class Variant:
+    def __init__(self, name: str, code: Path, index: Path):
+        env = dict(os.environ, PYTHONPATH=str(code))
+        self.name = name
+        self.proc = subprocess.Popen([sys.executable, __file__, "--worker", str(index)], env=env, cwd=str(code),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.code = json.loads(self.proc.stdout.readline())["ready"]
+
+    def ask(self, **job) -> dict:
+        self.proc.stdin.write(json.dumps(job) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def figures(times: list[float]) -> tuple[float, float, float]:
+    ordered = sorted(times)
+    return (statistics.median(ordered), ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
+            statistics.fmean(ordered))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("index", nargs="?")
+    ap.add_argument("corpus", nargs="?")
+    ap.add_argument("--against", default="main", help="a git ref whose searchsvc is the other variant")
+    ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--parts", action="store_true")
+    ap.add_argument("--worker", metavar="INDEX", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        worker(args.worker)
+        return 0
+    if not args.index or not args.corpus:
+        ap.error("INDEX and CORPUS are required")
+    import query_cost
+    import speed
+
+    titles = speed.title_words(Path(args.corpus))
+    rng, taken = random.Random(5), set()
+    warm = speed.make_queries(titles, 60, rng, taken)
+    rounds = [speed.make_queries(titles, args.queries, rng, taken) for _ in range(args.repeats + args.parts)]
+    with tempfile.TemporaryDirectory() as tmp:
+        other = query_cost.exported(args.against, Path(tmp))
+        variants = [Variant("this", REPO, Path(args.index).resolve()),
+                    Variant(args.against, other, Path(args.index).resolve())]
+        try:
+            for v in variants:
+                v.ask(queries=warm)
+            rows: dict[str, list] = {v.name: [] for v in variants}
+            digests: dict[str, list] = {v.name: [] for v in variants}
+            for r, asked in enumerate(rounds[:args.repeats]):
+                for v in (variants if r % 2 == 0 else variants[::-1]):
+                    answer = v.ask(queries=asked)
+                    rows[v.name].append(figures(answer["times"]))
+                    digests[v.name] += answer["digests"]
+            print(f"{args.queries} fresh queries a round, index {args.index}")
+            print(f"CPU microseconds of _hit per query, {args.repeats} rounds alternating (p50 / p95 / mean)")
+            for name, found in rows.items():
+                print(f"  {name:>10}: " + "  ".join(f"{a:.0f} / {b:.0f} / {c:.0f}" for a, b, c in found))
+            if args.parts:
+                print("parts, mean microseconds per query (wrapped: about 1 µs a call added)")
+                for v in variants:
+                    parts = v.ask(queries=rounds[-1], parts=True)["parts"]
+                    print(f"  {v.name:>10}: " + "  ".join(f"{k} {x:.0f}" for k, x in parts.items()))
+            a, b = (digests[v.name] for v in variants)
+            differ = sum(x != y for x, y in zip(a, b))
+            print(f"hits identical: {len(a) - differ}/{len(a)} queries")
+            return 1 if differ else 0
+        finally:
+            for v in variants:
+                v.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
