@@ -1,6 +1,7 @@
 """The cost of building a page's hits (``search._hit``): this checkout's against another's, in the same run.
 
-    python bench/hit_cost.py INDEX CORPUS [--against main] [--queries 300] [--repeats 3] [--parts]
+    python bench/hit_cost.py INDEX CORPUS [--against main] [--other-index INDEX2] [--queries 300] [--repeats 3]
+                             [--parts]
 
 Like bench/query_cost.py (the same queries from CORPUS's titles, the same
 seeds, one process per variant opened as ``serve`` opens the index, result
@@ -12,6 +13,9 @@ before (what a fresh query costs: the documents' stored fields and the
 highlighting are new to the process). Prints microseconds per query (p50 /
 p95 / mean) per round and variant; the hits (``to_dict``) must be
 identical query by query.
+
+``--other-index`` gives the other variant the same articles in an index
+its own version wrote (a layout this checkout changed, e.g. stored.py's).
 
 ``--parts`` adds a round per variant with what ``_hit`` calls wrapped and
 timed (the wrappers add about a microsecond a call): the stored fields,
@@ -138,6 +142,7 @@ def main(argv=None) -> int:
     ap.add_argument("index", nargs="?")
     ap.add_argument("corpus", nargs="?")
     ap.add_argument("--against", default="main", help="a git ref whose searchsvc is the other variant")
+    ap.add_argument("--other-index", help="the index the other variant opens (default: INDEX)")
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--parts", action="store_true")
@@ -158,7 +163,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         other = query_cost.exported(args.against, Path(tmp))
         variants = [Variant("this", REPO, Path(args.index).resolve()),
-                    Variant(args.against, other, Path(args.index).resolve())]
+                    Variant(args.against, other, Path(args.other_index or args.index).resolve())]
         try:
             for v in variants:
                 v.ask(queries=warm)
@@ -169,7 +174,8 @@ def main(argv=None) -> int:
                     answer = v.ask(queries=asked)
                     rows[v.name].append(figures(answer["times"]))
                     digests[v.name] += answer["digests"]
-            print(f"{args.queries} fresh queries a round, index {args.index}")
+            print(f"{args.queries} fresh queries a round, index {args.index}"
+                  + (f" ({args.against}: {args.other_index})" if args.other_index else ""))
             print(f"CPU microseconds of _hit per query, {args.repeats} rounds alternating (p50 / p95 / mean)")
             for name, found in rows.items():
                 print(f"  {name:>10}: " + "  ".join(f"{a:.0f} / {b:.0f} / {c:.0f}" for a, b, c in found))

@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import io
+import marshal
+import pickle
 import struct
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from searchsvc import stored
 from searchsvc.stored import StoredDocs, StoredWriter
 
 DOCS = {0: {"id": "a", "published": datetime(2024, 2, 29, 23, 59, 1, 7), "title": "Ünïcode Straße İstanbul"},
@@ -51,3 +56,57 @@ def test_documents_go_in_order():
         writer.add(2, {"id": "y"})
     with pytest.raises(ValueError):
         writer.write(io.BytesIO(), 3)
+
+
+def written_pickled(docs: dict[int, dict], count: int) -> bytes:
+    """A file as the version before wrote it (magic SSVCSTO1, each document a pickle)."""
+    pickles = [pickle.dumps(docs[d], 5) if d in docs else b"" for d in range(count)]
+    offsets = [0]
+    for p in pickles:
+        offsets.append(offsets[-1] + len(p))
+    return struct.pack(f"<8sq{count + 1}q", b"SSVCSTO1", count, *offsets) + b"".join(pickles)
+
+
+def test_a_file_written_before_with_pickles_is_still_read():
+    docs = StoredDocs(written_pickled(DOCS, 5), 5)
+    assert [docs[d] for d in range(5)] == [DOCS[0], {}, DOCS[2], DOCS[3], {}]
+    assert type(docs[0]["published"]) is datetime
+
+
+def test_a_file_is_written_with_the_new_magic():
+    assert written()[:8] == stored.MAGIC == b"SSVCSTO2"
+
+
+def test_an_article_is_marshalled_not_pickled():
+    """The fast way holds for what an article stores (strings, None, a naive date): not a pickle inside."""
+    article = {"author": "", "body": "Text", "group": "g", "id": "x", "published": datetime(1987, 3, 2, 10, 5),
+               "source": "reuters", "title": "T", "topics": "", "url": "http://x", "year": None}
+    assert type(marshal.loads(stored.encoded(article))) is tuple
+
+
+class Text(str):
+    pass
+
+
+values = (st.text() | st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.binary()
+          | st.datetimes() | st.datetimes(timezones=st.just(timezone(timedelta(hours=2))))
+          | st.datetimes().map(lambda d: d.replace(fold=1)) | st.lists(st.text(max_size=3), max_size=2)
+          | st.tuples(st.integers()) | st.text().map(Text))
+
+
+def kinds(value) -> object:
+    """A value's type, and its parts' (a datetime's zone and fold): what a round trip must keep too."""
+    if isinstance(value, datetime):
+        return (type(value), value.tzinfo, value.fold)
+    if isinstance(value, (list, tuple)):
+        return (type(value), [type(v) for v in value])
+    return type(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=8) | st.integers(), values, max_size=12))
+def test_fields_come_back_as_they_were_given(fields):
+    found = stored.decoded(stored.encoded(fields))
+    assert found == fields
+    assert list(found) == list(fields)  # the same keys in the same order
+    assert {k: kinds(v) for k, v in found.items()} == {k: kinds(v) for k, v in fields.items()}
