@@ -262,8 +262,22 @@ def _window_html(text: str, lo: int, size: int, spans: list[tuple]) -> tuple[int
 
 def _passage_html(text: str, lo: int, hi: int, spans: list[tuple]) -> str:
     """``_marked_html`` on one line, with … where the text goes on before or after."""
-    return ("… " if lo > 0 else "") + " ".join(_marked_html(text, lo, hi, spans).split()) + (
-        " …" if hi < len(text) else "")
+    return ("… " if lo > 0 else "") + _one_line(_marked_html(text, lo, hi, spans)) + (" …" if hi < len(text) else "")
+
+
+def _one_line(s: str) -> str:
+    """``s``'s whitespace runs made one space, none at either end: ``" ".join(s.split())``.
+
+    A cleaned article's only whitespace is single spaces and a blank line
+    between paragraphs; replacing those, and checking that nothing else is
+    left (the only whitespace character ``isprintable`` accepts is the
+    space), is a third of splitting and joining a passage's words (0.7
+    against 1.9 µs).
+    """
+    joined = s.replace("\n\n", " ")
+    if joined.isprintable() and "  " not in joined and not joined.startswith(" ") and not joined.endswith(" "):
+        return joined
+    return " ".join(s.split())
 
 
 _OPEN, _CLOSE = "\x00", "\x01"  # where <mark> and </mark> go, while the text around them is escaped in one go

@@ -4,6 +4,7 @@ from __future__ import annotations
 import bisect
 import html
 import re
+import sys
 
 import pytest
 from hypothesis import given, settings
@@ -240,3 +241,14 @@ def test_passages_are_those_chosen_before_the_one_sweep(text, words, size, limit
     stems = {t for w in words for t in schema.stems(w)}
     forms = highlight.Forms.of(words) if with_forms else None
     assert highlight.passages(text, stems, size, limit, forms) == passages_before(text, stems, size, limit, forms)
+
+
+@pytest.mark.parametrize("text", ["a b", "a\n\nb", " a b", "a b ", "a  b", "a\nb", "a\n\n\nb", "a\tb", "a\u2028b",
+                                  "a\xa0b", "a\x00b", "<mark>a</mark>\n\nb", "", "\n\n"])
+def test_one_line_is_splitting_and_joining_the_words(text):
+    assert highlight._one_line(text) == " ".join(text.split())
+
+
+def test_the_only_whitespace_a_printable_text_holds_is_the_space():
+    # what _one_line's short way relies on: str.split's whitespace (isspace) is never printable, but for " "
+    assert [hex(c) for c in range(sys.maxunicode + 1) if chr(c).isspace() and chr(c).isprintable()] == ["0x20"]
