@@ -1,6 +1,7 @@
 """The fixed cost of one query, in-process: this checkout's ``search`` against another's, in the same run.
 
-    python bench/query_cost.py INDEX CORPUS [--against main] [--queries 300] [--repeats 3] [--profile]
+    python bench/query_cost.py INDEX CORPUS [--against main] [--other-index INDEX2] [--queries 300] [--repeats 3]
+                               [--profile]
 
 INDEX is an index home (``searchsvc reindex --index INDEX CORPUS``), CORPUS
 the folder of HTML pages it was built from (its titles make the queries, as
@@ -20,7 +21,11 @@ mean milliseconds per variant. The variants' answers (``to_dict`` without
 
 ``--against REF`` runs REF's ``searchsvc`` package (``git archive``, into a
 temporary folder) as the other variant; ``--code DIR`` any folder holding a
-``searchsvc`` package. ``--profile`` adds a cProfile round per variant
+``searchsvc`` package. ``--other-index INDEX2`` gives the other variant the same articles in an
+index its own version wrote (where this checkout changed a file's layout);
+the answers are then compared without ``next`` (a cursor names its index's
+generation, which two copies do not share).
+``--profile`` adds a cProfile round per variant
 (functions by own time, and by cumulative time).
 """
 from __future__ import annotations
@@ -69,6 +74,8 @@ def worker(index: str) -> None:
             if job.get("digest", True):
                 answer = page.to_dict()
                 answer.pop("took_ms")
+                for key in job.get("drop", ()):
+                    answer.pop(key, None)
                 digests.append(hashlib.sha1(json.dumps(answer, sort_keys=True).encode()).hexdigest())
         print(json.dumps({"times": times, "digests": digests}), file=out, flush=True)
     ix.close()
@@ -133,6 +140,7 @@ def main(argv=None) -> int:
     ap.add_argument("corpus", nargs="?")
     ap.add_argument("--against", help="a git ref whose searchsvc is the other variant (e.g. main)")
     ap.add_argument("--code", help="a folder holding the other variant's searchsvc package")
+    ap.add_argument("--other-index", help="the index the other variant opens (default: INDEX)")
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--profile", action="store_true")
@@ -156,7 +164,8 @@ def main(argv=None) -> int:
             variants.append((args.against, exported(args.against, Path(tmp))))
         elif args.code:
             variants.append((args.code, Path(args.code)))
-        running = [Variant(name, code, Path(args.index).resolve()) for name, code in variants]
+        running = [Variant(name, code, Path(args.other_index if k and args.other_index else args.index).resolve())
+                   for k, (name, code) in enumerate(variants)]
         try:
             return _run(running, warm, queries, unseen, args)
         finally:
@@ -169,14 +178,15 @@ def _run(variants: list[Variant], warm: list[str], queries: list[str], unseen: l
     for v in variants:
         print(f"  {v.name}: {v.code}")
         v.ask(queries=warm)
-    answers = {v.name: v.ask(queries=queries)["digests"] for v in variants}
+    drop = ["next"] if args.other_index else []
+    answers = {v.name: v.ask(queries=queries, drop=drop)["digests"] for v in variants}
     for label, sets in (("the same queries again (asked once before)", [queries] * args.repeats),
                         ("queries not asked before (new ones each round)", unseen)):
         rows: dict[str, list[tuple[float, float, float]]] = {v.name: [] for v in variants}
         times: dict[str, list[list[float]]] = {v.name: [] for v in variants}
         for r, asked in enumerate(sets):
             for v in (variants if r % 2 == 0 else variants[::-1]):
-                answer = v.ask(queries=asked)
+                answer = v.ask(queries=asked, drop=drop)
                 rows[v.name].append(figures(answer["times"]))
                 times[v.name].append(answer["times"])
                 if asked is not queries:
