@@ -28,7 +28,8 @@ Encoding: with magic ``SSVCSTO2``, a document is ``marshal`` (version 4) of
 (its fields, the names of those that are dates), a date as its seven
 numbers; a document with a value marshal cannot carry exactly (anything but
 str, int, float, bool, None, bytes and naive dates) is marshal of its
-pickle. Files with magic ``SSVCSTO1`` (written before) hold pickles and are
+pickle. Either is followed by its CRC-32 (little-endian uint32), checked
+before marshal reads it (``_checked``). Files with magic ``SSVCSTO1`` (written before) hold pickles and are
 still read. Unpickling looks up ``datetime`` by name for every document and
 goes through pickle's general machinery: read and decoded, a Reuters
 article's fields took 3.7-4.2 µs as a pickle against 2.8-2.9 µs
@@ -49,6 +50,7 @@ import os
 import pickle
 import struct
 import sys
+import zlib
 from array import array
 from datetime import datetime
 
@@ -61,6 +63,7 @@ _PLAIN = frozenset({str, int, float, bool, type(None), bytes})  # what marshal g
 _HEAD = struct.Struct("<8sq")
 _SPAN = struct.Struct("<qq")
 _OFFSET = struct.Struct("<q")
+_CRC = struct.Struct("<I")
 
 
 class StoredWriter:
@@ -111,17 +114,35 @@ def encoded(fields: dict) -> bytes:
             plain[name] = value
         else:
             return _pickled(fields)
-    return marshal.dumps((plain, tuple(dated)), MARSHAL_VERSION)
+    return _checked(marshal.dumps((plain, tuple(dated)), MARSHAL_VERSION))
 
 
 def _pickled(fields: dict) -> bytes:
     """A document that marshal cannot carry exactly, as marshal of its pickle (``decoded`` tells them apart)."""
-    return marshal.dumps(pickle.dumps(fields, PROTOCOL), MARSHAL_VERSION)
+    return _checked(marshal.dumps(pickle.dumps(fields, PROTOCOL), MARSHAL_VERSION))
+
+
+def _checked(data: bytes) -> bytes:
+    """``data`` followed by its CRC-32 (``decoded`` checks it before marshal reads a byte).
+
+    marshal trusts what it reads: one damaged byte can announce a list of
+    two thousand million items, which it allocates (16 GB) before finding
+    the data short; 0.2-12 s a document in a fuzz of damaged Reuters
+    articles, where pickle fails at once. The checksum costs about 0.6 µs
+    a document (slice and CRC of 1,000 bytes).
+    """
+    return data + _CRC.pack(zlib.crc32(data))
 
 
 def decoded(raw: bytes) -> dict:
-    """The stored-fields dict ``encoded`` made ``raw`` of: the same keys in the same order, the same values."""
-    found = marshal.loads(raw)
+    """The stored-fields dict ``encoded`` made ``raw`` of: the same keys in the same order, the same values.
+
+    ValueError when its checksum does not match (the file is damaged: the caller reads Whoosh's column).
+    """
+    data = raw[:-_CRC.size]
+    if len(raw) < _CRC.size or _CRC.unpack_from(raw, len(data))[0] != zlib.crc32(data):
+        raise ValueError("stored fields damaged: checksum does not match")
+    found = marshal.loads(data)
     if type(found) is bytes:
         return pickle.loads(found)
     fields, dated = found

@@ -495,3 +495,28 @@ def test_distinct_counts_and_members_are_numpys(values, members):
     assert engine.distinct_count(values) == np.unique(values).size
     assert np.array_equal(engine.distinct_sorted(np.sort(values)), np.unique(values))
     assert np.array_equal(engine.sorted_members(values, members), np.isin(values, members))
+
+
+def test_a_document_damaged_in_its_stored_documents_file_is_read_from_whooshs_column(tmp_path):
+    """A document whose bytes in the ``.sto`` file changed (the file otherwise whole) fails its checksum:
+    that document's fields come from Whoosh's column, the others from the file."""
+    settings = make_settings(tmp_path / "ix", cache_entries=0)
+    dump(tmp_path / "src/a.jsonl", records(0, 50, 1))
+    reindex(settings, [tmp_path / "src"])
+    ix = IndexHome(settings.index).open_index()
+    (segment,) = ix._segments()
+    path = Path(ix.storage.folder) / segment.make_filename(".sto")
+    with ix.searcher() as s:
+        title = s.stored_fields(0)["title"].encode()
+    ix.close()
+    data = path.read_bytes()
+    at = data.index(title)
+    path.write_bytes(data[:at] + bytes([data[at] ^ 1]) + data[at + 1:])  # one letter of its title changed
+    index = SearchIndex(settings)
+    try:
+        s = index.searcher()
+        ev = engine.Evaluator(index.arrays(s), s)
+        assert [ev.stored_fields(d) for d in range(50)] == [s.stored_fields(d) for d in range(50)]
+        assert StoredDocs.of(s.reader()) is not None
+    finally:
+        index.close()

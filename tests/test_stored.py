@@ -110,3 +110,29 @@ def test_fields_come_back_as_they_were_given(fields):
     assert found == fields
     assert list(found) == list(fields)  # the same keys in the same order
     assert {k: kinds(v) for k, v in found.items()} == {k: kinds(v) for k, v in fields.items()}
+
+
+def test_a_document_changed_in_place_is_refused_not_misread():
+    """A changed byte that marshal would still read (a letter of the title) fails the document's checksum;
+    the other documents read as before."""
+    data = written()
+    damaged = data.replace("Straße".encode(), b"Strasse", 1)  # seven bytes for seven: marshal would read it
+    assert damaged != data and len(damaged) == len(data)
+    docs = StoredDocs(damaged, 5)
+    with pytest.raises(ValueError, match="checksum"):
+        docs[0]
+    assert [docs[d] for d in range(1, 5)] == [{}, DOCS[2], DOCS[3], {}]
+
+
+def test_a_damaged_length_is_refused_before_marshal_allocates_for_it():
+    """One byte made a list's marker (``[``): marshal would read the next four as a count of two thousand
+    million and allocate for them; the checksum refuses the document first."""
+    writer = StoredWriter()
+    writer.add(0, {"author": "", "body": "Text " * 100, "id": "x"})
+    f = io.BytesIO()
+    writer.write(f, 1)
+    data = bytearray(f.getvalue())
+    at = data.index(b"author") - 2  # the type byte of the first key (a short ASCII string)
+    data[at] = ord("[")
+    with pytest.raises(ValueError, match="checksum"):
+        StoredDocs(bytes(data), 1)[0]
