@@ -28,8 +28,6 @@ import hashlib
 import json
 import os
 import random
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -113,30 +111,6 @@ def _unwrapped(engine, searching, originals: dict) -> None:
         setattr(searching, name, originals[name])
 
 
-class Variant:
-    def __init__(self, name: str, code: Path, index: Path):
-        env = dict(os.environ, PYTHONPATH=str(code))
-        self.name = name
-        self.proc = subprocess.Popen([sys.executable, __file__, "--worker", str(index)], env=env, cwd=str(code),
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.code = json.loads(self.proc.stdout.readline())["ready"]
-
-    def ask(self, **job) -> dict:
-        self.proc.stdin.write(json.dumps(job) + "\n")
-        self.proc.stdin.flush()
-        return json.loads(self.proc.stdout.readline())
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait()
-
-
-def figures(times: list[float]) -> tuple[float, float, float]:
-    ordered = sorted(times)
-    return (statistics.median(ordered), ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
-            statistics.fmean(ordered))
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("index", nargs="?")
@@ -155,6 +129,7 @@ def main(argv=None) -> int:
         ap.error("INDEX and CORPUS are required")
     import query_cost
     import speed
+    from query_cost import Variant, figures
 
     titles = speed.title_words(Path(args.corpus))
     rng, taken = random.Random(5), set()
@@ -162,8 +137,8 @@ def main(argv=None) -> int:
     rounds = [speed.make_queries(titles, args.queries, rng, taken) for _ in range(args.repeats + args.parts)]
     with tempfile.TemporaryDirectory() as tmp:
         other = query_cost.exported(args.against, Path(tmp))
-        variants = [Variant("this", REPO, Path(args.index).resolve()),
-                    Variant(args.against, other, Path(args.other_index or args.index).resolve())]
+        variants = [Variant("this", REPO, Path(args.index).resolve(), __file__),
+                    Variant(args.against, other, Path(args.other_index or args.index).resolve(), __file__)]
         try:
             for v in variants:
                 v.ask(queries=warm)

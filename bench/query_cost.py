@@ -103,10 +103,12 @@ def _profiled(ix, requests, top: int) -> str:
 # --- the parent: queries, rounds, figures -------------------------------------------
 
 class Variant:
-    def __init__(self, name: str, code: Path, index: Path):
+    """One variant's worker process (``script --worker INDEX``, this file's by default), asked jobs as JSON lines."""
+
+    def __init__(self, name: str, code: Path, index: Path, script: str = __file__):
         env = dict(os.environ, PYTHONPATH=str(code))
         self.name = name
-        self.proc = subprocess.Popen([sys.executable, __file__, "--worker", str(index)], env=env, cwd=str(code),
+        self.proc = subprocess.Popen([sys.executable, script, "--worker", str(index)], env=env, cwd=str(code),
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.code = json.loads(self.proc.stdout.readline())["ready"]
 
