@@ -27,7 +27,6 @@ import argparse
 import hashlib
 import json
 import os
-import random
 import sys
 import tempfile
 import time
@@ -112,29 +111,16 @@ def _unwrapped(engine, searching, originals: dict) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("index", nargs="?")
-    ap.add_argument("corpus", nargs="?")
-    ap.add_argument("--against", default="main", help="a git ref whose searchsvc is the other variant")
-    ap.add_argument("--other-index", help="the index the other variant opens (default: INDEX)")
-    ap.add_argument("--queries", type=int, default=300)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--parts", action="store_true")
-    ap.add_argument("--worker", metavar="INDEX", help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    if args.worker:
-        worker(args.worker)
-        return 0
-    if not args.index or not args.corpus:
-        ap.error("INDEX and CORPUS are required")
     import query_cost
-    import speed
     from query_cost import Variant, figures
 
-    titles = speed.title_words(Path(args.corpus))
-    rng, taken = random.Random(5), set()
-    warm = speed.make_queries(titles, 60, rng, taken)
-    rounds = [speed.make_queries(titles, args.queries, rng, taken) for _ in range(args.repeats + args.parts)]
+    ap = query_cost.arguments(__doc__)
+    ap.add_argument("--against", default="main", help="a git ref whose searchsvc is the other variant")
+    ap.add_argument("--parts", action="store_true")
+    args = query_cost.parsed(ap, argv, worker)
+    if args is None:
+        return 0
+    warm, rounds = query_cost.query_sets(args.corpus, args.queries, args.repeats + args.parts)
     with tempfile.TemporaryDirectory() as tmp:
         other = query_cost.exported(args.against, Path(tmp))
         variants = [Variant("this", REPO, Path(args.index).resolve(), __file__),

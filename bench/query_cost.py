@@ -136,30 +136,50 @@ def exported(ref: str, into: Path) -> Path:
     return into
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arguments(description: str) -> argparse.ArgumentParser:
+    """What this script and bench/hit_cost.py both take: INDEX CORPUS, --other-index, --queries, --repeats, and
+    the worker's own --worker INDEX."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("index", nargs="?")
     ap.add_argument("corpus", nargs="?")
-    ap.add_argument("--against", help="a git ref whose searchsvc is the other variant (e.g. main)")
-    ap.add_argument("--code", help="a folder holding the other variant's searchsvc package")
     ap.add_argument("--other-index", help="the index the other variant opens (default: INDEX)")
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--profile", action="store_true")
     ap.add_argument("--worker", metavar="INDEX", help=argparse.SUPPRESS)
+    return ap
+
+
+def parsed(ap: argparse.ArgumentParser, argv, run_worker) -> argparse.Namespace | None:
+    """``ap``'s arguments; None once this process has been a worker (``--worker INDEX``: ``run_worker(INDEX)``)."""
     args = ap.parse_args(argv)
     if args.worker:
-        worker(args.worker)
-        return 0
+        run_worker(args.worker)
+        return None
     if not args.index or not args.corpus:
         ap.error("INDEX and CORPUS are required")
+    return args
+
+
+def query_sets(corpus: str, per_set: int, sets: int) -> tuple[list[str], list[list[str]]]:
+    """The 60 warm-up queries, then ``sets`` sets of ``per_set`` more, none asked twice: made from CORPUS's titles
+    as bench/speed.py makes them, always the same (seed 5)."""
     import speed
 
-    titles = speed.title_words(Path(args.corpus))
+    titles = speed.title_words(Path(corpus))
     rng, taken = random.Random(5), set()
     warm = speed.make_queries(titles, 60, rng, taken)
-    queries = speed.make_queries(titles, args.queries, rng, taken)
-    unseen = [speed.make_queries(titles, args.queries, rng, taken) for _ in range(args.repeats)]
+    return warm, [speed.make_queries(titles, per_set, rng, taken) for _ in range(sets)]
+
+
+def main(argv=None) -> int:
+    ap = arguments(__doc__)
+    ap.add_argument("--against", help="a git ref whose searchsvc is the other variant (e.g. main)")
+    ap.add_argument("--code", help="a folder holding the other variant's searchsvc package")
+    ap.add_argument("--profile", action="store_true")
+    args = parsed(ap, argv, worker)
+    if args is None:
+        return 0
+    warm, (queries, *unseen) = query_sets(args.corpus, args.queries, 1 + args.repeats)
     with tempfile.TemporaryDirectory() as tmp:
         variants = [("this", REPO)]
         if args.against:
