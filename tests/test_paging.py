@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from itsdangerous import URLSafeSerializer
+from itsdangerous import Serializer, URLSafeSerializer
+from itsdangerous.encoding import base64_encode
 
 from conftest import make_settings, page, run_cli, search_ids, write
 from searchsvc import schema
+from searchsvc.errors import BadRequest
 from searchsvc.indexer import reindex
 from searchsvc.paging import Cursor, CursorCodec, recent_factors
 from searchsvc.search import SearchIndex, SearchRequest, get_article, search
@@ -89,13 +91,24 @@ cursors = st.builds(
 @settings(max_examples=300, deadline=None)
 @given(cursors, st.text(min_size=1, max_size=50))
 def test_a_cursor_token_is_itsdangerous_own(cursor, secret):
-    """Tokens are made in one pass, byte for byte what ``URLSafeSerializer.dumps`` makes (compressed or not), so
-    every server, old or new, reads every other's."""
+    """Tokens are made in one pass, byte for byte what ``URLSafeSerializer.dumps`` makes when it does not compress,
+    and itsdangerous's own (compressed or not) are read: every server, old or new, reads every other's."""
     codec = CursorCodec(secret)
     serializer = URLSafeSerializer(secret, salt=CursorCodec.SALT, signer_kwargs={"digest_method": hashlib.sha256})
     token = codec.encode(cursor)
-    assert token == serializer.dumps(cursor.to_json())
+    uncompressed = base64_encode(Serializer.dump_payload(serializer, cursor.to_json()))  # its JSON, not zlib's
+    assert token == serializer.make_signer().sign(uncompressed).decode("ascii")
     assert serializer.loads(token) == json.loads(json.dumps(cursor.to_json()))
+    assert codec.encode(cursor) == token  # the keyed MAC is copied for each token, never changed
+    assert _decoded(codec, serializer.dumps(cursor.to_json())) == _decoded(codec, token)  # compressed or not
+
+
+def _decoded(codec: CursorCodec, token: str):
+    """The cursor ``token`` holds, or the 400 it gets (a cursor of a shape no server gives out)."""
+    try:
+        return codec.decode(token)
+    except BadRequest as exc:
+        return str(exc)
 
 
 @pytest.mark.parametrize("token", ["nonsense", "eyJ2IjoxfQ", "e30", "%%%", "x" * 300])
