@@ -23,7 +23,6 @@ timed (the wrappers add about a microsecond a call): the stored fields,
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os

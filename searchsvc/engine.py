@@ -20,7 +20,6 @@ directly (falling back to the matcher API when a reader has none).
 """
 from __future__ import annotations
 
-import pickle
 import threading
 import time
 from array import array
