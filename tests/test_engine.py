@@ -215,18 +215,40 @@ def test_warming_loads_the_frequent_words_and_changes_no_answer(layered):
     try:
         s = warm.searcher()
         gen = warm.arrays(s)
-        if gen.mapped:  # nothing to decode ahead
-            assert gen.warm(s, 1_000_000, threading.Event()) == 0
-            assert ("content", "w1") not in gen._postings
-        else:
-            assert gen.warm(s, 1_000_000, threading.Event()) > 1000
-            assert ("content", "w1") in gen._postings
+        assert gen.warm(s, 1_000_000, threading.Event()) > 1000
+        assert ("content", "w1") in gen._postings
+        if gen.mapped:  # every word fits: scored ahead, down to the rarest
+            assert len(gen._postings) == sum(1 for f in gen.lengths for _ in s.reader().lexicon(f))
         for q in QUERIES:
             assert search(warm, SearchRequest(q=q)).to_dict() | {"took_ms": 0} == \
                 search(cold, SearchRequest(q=q)).to_dict() | {"took_ms": 0}
     finally:
         cold.close()
         warm.close()
+
+
+def test_mapped_words_are_scored_ahead_only_when_all_of_them_fit(layered, monkeypatch):
+    """Where the mapped postings do not all fit the room kept for them, none is scored ahead (no pass over a
+    large index's vocabulary); decoded segments are warmed by frequency whatever that room."""
+    settings, index = layered
+    s = index.searcher()
+    postings = sum(len(a.docs) for a in (index.segments.arrays(k, sub.reader())
+                                         for (sub, _), k in zip(s.leaf_searchers(), index.arrays(s).keys))
+                   if a is not None)
+    monkeypatch.setattr(engine, "MAPPED_POSTINGS_BUDGET", max(postings - 1, 0) * 4 // 3)  # room: one short
+    tight = SearchIndex(settings.replace(cache_entries=0))
+    cold = SearchIndex(settings.replace(warm_postings=0, cache_entries=0))
+    try:
+        s = tight.searcher()
+        gen = tight.arrays(s, background_warming=False)
+        loaded = gen.warm(s, 1_000_000, threading.Event())
+        assert (loaded == 0 and not gen._postings) if gen.mapped else loaded > 1000
+        for q in QUERIES:
+            assert search(tight, SearchRequest(q=q)).to_dict() | {"took_ms": 0} == \
+                search(cold, SearchRequest(q=q)).to_dict() | {"took_ms": 0}
+    finally:
+        tight.close()
+        cold.close()
 
 
 def test_every_segment_has_its_arrays_file_and_none_outlives_its_segment(tmp_path):
