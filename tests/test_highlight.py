@@ -252,3 +252,43 @@ def test_one_line_is_splitting_and_joining_the_words(text):
 def test_the_only_whitespace_a_printable_text_holds_is_the_space():
     # what _one_line's short way relies on: str.split's whitespace (isspace) is never printable, but for " "
     assert [hex(c) for c in range(sys.maxunicode + 1) if chr(c).isspace() and chr(c).isprintable()] == ["0x20"]
+
+
+def _lemmas_by_lemminflect(word: str) -> frozenset[str]:
+    """``lemmas`` as lemminflect's public calls give it (what ``highlight.lemmas`` reads from its tables)."""
+    from lemminflect import getAllLemmas, getAllLemmasOOV
+
+    found = {lemma for forms in getAllLemmas(word).values() for lemma in forms}
+    if not found:
+        found = {lemma for pos in ("NOUN", "VERB") for forms in getAllLemmasOOV(word, pos).values() for lemma in forms}
+    return frozenset({word} | {lemma.lower() for lemma in found})
+
+
+LEMMA_WORDS = ["ferries", "ferry", "ferris", "striking", "struck", "better", "was", "'d", "its", "ours", "these", "data",
+               "cyberattacks", "cyberattack", "opec", "bundesbank", "crises", "criteria", "indices", "cafés", "naïve",
+               "3m", "x", "", "ǅemal", "İstanbul".lower(), "wouldn't", "mice", "oxen", "taxied", "dying", "geese"]
+
+
+@pytest.mark.parametrize("word", LEMMA_WORDS)
+def test_lemmas_are_lemminflects_and_possible_lemmas_hold_them(word):
+    assert highlight.lemmas.__wrapped__(word) == _lemmas_by_lemminflect(word)
+    assert highlight.possible_lemmas(word) >= highlight.lemmas(word)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyzéü'-"), min_size=1, max_size=14))
+def test_lemmas_of_any_word_are_lemminflects_and_within_the_possible_ones(word):
+    assert highlight.lemmas.__wrapped__(word) == _lemmas_by_lemminflect(word)
+    assert highlight.possible_lemmas(word) >= highlight.lemmas.__wrapped__(word)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(LEMMA_WORDS[:20]), st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz"), min_size=1, max_size=4))
+def test_a_form_is_judged_as_by_every_lemma(typed, ending):
+    """``Forms.is_form`` skips the lemma model when no rule could reach a typed word's lemma: same verdicts."""
+    forms = highlight.Forms.of([typed])
+    for word in (typed + ending, typed[:-1] + ending, typed[:-2] + ending):
+        typed_words = forms.words.get(schema.word_stem(word))
+        expected = typed_words is None or word.lower() in typed_words or any(
+            _lemmas_by_lemminflect(word.lower()) & _lemmas_by_lemminflect(w) for w in typed_words)
+        assert highlight.Forms.of([typed])._is_form(word) == expected
