@@ -704,6 +704,11 @@ class Generation:
         stop = bisect_left(words, prefix + "\U0010ffff", start)
         return words[start:stop]
 
+    def words_by_letter(self) -> list[list[str]]:
+        """The spelling words read so far (every letter's after ``warm``), a sorted list per first letter."""
+        with self._lock:
+            return [self._spelling[first] for first in sorted(self._spelling)]
+
     def has_word(self, searcher, word: str) -> bool:
         """Whether ``word`` (lower-case, accent-folded) is one of the index's words as written."""
         if not word:

@@ -469,7 +469,10 @@ class SearchIndex:
             s = self.searcher()
         except IndexUnavailable:
             return 0
-        return self.arrays(s, background_warming=False).warm(s, self.settings.warm_postings, self._stop)
+        gen = self.arrays(s, background_warming=False)
+        loaded = gen.warm(s, self.settings.warm_postings, self._stop)
+        exact.warm(gen)
+        return loaded
 
     def _start_warming(self, arrays: engine.Generation, ix) -> None:
         """Warm the newest commit in one background thread (a commit every second must not start a thread each)."""
@@ -492,6 +495,7 @@ class SearchIndex:
             try:
                 with ix.searcher() as s:
                     arrays.warm(s, self.settings.warm_postings, self._stop)
+                    exact.warm(arrays)
             except Exception:  # a generation removed under us, a closed index: warming is only an optimisation
                 pass
 

@@ -147,3 +147,28 @@ def test_a_word_the_index_has_is_marked_itself_not_the_parts_it_splits_into(samp
 def test_whole_words_are_found_as_the_regular_expression_of_them_finds_them(text, words):
     pattern = re.compile(r"(?<!\w)(?:%s)(?!\w)" % "|".join(map(re.escape, words)))
     assert exact._has_word(text, tuple(words)) == (pattern.search(text) is not None)
+
+
+@pytest.mark.parametrize("limit", [exact.WARM_WORDS, 1500, 0])
+def test_warming_answers_for_every_term_as_a_first_question_would(sample_settings, limit):
+    """``exact.warm`` fills a commit's words by term a first letter at a time, each letter's terms whole:
+    every answer it holds is the one ``_words_of_term`` finds on a cold commit (a letter cut short would
+    leave some out), at most ``limit`` words, and no search answers otherwise."""
+    warmed = SearchIndex(sample_settings.replace(cache_entries=0))
+    cold = SearchIndex(sample_settings.replace(cache_entries=0, warm_postings=0))
+    try:
+        s = warmed.searcher()
+        gen = warmed.arrays(s, background_warming=False)
+        gen.warm(s, warmed.settings.warm_postings, warmed._stop)
+        words = exact.warm(gen, limit)
+        held = dict(gen.memo("exact.words"))
+        assert words <= limit and (words > 0) == bool(held) and (words > 1000 or limit < exact.WARM_WORDS)
+        c = cold.searcher()
+        ev = engine.Evaluator(cold.arrays(c), c)
+        assert all(found == exact._words_of_term(ev, term) for term, found in held.items())
+        for q in ["ferry", "harbours strike", "councils budgets", "flooding rivers", '"county council"']:
+            assert search(warmed, SearchRequest(q=q)).to_dict() | {"took_ms": 0} == \
+                search(cold, SearchRequest(q=q)).to_dict() | {"took_ms": 0}
+    finally:
+        warmed.close()
+        cold.close()
