@@ -615,11 +615,14 @@ class Generation:
         return found
 
     def doc_frequency(self, searcher, fieldname: str, text: str) -> int:
-        """``searcher.reader().doc_frequency``, once per commit and term (a lookup in every segment)."""
+        """``searcher.reader().doc_frequency``, once per commit and term (a lookup in every segment); with no
+        deleted article, the length of the term's scored list where it is held (warmed: ``_to_warm``)."""
         held = self.memo("doc_frequency")
         found = held.get((fieldname, text))
         if found is None:
-            found = held[(fieldname, text)] = searcher.reader().doc_frequency(fieldname, text)
+            scored = self._postings.get((fieldname, text)) if self.all_live else None
+            found = len(scored) if scored is not None else searcher.reader().doc_frequency(fieldname, text)
+            held[(fieldname, text)] = found
         return found
 
     # --- filters, facets, groups --------------------------------------------------

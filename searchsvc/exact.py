@@ -120,6 +120,7 @@ def warm(gen: engine.Generation, limit: int = WARM_WORDS) -> int:
         done += len(words)
         by_term: dict[str, list[str]] = {}
         for word, term in zip(words, schema.vocabulary_terms(words)):
+            schema.word_stem(word)  # highlighting's question of each word it finds (an ASCII one, lower-cased)
             if term is not None and word.startswith(highlight.stem_head(term)):  # as ``vocabulary`` finds them
                 by_term.setdefault(term, []).append(word)
         for term, found in by_term.items():

@@ -69,11 +69,13 @@ def found_words(text: str, stems: set[str]) -> list[tuple[int, int, str]]:
     found = []
     if len(lowered) == len(text):
         rest = _WORD_REST.match
+        # an ASCII word has the index term of its lower-case form (``index_words`` lower-cases ASCII text whole):
+        # one cache entry for ``Oil``, ``oil`` and ``OIL``, and the vocabulary's own (``exact.warm``)
+        keys = lowered if text.isascii() else text
         for a in _word_starts(lowered, heads):
             b = rest(lowered, a).end()
-            word = text[a:b]
-            if stem(word) in stems:
-                found.append((a, b, word))
+            if stem(keys[a:b]) in stems:
+                found.append((a, b, text[a:b]))
     else:
         for m in _stem_pattern(heads).finditer(text):
             word = m.group()
@@ -167,6 +169,7 @@ def lemmas(word: str) -> frozenset[str]:
     return frozenset({word} | {lemma.lower() for lemma in found})
 
 
+@lru_cache(maxsize=65536)
 def possible_lemmas(word: str) -> frozenset[str]:
     """A superset of ``lemmas(word)`` that never runs lemminflect's model: ``lemmas`` itself for a word of its
     dictionary, else the word and every lemma its rules for unknown words could give.

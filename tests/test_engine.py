@@ -251,6 +251,22 @@ def test_mapped_words_are_scored_ahead_only_when_all_of_them_fit(layered, monkey
         cold.close()
 
 
+@pytest.mark.parametrize("warmed", [True, False])
+def test_document_frequency_is_whooshs_for_every_term(layered, sample_index, warmed):
+    """From the held scored lists where no article is deleted (the sample), from Whoosh's term table elsewhere
+    (the layered index has deletions): the same numbers."""
+    for index in (sample_index, layered[1]):
+        s = index.searcher()
+        gen = engine.Generation(s, engine.SegmentCache())
+        if warmed:
+            gen.warm(s, 10_000_000, threading.Event())
+        reader = s.reader()
+        for fieldname in (schema.CONTENT, schema.TITLE):
+            for tbytes, info in reader.iter_field(fieldname):
+                text = tbytes.decode("utf-8")
+                assert gen.doc_frequency(s, fieldname, text) == reader.doc_frequency(fieldname, text), text
+
+
 def test_every_segment_has_its_arrays_file_and_none_outlives_its_segment(tmp_path):
     settings = make_settings(tmp_path / "ix")
     for i in range(12):  # a new file per commit, and the first one rewritten: small segments merge

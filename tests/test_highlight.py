@@ -292,3 +292,10 @@ def test_a_form_is_judged_as_by_every_lemma(typed, ending):
         expected = typed_words is None or word.lower() in typed_words or any(
             _lemmas_by_lemminflect(word.lower()) & _lemmas_by_lemminflect(w) for w in typed_words)
         assert highlight.Forms.of([typed])._is_form(word) == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(st.characters(max_codepoint=127), min_size=1, max_size=12))
+def test_an_ascii_word_has_the_index_term_of_its_lower_case_form(word):
+    """What ``found_words`` relies on to look an ASCII word's term up by its lower-case form."""
+    assert schema.word_stem.__wrapped__(word) == schema.word_stem.__wrapped__(word.lower())
