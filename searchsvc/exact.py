@@ -116,7 +116,7 @@ def warm(gen: engine.Generation, limit: int = WARM_WORDS) -> int:
     done = 0
     for words in gen.words_by_letter():
         if done + len(words) > limit:
-            break
+            continue  # a letter whole or not at all: its terms' answers must hold every word
         done += len(words)
         by_term: dict[str, list[str]] = {}
         for word, term in zip(words, schema.vocabulary_terms(words)):
