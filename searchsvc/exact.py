@@ -69,7 +69,7 @@ def exact_first(ev: engine.Evaluator, forms: Forms | None, word_scores: dict[str
 def _rescore(ev: engine.Evaluator, docnums: np.ndarray, positions: np.ndarray, scores: np.ndarray,
              checked: dict, forms: Forms) -> None:
     """Lower ``scores`` at ``positions`` by the share of each checked word the article has only in other forms."""
-    texts: dict[int, str] = {}
+    texts: dict[int, tuple[str, str | None]] = {}  # an article's text, and lower-cased where it is ASCII
     for term, (part, own) in checked.items():
         if not len(part):
             continue
@@ -78,10 +78,11 @@ def _rescore(ev: engine.Evaluator, docnums: np.ndarray, positions: np.ndarray, s
         has = part.docnums[at] == wanted
         for position, i in zip(positions[has], at[has]):
             docnum = int(docnums[position])
-            text = texts.get(docnum)
-            if text is None:
-                text = texts[docnum] = _text(ev, docnum)
-            if not _has_own_form(text, term, forms, own):
+            found = texts.get(docnum)
+            if found is None:
+                text = _text(ev, docnum)
+                found = texts[docnum] = (text, text.lower() if text.isascii() else None)
+            if not _has_own_form(*found, term, forms, own):
                 scores[position] -= (1 - STEM_ONLY_SHARE) * part.scores[i]
 
 
@@ -156,15 +157,17 @@ def _text(ev: engine.Evaluator, docnum: int) -> str:
     return f"{stored.get(schema.TITLE) or ''}\n\n{(stored.get(schema.BODY) or '')[:highlight.SCAN_CHARS]}"
 
 
-def _has_own_form(text: str, term: str, forms: Forms, own: tuple[str, ...]) -> bool:
+def _has_own_form(text: str, lowered: str | None, term: str, forms: Forms, own: tuple[str, ...]) -> bool:
     """Whether ``text`` has one of the typed word's own forms (or no word with ``term`` at all: nothing to say).
 
-    ASCII text is searched for the index's own forms of the word as they are
-    written in its vocabulary (lower-case), stopping at the first; other text
-    word by word, as highlighting does (accents fold).
+    ASCII text (``lowered``: it lower-cased, once an article for all the
+    query's words) is searched for the index's own forms of the word as
+    they are written in its vocabulary (lower-case), stopping at the first;
+    other text (``lowered`` None) word by word, as highlighting does
+    (accents fold).
     """
-    if text.isascii():
-        return _has_word(text.lower(), own) or not highlight.matches(text, {term})
+    if lowered is not None:
+        return _has_word(lowered, own) or not highlight.matches(text, {term})
     spans = highlight.matches(text, {term})
     return not spans or any(forms.is_form(text[a:b]) for a, b in spans)
 
