@@ -305,7 +305,9 @@ def _with_feedback(ev: engine.Evaluator, query: wq.Query, required: list[wq.Quer
     probe = ev.matches(wq.AndNot(probe_query, wq.Or(excluded)) if excluded else probe_query)
     best = paging.Ordering(ev.gen, probe, "relevance", collapse=False, half_life_days=1.0,
                            enough=ranking.FEEDBACK_PROBE).page_after(None, 0, ranking.FEEDBACK_PROBE)[0]
-    weights = ranking.feedback_weights(ev.searcher, [(r.docnum, r.score) for r in best], counts)
+    weights = ranking.feedback_weights(ev.searcher, [(r.docnum, r.score) for r in best], counts,
+                                       stored_fields=ev.stored_fields,
+                                       doc_frequency=lambda t: ev.gen.doc_frequency(ev.searcher, schema.CONTENT, t))
     if weights is None:
         return query
     # Added words count in the merged field only: a title clause for each costs time and buys nothing.

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from conftest import search_ids
-from searchsvc import schema
+from searchsvc import plan as plans, schema
 from searchsvc.search import SearchRequest, get_article, search
 
 PORT_STRIKE = "harbor-gazette/2024-03-14-port-strike.html"
@@ -154,3 +154,31 @@ def test_when_every_word_fills_a_page_the_list_is_those(sample_index):
 def test_filler_words_rank_but_do_not_count_as_missing(sample_index):
     result = search(sample_index, SearchRequest(q="what about school drivers", per_page=100, collapse=False))
     assert result.total_all_words == search(sample_index, SearchRequest(q="school drivers")).total_all_words
+
+
+@pytest.mark.parametrize("q", [
+    "council budget parking charges library books road repairs",
+    "what did the council decide about the harbour ferry services this winter",
+    "flood river warning homes evacuated county rain",
+])
+def test_feedback_reads_the_servers_columns_as_it_would_whooshs(sample_index, q):
+    """``plan._with_feedback`` hands feedback the evaluator's stored fields and document frequencies (the
+    ``.sto`` files, the held lists): the same words and weights as the searcher's own."""
+    from collections import Counter
+
+    from searchsvc import engine, paging, ranking
+    from searchsvc.query import parse
+
+    s = sample_index.searcher()
+    ev = engine.Evaluator(sample_index.arrays(s), s)
+    p = plans.plan(ev, parse(q), sample_index.settings)
+    probe = ev.matches(p.before_feedback or p.query)
+    best = paging.Ordering(ev.gen, probe, "relevance", collapse=False, half_life_days=1.0,
+                           enough=ranking.FEEDBACK_PROBE).page_after(None, 0, ranking.FEEDBACK_PROBE)[0]
+    best = [(r.docnum, r.score) for r in best]
+    counts = Counter(t for w in parse(q).words for t in schema.stems(w))
+    whooshs = ranking.feedback_weights(s, best, counts)
+    assert whooshs  # feedback does not hold back on these
+    assert ranking.feedback_weights(
+        s, best, counts, stored_fields=ev.stored_fields,
+        doc_frequency=lambda t: ev.gen.doc_frequency(s, schema.CONTENT, t)) == whooshs
