@@ -534,7 +534,7 @@ class Generation:
 
     def warm(self, searcher, budget: int, stop: threading.Event) -> int:
         """Load the postings of the most frequent words of segments not warmed before, up to ``budget``
-        postings; returns how many.
+        postings (a small mapped commit: every word's, ``_scores_ahead``); returns how many.
 
         The long lists are the slow ones to read on a query's first use; a
         server warms them before it answers and in the background after a
@@ -548,7 +548,11 @@ class Generation:
         leaves = [(key, sub.reader()) for (sub, _), key in zip(searcher.leaf_searchers(), self.keys)]
         cold = [(key, reader) for key, reader in leaves if key not in self.segments.warmed]
         frequency: dict[tuple[str, str], int] = {}
-        for key, reader in (cold if self._scores_ahead(leaves) else []):
+        if self.mapped:  # scored lists are kept per commit: every segment's words, when they all fit
+            counted = leaves if self._scores_ahead(leaves) else []
+        else:  # decoded lists are kept per segment: the words of segments not warmed before
+            counted = cold
+        for key, reader in counted:
             for fieldname in self.lengths:
                 for tbytes, info in reader.iter_field(fieldname):
                     term = (fieldname, tbytes.decode("utf-8"))
@@ -572,8 +576,8 @@ class Generation:
         return loaded
 
     def _scores_ahead(self, leaves: list) -> bool:
-        """Whether warming scores words ahead (``_to_warm``): decoded lists, the frequent ones, always; where
-        every list is a slice of a mapped file, only when all of them fit (``_mapped_room``).
+        """Whether a commit whose every list is a slice of a mapped file has them all scored ahead (``_to_warm``):
+        only when all of them fit (``_mapped_room``). Decoded lists, the frequent ones, are loaded ahead always.
 
         A mapped list costs nothing to decode, but a word's first use costs
         its lookup and scoring, about 40 µs however short the list: most of
@@ -582,8 +586,6 @@ class Generation:
         server's start). A larger index's words do not all fit: its first
         uses stay as they were, and no pass over its whole vocabulary.
         """
-        if not self.mapped:
-            return True
         return sum(len(self.segments.arrays(key, reader).docs) for key, reader in leaves) <= self._mapped_room()
 
     def _mapped_room(self) -> int:
