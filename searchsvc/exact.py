@@ -104,14 +104,15 @@ def _own_words(ev: engine.Evaluator, term: str, forms: Forms) -> tuple[str, ...]
 
 def warm(gen: engine.Generation, limit: int = WARM_WORDS) -> int:
     """Before a server answers (after ``Generation.warm``): ``_words_of_term``'s answer for every term of the
-    index's words, a first letter at a time up to ``limit`` words, and the lemmas of the words that share
-    their term with another (what ``_own_words`` asks of them); returns how many words.
+    index's words, a first letter at a time up to ``limit`` words, each word's term as highlighting asks it,
+    and the possible lemmas (``highlight.possible_lemmas``: a dictionary word's lemmas) of the words that
+    share their term with another (what ``_own_words`` asks of them); returns how many words.
 
     A fresh query's first question about a typed word read the words under
-    its stem's head, stemmed them and looked up their lemmas (lemminflect's
-    model for a word its dictionary lacks): at 21,000 articles about a
-    tenth of a fresh query's calls. Here all at once, in about half a
-    second at 21,000 articles (59,509 words, 16,392 of them sharing a term).
+    its stem's head, stemmed them and looked up their lemmas: at 21,000
+    articles about a tenth of a fresh query's calls. Here all at once, in
+    under a second at 21,000 articles (59,509 words, 16,392 of them
+    sharing a term).
     """
     held = gen.memo("exact.words")
     done = 0
@@ -128,7 +129,7 @@ def warm(gen: engine.Generation, limit: int = WARM_WORDS) -> int:
             held.setdefault(term, found)
             if len(found) > 1:
                 for word in found:
-                    highlight.lemmas(word)
+                    highlight.possible_lemmas(word)  # and so its lemmas: what ``Forms.is_form`` asks of a word
     return done
 
 
