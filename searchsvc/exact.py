@@ -104,9 +104,9 @@ def _own_words(ev: engine.Evaluator, term: str, forms: Forms) -> tuple[str, ...]
 
 def warm(gen: engine.Generation, limit: int = WARM_WORDS) -> int:
     """Before a server answers (after ``Generation.warm``): ``_words_of_term``'s answer for every term of the
-    index's words, a first letter at a time up to ``limit`` words, each word's term as highlighting asks it,
-    and the possible lemmas (``highlight.possible_lemmas``: a dictionary word's lemmas) of the words that
-    share their term with another (what ``_own_words`` asks of them); returns how many words.
+    index's words, a first letter at a time up to ``limit`` words, and the possible lemmas
+    (``highlight.possible_lemmas``: a dictionary word's lemmas) of the words that share their term with
+    another (what ``_own_words`` asks of them); returns how many words.
 
     A fresh query's first question about a typed word read the words under
     its stem's head, stemmed them and looked up their lemmas: at 21,000
@@ -122,7 +122,6 @@ def warm(gen: engine.Generation, limit: int = WARM_WORDS) -> int:
         done += len(words)
         by_term: dict[str, list[str]] = {}
         for word, term in zip(words, schema.vocabulary_terms(words)):
-            schema.word_stem(word)  # highlighting's question of each word it finds (an ASCII one, lower-cased)
             if term is not None and word.startswith(highlight.stem_head(term)):  # as ``vocabulary`` finds them
                 by_term.setdefault(term, []).append(word)
         for term, found in by_term.items():
