@@ -6,10 +6,11 @@ pool and hands the postings one at a time through three method calls to the
 block writer. ``BulkSegmentWriter`` analyses titles and bodies (four fifths
 of a news index's postings) with one pass (``schema.index_words``), lets
 Whoosh's own field types analyse the other fields, keeps each term's
-postings in lists as documents arrive (already in document order: nothing to
-sort but the terms) and writes each list's blocks and its term-table row
-itself. Merging small segments at commit reads their postings straight from
-the posting blocks into the same lists. The files are byte for byte the ones
+postings in lists (the titles' and bodies' in flat arrays as documents
+arrive, grouped by term in one sort when the segment is written) and writes
+each list's blocks and its term-table row itself. Merging small segments at
+commit reads their postings straight from the posting blocks into the same
+lists. The files are byte for byte the ones
 Whoosh writes for the same documents or the same merge
 (tests/test_segment.py builds both and compares), so everything that reads
 an index, Whoosh included, reads these.
@@ -25,7 +26,7 @@ import zlib
 from array import array
 from collections import Counter
 from hashlib import md5
-from itertools import accumulate
+from itertools import accumulate, compress
 from operator import sub
 from pickle import dumps
 from typing import Iterator
@@ -86,8 +87,9 @@ class BulkSegmentWriter(SegmentWriter):
                                   if type(field) in (fields.TEXT, fields.KEYWORD)
                                   and isinstance(_first_tokenizer(field.analyzer), RegexTokenizer)
                                   and not _first_tokenizer(field.analyzer).gaps}
-        # per field: term -> ([docnum], [weight], [encoded value]); a length byte per document
+        # per field: term -> ([docnum], [weight], [encoded value][, [position]]); a length byte per document
         self._terms: dict[str, dict] = {}
+        self._text: dict[str, _TextPostings] = {}  # titles' and bodies' postings as documents arrive
         self._length_bytes: dict[str, list[int]] = {}
         self._record_lengths()
         self._stored = StoredWriter()
@@ -141,6 +143,7 @@ class BulkSegmentWriter(SegmentWriter):
         ``docmap`` (old -> new document number) holds the live documents
         only when the segment has deletions; else they follow ``startdoc``.
         """
+        self._settle_text()  # this writer's own documents come first
         texts, schema_ = TEXT_FIELDS, self.schema
         arrays = SegmentArrays.of(reader)
         for name, text, offset, docnums, weights, values in _segment_postings(reader):
@@ -220,56 +223,51 @@ class BulkSegmentWriter(SegmentWriter):
         self.docnum += 1
 
     def _add_text(self, name: str, docnum: int, value: str) -> tuple[int, bytes, list[str]]:
-        """Post a title or body analysed in one pass: its length, the last new term's encoded positions, its words.
+        """Take a title or body analysed in one pass: its length, the last new term's encoded positions, its words.
 
-        A term's postings do not depend on the order the document's terms are
-        posted in, so they go in term order: one C sort of the positions by
-        term groups each term's positions, and no Python loop runs per word.
+        Its postings join the field's ``_TextPostings`` (flat arrays, a few
+        C calls a document, no Python loop per term): they are grouped by
+        term when the segment is written (``_settle_text``). A term's
+        positions in the document go together, in term order: one C sort
+        of the positions by term.
         """
         first, words = schema.index_words(value)
         terms_in_doc = schema.stems_of(words)
-        counts = Counter(terms_in_doc)  # in first-seen order: the last is the term whose value Whoosh returns
-        terms = self._field_terms(name)
-        pickled, ONE, cached = _PICKLED_POSITIONS, _ONE, len(_PICKLED_POSITIONS)
         length = len(terms_in_doc)
+        if not length:
+            return 0, b"", words
+        counts = Counter(terms_in_doc)  # in first-seen order: the last is the term whose value Whoosh returns
+        held = self._text.get(name)
+        if held is None:
+            held = self._text[name] = _TextPostings()
+        last = next(reversed(counts))
         if len(counts) == length:  # every term once
-            encoded = b""
-            for pos, term in enumerate(terms_in_doc, first):
+            held.add(docnum, terms_in_doc, _ones(length), range(first, first + length))
+            last_positions = [first + length - 1]
+        else:
+            by_term = sorted(range(first, first + length),
+                             key=(([""] * first + terms_in_doc) if first else terms_in_doc).__getitem__)
+            ordered = sorted(counts)  # str keys sort in C without tuple comparisons
+            held.add(docnum, ordered, map(counts.__getitem__, ordered), by_term)
+            at = terms_in_doc.index(last)  # its first occurrence: every other one follows it
+            last_positions = [first + i for i in range(at, length) if terms_in_doc[i] == last]
+        self.postings_held += len(counts)
+        return len(words), _encoded_positions(last_positions), words
+
+    def _settle_text(self) -> None:
+        """The titles' and bodies' postings held in flat arrays join the per-term lists (before merged postings
+        join them, and before the segment is written)."""
+        for name in sorted(self._text):
+            terms = self._field_terms(name)
+            for term, docnums, weights, values, positions in self._text.pop(name).grouped():
                 postings = terms.get(term)
                 if postings is None:
-                    terms[term] = postings = (array("I"), [], [], array("I"))
-                encoded = ONE + pickled[pos] if pos < cached else ONE + dumps([pos], 2)  # a new bytes object each
-                postings[0].append(docnum)
-                postings[1].append(1)
-                postings[2].append(encoded)
-                postings[3].append(pos)
-            self.postings_held += length
-            return len(words), encoded, words
-        by_term = sorted(range(first, first + length),
-                         key=(([""] * first + terms_in_doc) if first else terms_in_doc).__getitem__)
-        last, last_encoded = next(reversed(counts)), b""
-        start = 0
-        for term in sorted(counts):  # str keys sort in C without tuple comparisons
-            n = counts[term]
-            postings = terms.get(term)
-            if postings is None:
-                terms[term] = postings = (array("I"), [], [], array("I"))
-            if n == 1:
-                pos = by_term[start]
-                encoded = ONE + pickled[pos] if pos < cached else ONE + dumps([pos], 2)
-                postings[3].append(pos)
-            else:
-                poses = by_term[start:start + n]
-                encoded = pack_uint(n) + dumps([poses[0], *map(sub, poses[1:], poses)], 2)
-                postings[3].extend(poses)
-            start += n
-            postings[0].append(docnum)
-            postings[1].append(n)  # the weight: an int here (cached, no allocation), a float on disk
-            postings[2].append(encoded)
-            if term is last:
-                last_encoded = encoded
-        self.postings_held += len(counts)
-        return len(words), last_encoded, words
+                    terms[term] = (docnums, weights, values, positions)
+                else:
+                    postings[0].extend(docnums)
+                    postings[1].extend(weights)
+                    postings[2].extend(values)
+                    postings[3].extend(positions)
 
     def _add_items(self, name: str, docnum: int, items, scorable=False) -> tuple[int, bytes]:
         """Post (term, frequency, weight, value) items as Whoosh's field writer would; length and last value."""
@@ -291,6 +289,7 @@ class BulkSegmentWriter(SegmentWriter):
         """Write every field's terms, fields in name order and terms in byte order; then the titles' and
         bodies' postings again as arrays (postings.py)."""
         self.perdocwriter.close()
+        self._settle_text()
         self._pickled_blocks = _SinglePostingPickles()
         arrays = ArraysWriter()
         for name in sorted(self._terms):
@@ -369,6 +368,102 @@ class BulkSegmentWriter(SegmentWriter):
         postings.close()
         table.close()
         writer.finish_field()
+
+
+class _TextPostings:
+    """A text field's postings as documents arrive, in flat arrays; ``grouped`` gives them term by term.
+
+    Per document: its distinct terms (each a posting), their counts and
+    their positions, term after term. Keeping a list per term as each
+    document arrives cost four appends and a value a posting (a Python
+    loop over a build's every posting); here a document is a few C calls,
+    and the grouping is one stable sort by term of all of a segment's
+    postings (numpy's, from ``NUMPY_FROM`` postings; Python's below, where
+    importing numpy would cost more than it saves).
+    """
+
+    NUMPY_FROM = 50_000
+
+    def __init__(self):
+        self.terms: list[str] = []   # each posting's term
+        self.counts = array("I")     # each posting's count of positions
+        self.positions = array("I")  # the postings' positions, one posting after another
+        self.docs = array("I")       # each document's number...
+        self.sizes = array("I")      # ...and its number of postings
+
+    def add(self, docnum: int, terms: list[str], counts, positions) -> None:
+        """A document's postings: its distinct terms, their counts and their positions in that order."""
+        self.docs.append(docnum)
+        self.sizes.append(len(terms))
+        self.terms.extend(terms)
+        self.counts.extend(counts)
+        self.positions.extend(positions)
+
+    def grouped(self) -> Iterator[tuple[str, list[int], list[int], list[bytes], array]]:
+        """(term, document numbers, weights, encoded positions, positions) of each term, in term order, its
+        postings in document order: what the writer kept per term."""
+        if not self.terms:
+            return
+        order = self._numpy_order if len(self.terms) >= self.NUMPY_FROM else self._python_order
+        unique, bounds, docs, counts, positions = order()
+        starts = list(accumulate(counts, initial=0))
+        values = _single_values([positions[at] for at in starts[:-1]] if len(counts) < self.NUMPY_FROM
+                                else _first_positions(positions, starts))
+        for i in compress(range(len(counts)), map((1).__lt__, counts)):  # the postings of more than one position
+            values[i] = _encoded_positions(positions[starts[i]:starts[i + 1]])
+        for i, term in enumerate(unique):
+            low, high = bounds[i], bounds[i + 1]
+            yield term, docs[low:high], counts[low:high], values[low:high], positions[starts[low]:starts[high]]
+
+    def _numpy_order(self):
+        """(terms in order, where each term's postings start and end, and the postings' documents, counts and
+        positions in term order) by one stable argsort."""
+        import numpy as np
+
+        unique = sorted(set(self.terms))
+        number = dict(zip(unique, range(len(unique))))
+        ids = np.fromiter(map(number.__getitem__, self.terms), np.int64, len(self.terms))
+        order = np.argsort(ids, kind="stable")
+        counts = np.frombuffer(self.counts, np.uint32).astype(np.int64)
+        docs = np.repeat(np.frombuffer(self.docs, np.uint32), np.frombuffer(self.sizes, np.uint32))[order]
+        first = np.cumsum(counts) - counts  # where each posting's positions start, as added
+        ordered_counts = counts[order]
+        starts = np.cumsum(ordered_counts) - ordered_counts
+        gather = np.arange(int(ordered_counts.sum()), dtype=np.int64) + np.repeat(first[order] - starts, ordered_counts)
+        positions = array("I", np.frombuffer(self.positions, np.uint32)[gather].tobytes())
+        bounds = np.concatenate(([0], np.cumsum(np.bincount(ids, minlength=len(unique)))))
+        return unique, bounds.tolist(), docs.tolist(), ordered_counts.tolist(), positions
+
+    def _python_order(self):
+        """As ``_numpy_order``, in Python."""
+        unique = sorted(set(self.terms))
+        number = dict(zip(unique, range(len(unique))))
+        ids = list(map(number.__getitem__, self.terms))
+        order = sorted(range(len(ids)), key=ids.__getitem__)  # stable: documents stay in order
+        docs = [d for d, size in zip(self.docs, self.sizes) for _ in range(size)]
+        first = list(accumulate(self.counts, initial=0))
+        positions = array("I")
+        for i in order:
+            positions.extend(self.positions[first[i]:first[i + 1]])
+        per_term = Counter(ids)
+        bounds = list(accumulate((per_term[i] for i in range(len(unique))), initial=0))
+        return unique, bounds, [docs[i] for i in order], [self.counts[i] for i in order], positions
+
+
+def _first_positions(positions: array, starts: list[int]) -> list[int]:
+    """Each posting's first position (numpy's gather)."""
+    import numpy as np
+
+    return np.frombuffer(positions, np.uint32)[np.array(starts[:-1], np.int64)].tolist()
+
+
+def _single_values(positions: list[int]) -> list[bytes]:
+    """The encoded value of a posting at each of ``positions`` (once each): a new bytes object each (see
+    ``_PICKLED_POSITIONS``)."""
+    pickled, ONE = _PICKLED_POSITIONS, _ONE
+    if not positions or max(positions) < len(pickled):
+        return list(map(ONE.__add__, map(pickled.__getitem__, positions)))
+    return [ONE + (pickled[p] if p < len(pickled) else dumps([p], 2)) for p in positions]
 
 
 class _SinglePostingPickles:
@@ -620,6 +715,19 @@ def _values_joiner(fmt):
 # would write a shared object once and refer back to it, so the block would no longer be Whoosh's.
 _ONE = pack_uint(1)
 _PICKLED_POSITIONS = [dumps([pos], 2) for pos in range(4096)]
+
+
+def _encoded_positions(positions: list[int]) -> bytes:
+    """A posting's value as ``formats.Positions`` encodes it: its count, then the pickled list of gaps."""
+    return pack_uint(len(positions)) + dumps([positions[0], *map(sub, positions[1:], positions)], 2)
+
+
+def _ones(n: int) -> array:
+    """``array("I")`` of ``n`` ones (counts of a document whose every term occurs once)."""
+    return _ONES * n
+
+
+_ONES = array("I", [1])
 
 
 def _deltas(ids) -> tuple[int, ...]:
