@@ -76,7 +76,9 @@ class BulkSegmentWriter(SegmentWriter):
                                     if type(field) is fields.ID and type(field.analyzer) is IDTokenizer
                                     and type(field.format) is formats.Existence}
         self._fields_by_name = dict(self.schema.items())  # Schema.__getitem__ is a method call with glob checks
-        self._spelling_fields = {name for name, field in self.schema.items() if field.separate_spelling()}
+        self._spelling_fields = {name: field.spelling_fieldname(name) for name, field in self.schema.items()
+                                 if field.separate_spelling()}  # -> the field its words are posted to
+        self._checked_names: list[str] | None = None  # the last field names checked against the schema
         # KEYWORD fields split on a regex alone (near-duplicate keys): their words counted here
         self._split_fields = {name: field.analyzer.expression for name, field in self.schema.items()
                               if type(field) is fields.KEYWORD and type(field.analyzer) is RegexTokenizer
@@ -183,8 +185,11 @@ class BulkSegmentWriter(SegmentWriter):
         perdoc = self.perdocwriter
         docnum = self.docnum
         names = sorted(name for name in fields if not name.startswith("_"))
-        self._check_fields(schema_, names)
+        if names != self._checked_names:  # documents of a build mostly have the same fields
+            self._check_fields(schema_, names)
+            self._checked_names = names
         perdoc.start_doc(docnum)
+        columns = perdoc._colwriters  # W3PerDocWriter's (the codec is W3): a column's writer, once it has one
         fields_ = self._fields_by_name
         for name in names:
             value = fields[name]
@@ -212,12 +217,16 @@ class BulkSegmentWriter(SegmentWriter):
                 # word of every document), to document 0 with the field's last posting value as Whoosh does
                 words = (set(words) if words is not None else schema.spelling_words(value)) - self._spelled
                 self._spelled.update(words)
-                self._add_items(field.spelling_fieldname(name), 0,
+                self._add_items(self._spelling_fields[name], 0,
                                 ((word.encode("utf-8"), 1, 1, last_value) for word in sorted(words)))
             if field.stored or length:  # else the per-document writer has nothing to keep
                 perdoc.add_field(name, field, value if field.stored else None, length)
             if field.column_type is not None:
-                perdoc.add_column_value(name, field.column_type, field.to_column_value(value))
+                column = columns.get(name)
+                if column is None:  # its first value: the per-document writer makes the column
+                    perdoc.add_column_value(name, field.column_type, field.to_column_value(value))
+                else:  # as add_column_value does, without its two lookups
+                    column.add(docnum, field.to_column_value(value))
         perdoc.finish_doc()
         self._added = True
         self.docnum += 1
@@ -354,7 +363,7 @@ class BulkSegmentWriter(SegmentWriter):
             total_weight, max_weight, min_length, max_length = 0, 0, 0, 0
             for first in range(0, count, limit):
                 ids, block_weights = docnums[first:first + limit], weights[first:first + limit]
-                lengths = [length_bytes[d] for d in ids]
+                lengths = list(map(length_bytes.__getitem__, ids))
                 low, high, heaviest = _length_range(lengths), max(lengths), max(0, *block_weights)
                 if text_keys:
                     heaviest = float(heaviest)
@@ -753,6 +762,6 @@ def _deltas(ids) -> tuple[int, ...]:
 def _mini_weights(weights: list):
     """As the W3 block writer stores them (as 32-bit floats): None if all 1, one float if all equal, else each."""
     first = weights[0]
-    if all(w == first for w in weights):
+    if first == first and weights.count(first) == len(weights):  # all equal (count: in C; a NaN is never equal)
         return None if first == 1 else float(first)
     return tuple(map(float, weights))
