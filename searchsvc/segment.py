@@ -190,6 +190,7 @@ class BulkSegmentWriter(SegmentWriter):
             self._checked_names = names
         perdoc.start_doc(docnum)
         columns = perdoc._colwriters  # W3PerDocWriter's (the codec is W3): a column's writer, once it has one
+        stored = perdoc._storedfields  # and the document's stored fields
         fields_ = self._fields_by_name
         for name in names:
             value = fields[name]
@@ -219,8 +220,10 @@ class BulkSegmentWriter(SegmentWriter):
                 self._spelled.update(words)
                 self._add_items(self._spelling_fields[name], 0,
                                 ((word.encode("utf-8"), 1, 1, last_value) for word in sorted(words)))
-            if field.stored or length:  # else the per-document writer has nothing to keep
+            if length:
                 perdoc.add_field(name, field, value if field.stored else None, length)
+            elif field.stored:  # all that add_field does without a length
+                stored[name] = value
             if field.column_type is not None:
                 column = columns.get(name)
                 if column is None:  # its first value: the per-document writer makes the column
