@@ -432,13 +432,18 @@ class _TextPostings:
     def _numpy_grouping(self):
         """(terms in order, where each term's postings start and end, the postings' documents, counts,
         encoded values and positions in term order, where each term's positions start and end): one stable
-        argsort, and each value made in C calls (``map``), not a Python loop per posting."""
+        argsort, and each value made in C calls (``map``), not a Python loop per posting. The flat arrays
+        are let go as soon as they are read, and documents and counts come back as arrays (4 bytes a
+        posting): a worker's segment holds up to 16 million postings."""
         import numpy as np
 
         unique = sorted(set(self.terms))
         number = dict(zip(unique, range(len(unique))))
         ids = np.fromiter(map(number.__getitem__, self.terms), np.int64, len(self.terms))
+        self.terms = number = None
         order = np.argsort(ids, kind="stable")
+        bounds = np.concatenate(([0], np.cumsum(np.bincount(ids, minlength=len(unique)))))
+        del ids
         counts = np.frombuffer(self.counts, np.uint32).astype(np.int64)
         docs = np.repeat(np.frombuffer(self.docs, np.uint32), np.frombuffer(self.sizes, np.uint32))[order]
         first = np.cumsum(counts) - counts  # where each posting's positions start, as added
@@ -446,23 +451,30 @@ class _TextPostings:
         ends = np.cumsum(counts)
         starts = ends - counts  # and in term order
         gather = np.arange(int(ends[-1]), dtype=np.int64) + np.repeat(first[order] - starts, counts)
+        del first, order
         positions = np.frombuffer(self.positions, np.uint32)[gather]
-        bounds = np.concatenate(([0], np.cumsum(np.bincount(ids, minlength=len(unique)))))
+        del gather
+        self.counts = self.docs = self.sizes = self.positions = None
         position_bounds = np.concatenate(([0], ends))[bounds]
         values = _single_values(positions[starts].tolist())
-        several = np.flatnonzero(counts > 1)
-        if len(several):
-            gaps = positions.astype(np.int64)
+        several = counts > 1
+        if several.any():
+            gaps = positions[np.repeat(several, counts)].astype(np.int64)  # the positions of those postings
+            their_counts = counts[several]
+            their_ends = np.cumsum(their_counts)
+            their_starts = their_ends - their_counts
+            firsts = gaps[their_starts]
             gaps[1:] -= gaps[:-1].copy()
-            gaps[starts] = positions[starts]  # each posting's first position as it is
+            gaps[their_starts] = firsts  # each posting's first position as it is, then the gaps
             gaps = gaps.tolist()
-            encoded = map(bytes.__add__, map(pack_uint, counts[several].tolist()),
-                          map(dumps, map(gaps.__getitem__, map(slice, starts[several].tolist(),
-                                                                 ends[several].tolist())), repeat(2)))
-            for i, value in zip(several.tolist(), encoded):
+            encoded = map(bytes.__add__, map(pack_uint, their_counts.tolist()),
+                          map(dumps, map(gaps.__getitem__, map(slice, their_starts.tolist(), their_ends.tolist())),
+                              repeat(2)))
+            for i, value in zip(np.flatnonzero(several).tolist(), encoded):
                 values[i] = value
-        return (unique, bounds.tolist(), docs.tolist(), counts.tolist(), values,
-                array("I", positions.tobytes()), position_bounds.tolist())
+        return (unique, bounds.tolist(), array("I", docs.astype(np.uint32).tobytes()),
+                array("I", counts.astype(np.uint32).tobytes()), values, array("I", positions.tobytes()),
+                position_bounds.tolist())
 
     def _python_grouping(self):
         """As ``_numpy_grouping``, in Python."""
