@@ -25,6 +25,7 @@ THRESHOLD = 0.5      # estimated Jaccard of 5-shingles; measured in bench/dedup.
 MIN_SHINGLES = 20    # shorter texts are never grouped: too little evidence
 
 _WORD = re.compile(r"\w+")
+_WORD_BYTES = re.compile(rb"\w+")
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,17 @@ EMPTY = Signature(b"", ())
 
 
 def signature(text: str) -> Signature:
-    words = _WORD.findall(text.lower())
-    if len(words) < SHINGLE + MIN_SHINGLES - 1:
-        return EMPTY
-    shingles = map(" ".join, zip(*(words[i:] for i in range(SHINGLE))))  # word i..i+4, all in C
-    hashes = set(map(zlib.crc32, map(str.encode, shingles)))
+    if text.isascii():  # the same words as bytes (\w matches the same ASCII characters): no encoding per shingle
+        words = _WORD_BYTES.findall(text.encode("ascii").lower())
+        if len(words) < SHINGLE + MIN_SHINGLES - 1:
+            return EMPTY
+        hashes = set(map(zlib.crc32, map(b" ".join, zip(*(words[i:] for i in range(SHINGLE))))))
+    else:
+        words = _WORD.findall(text.lower())
+        if len(words) < SHINGLE + MIN_SHINGLES - 1:
+            return EMPTY
+        shingles = map(" ".join, zip(*(words[i:] for i in range(SHINGLE))))  # word i..i+4, all in C
+        hashes = set(map(zlib.crc32, map(str.encode, shingles)))
     smallest = sorted(hashes)[:SKETCH]  # a C sort of ~a hundred values beats heapq's Python loop
     return Signature(array("I", smallest).tobytes(), tuple(f"{h:08x}" for h in smallest[:KEYS]))
 

@@ -601,6 +601,9 @@ def _build_in_workers(gen, files, settings, decide, bar, names=None, decided=Non
     """
     from multiprocessing.connection import wait
 
+    import searchsvc.clean  # noqa: F401  the cleaning and writing stacks, imported once here: the workers fork
+    import searchsvc.segment  # noqa: F401  with them (each imported them itself: 0.2 CPU s each)
+
     ctx = multiprocessing.get_context("fork")
     claims = _worker_claims(files, settings.workers, ctx)
     conns, procs = [], []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import threading
 from functools import lru_cache
+from itertools import filterfalse
 from pathlib import Path
 
 import Stemmer
@@ -139,8 +140,8 @@ def index_words(text: str) -> tuple[int, list[str]]:
     else:
         words = [w.lower().translate(accent_map) for w in _TOKEN.findall(text)]
     stop = INDEX_STOP_WORDS
-    first = next((i for i, w in enumerate(words) if w and w not in stop), 0)
-    return first, [w for w in words if w and w not in stop]
+    first = next((i for i, w in enumerate(words) if w not in stop), 0)  # (the tokenizer finds no empty word)
+    return first, list(filterfalse(stop.__contains__, words))
 
 
 _STEMS: dict[str, str] = {}  # every kept word seen -> its index term

@@ -29,20 +29,38 @@ def test_resemblance_is_the_shared_share_of_the_unions_smallest(a, b, shared):
     assert dedup.resemblance(pack(a), pack(b)) == defined_resemblance(a, b)
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from("harbor strike council budget flood ferry Ünï x1".split()), max_size=120))
-def test_signature_keeps_the_smallest_shingle_hashes(words):
-    text = " ".join(words)
-    sig = dedup.signature(text)
+def defined_signature(text: str) -> tuple[list[int], tuple[str, ...]] | None:
+    """The sketch and keys as defined: crc32 of every word 5-shingle of the lower-cased text (None: too short)."""
     lowered = dedup._WORD.findall(text.lower())
     if len(lowered) < dedup.SHINGLE + dedup.MIN_SHINGLES - 1:
-        assert sig.empty
-        return
+        return None
     hashes = {zlib.crc32(" ".join(lowered[i:i + dedup.SHINGLE]).encode("utf-8"))
               for i in range(len(lowered) - dedup.SHINGLE + 1)}
     smallest = sorted(hashes)[:dedup.SKETCH]
-    assert array("I", sig.sketch).tolist() == smallest
-    assert sig.keys == tuple(f"{h:08x}" for h in smallest[:dedup.KEYS])
+    return smallest, tuple(f"{h:08x}" for h in smallest[:dedup.KEYS])
+
+
+def found_signature(text: str) -> tuple[list[int], tuple[str, ...]] | None:
+    sig = dedup.signature(text)
+    return None if sig.empty else (array("I", sig.sketch).tolist(), sig.keys)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from("harbor strike council budget flood ferry Ünï x1 U.S. O'Neil MiXeD snake_case -- "
+                                "\t\n".split(" ")), max_size=120))
+def test_signature_keeps_the_smallest_shingle_hashes(words):
+    text = " ".join(words)
+    assert found_signature(text) == defined_signature(text)
+
+
+@pytest.mark.parametrize("text", [
+    "The U.S. Federal Reserve's policy_makers met on 12-13 March; rates, at 5.25%, held. " * 4,  # ASCII: as bytes
+    "Tabs\tand\nnew lines, UPPER and lower, a_b c-d e.f g/h (i) [j] {k} #1 @2 $3 " * 3,
+    "Café owners in Zürich and São Paulo said the ÉTÉ season's prices rose by 3% " * 3,  # not ASCII: as text
+])
+def test_signature_of_ascii_and_other_text_is_the_defined_one(text):
+    assert found_signature(text) is not None
+    assert found_signature(text) == defined_signature(text)
 
 
 AT_ONCE = pytest.mark.parametrize("at_once", [False, True], ids=["one-at-a-time", "at-once"])

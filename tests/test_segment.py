@@ -19,7 +19,7 @@ from whoosh.reading import SegmentReader
 from whoosh.writing import SegmentWriter
 
 from conftest import make_settings, search_ids
-from searchsvc import dedup, indexer, schema
+from searchsvc import dedup, indexer, schema, segment
 from searchsvc.indexer import bundled_sample, reindex
 from searchsvc.search import SearchIndex
 from searchsvc.postings import SegmentArrays
@@ -132,8 +132,16 @@ def whoosh_spelling(writer):
     return spelling_once(writer) if type(writer) is SegmentWriter else nullcontext()
 
 
+@pytest.fixture(params=["numpy", "python"])
+def grouping(request, monkeypatch):
+    """Titles' and bodies' postings grouped by term with numpy's sort (a build's segments) and with Python's
+    (an update's few documents): both must write Whoosh's files."""
+    monkeypatch.setattr(segment._TextPostings, "NUMPY_FROM", 0 if request.param == "numpy" else 10**9)
+    return request.param
+
+
 @pytest.mark.parametrize("documents", [sample_documents, generated_documents])
-def test_bulk_segment_is_byte_for_byte_whooshs(tmp_path, documents):
+def test_bulk_segment_is_byte_for_byte_whooshs(tmp_path, documents, grouping):
     docs = documents()
     whoosh_files = segment_files(tmp_path / "whoosh", SegmentWriter, docs)
     bulk_files = segment_files(tmp_path / "bulk", BulkSegmentWriter, docs)
@@ -144,7 +152,7 @@ def test_bulk_segment_is_byte_for_byte_whooshs(tmp_path, documents):
 
 
 @pytest.mark.parametrize("compression, part_writer", [(0, SegmentWriter), (3, SegmentWriter), (0, BulkSegmentWriter)])
-def test_merging_segments_is_byte_for_byte_whooshs(tmp_path, compression, part_writer):
+def test_merging_segments_is_byte_for_byte_whooshs(tmp_path, compression, part_writer, grouping):
     """Merged from segments Whoosh wrote, or the bulk writer (whose documents it then reads from their
     ``.sto`` files, Whoosh from its column)."""
     docs = generated_documents()[:130]
@@ -180,7 +188,7 @@ def mapped_postings(reader, fieldname: str) -> dict[bytes, tuple[list, list, lis
 
 
 @pytest.mark.parametrize("merged_from", [None, SegmentWriter, BulkSegmentWriter])
-def test_a_segments_arrays_hold_its_title_and_body_postings(tmp_path, merged_from):
+def test_a_segments_arrays_hold_its_title_and_body_postings(tmp_path, merged_from, grouping):
     """Fresh, merged from segments without arrays (decoded), and from segments with them (deletions dropped)."""
     if merged_from is None:
         (tmp_path / "ix").mkdir()
