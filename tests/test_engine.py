@@ -208,6 +208,12 @@ def test_excluded_words_never_come_back(layered, q):
         assert not excluded & set(f"{stored['title']} {stored['body']}".split())
 
 
+def assert_same_answers(one: SearchIndex, other: SearchIndex) -> None:
+    for q in QUERIES:
+        assert search(one, SearchRequest(q=q)).to_dict() | {"took_ms": 0} == \
+            search(other, SearchRequest(q=q)).to_dict() | {"took_ms": 0}, q
+
+
 def test_warming_loads_the_frequent_words_and_changes_no_answer(layered):
     settings, _ = layered
     cold = SearchIndex(settings.replace(warm_postings=0, cache_entries=0))
@@ -219,9 +225,7 @@ def test_warming_loads_the_frequent_words_and_changes_no_answer(layered):
         assert ("content", "w1") in gen._postings
         if gen.mapped:  # every word fits: scored ahead, down to the rarest
             assert len(gen._postings) == sum(1 for f in gen.lengths for _ in s.reader().lexicon(f))
-        for q in QUERIES:
-            assert search(warm, SearchRequest(q=q)).to_dict() | {"took_ms": 0} == \
-                search(cold, SearchRequest(q=q)).to_dict() | {"took_ms": 0}
+        assert_same_answers(warm, cold)
     finally:
         cold.close()
         warm.close()
@@ -243,9 +247,7 @@ def test_mapped_words_are_scored_ahead_only_when_all_of_them_fit(layered, monkey
         gen = tight.arrays(s, background_warming=False)
         loaded = gen.warm(s, 1_000_000, threading.Event())
         assert (loaded == 0 and not gen._postings) if gen.mapped else loaded > 1000
-        for q in QUERIES:
-            assert search(tight, SearchRequest(q=q)).to_dict() | {"took_ms": 0} == \
-                search(cold, SearchRequest(q=q)).to_dict() | {"took_ms": 0}
+        assert_same_answers(tight, cold)
     finally:
         tight.close()
         cold.close()
