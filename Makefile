@@ -5,7 +5,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 INDEX ?= index
 
-.PHONY: run test install install-test reindex bench-extract bench-relevance bench-speed clean
+.PHONY: run test install install-test bytecode reindex bench-extract bench-relevance bench-speed clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,13 @@ $(VENV)/.installed-bench: setup.cfg $(BIN)/activate
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-reindex: install
+# The package's bytecode written ahead, as pip writes it for an installed (not editable) package: a
+# machine with PYTHONDONTWRITEBYTECODE set otherwise compiles every module at every command's start
+# (0.03-0.05 s of a no-op reindex, 0.05-0.17 s of 100 changed files at 21k). Up-to-date files are skipped.
+bytecode: install
+	$(BIN)/python -m compileall -q searchsvc
+
+reindex: bytecode
 	$(BIN)/searchsvc reindex --index $(INDEX)
 
 run: reindex
@@ -41,7 +47,7 @@ bench-extract: $(VENV)/.installed-bench
 bench-relevance: $(VENV)/.installed-bench
 	$(BIN)/python bench/relevance.py
 
-bench-speed: $(VENV)/.installed-bench
+bench-speed: $(VENV)/.installed-bench bytecode
 	$(BIN)/python bench/speed.py
 
 clean:

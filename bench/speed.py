@@ -906,6 +906,17 @@ def missing_prerequisites() -> str | None:
     return None
 
 
+def compile_package() -> None:
+    """Write searchsvc's bytecode where it is missing or stale, as pip writes an installed package's (the peer's
+    was, at its install): an editable install on a machine with PYTHONDONTWRITEBYTECODE set compiles every
+    module at each command's start (0.03-0.05 s of a no-op reindex at 21k)."""
+    import compileall
+
+    import searchsvc
+
+    compileall.compile_dir(Path(searchsvc.__file__).parent, quiet=1)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="1k and 5k only")
@@ -944,6 +955,7 @@ def main(argv=None) -> int:
     if why:
         print(f"bench/speed.py skipped: {why}")
         return 0
+    compile_package()
     names = (args.sizes.split(",") if args.sizes else
              ["1k", "5k"] if args.quick else ["1k", "5k", "21k"] if args.skip_200k else DEFAULT_SIZES)
     unknown = [n for n in names if n not in SIZES]
