@@ -70,7 +70,7 @@ def found_words(text: str, stems: set[str]) -> list[tuple[int, int, str]]:
     if len(lowered) == len(text):
         rest = _WORD_REST.match
         # an ASCII word has the index term of its lower-case form (``index_words`` lower-cases ASCII text whole):
-        # one cache entry for ``Oil``, ``oil`` and ``OIL``, and the vocabulary's own (``exact.warm``)
+        # one cache entry for ``Oil``, ``oil`` and ``OIL``
         keys = lowered if text.isascii() else text
         for a in _word_starts(lowered, heads):
             b = rest(lowered, a).end()
