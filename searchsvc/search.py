@@ -469,7 +469,10 @@ class SearchIndex:
             s = self.searcher()
         except IndexUnavailable:
             return 0
-        gen = self.arrays(s, background_warming=False)
+        return self._warmed(self.arrays(s, background_warming=False), s)
+
+    def _warmed(self, gen: engine.Generation, s: Searcher) -> int:
+        """Warm one commit: its postings (``Generation.warm``), then its exact forms (``exact.warm``)."""
         loaded = gen.warm(s, self.settings.warm_postings, self._stop)
         exact.warm(gen)
         return loaded
@@ -494,8 +497,7 @@ class SearchIndex:
             arrays, ix = job
             try:
                 with ix.searcher() as s:
-                    arrays.warm(s, self.settings.warm_postings, self._stop)
-                    exact.warm(arrays)
+                    self._warmed(arrays, s)
             except Exception:  # a generation removed under us, a closed index: warming is only an optimisation
                 pass
 

@@ -7,11 +7,13 @@ the short operator queries that must stay strict.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import pytest
 
 from conftest import search_ids
-from searchsvc import plan as plans, schema
+from searchsvc import engine, paging, plan as plans, ranking, schema
+from searchsvc.query import parse
 from searchsvc.search import SearchRequest, get_article, search
 
 PORT_STRIKE = "harbor-gazette/2024-03-14-port-strike.html"
@@ -164,11 +166,6 @@ def test_filler_words_rank_but_do_not_count_as_missing(sample_index):
 def test_feedback_reads_the_servers_columns_as_it_would_whooshs(sample_index, q):
     """``plan._with_feedback`` hands feedback the evaluator's stored fields and document frequencies (the
     ``.sto`` files, the held lists): the same words and weights as the searcher's own."""
-    from collections import Counter
-
-    from searchsvc import engine, paging, ranking
-    from searchsvc.query import parse
-
     s = sample_index.searcher()
     ev = engine.Evaluator(sample_index.arrays(s), s)
     p = plans.plan(ev, parse(q), sample_index.settings)
